@@ -1,0 +1,28 @@
+//! # galaxy-dl
+//!
+//! A fast, verifying downloader for GOG Galaxy game content, as a library and a CLI.
+//!
+//! Every byte goes through one engine: a dedicated pool of blocking workers issues HTTP (Range)
+//! GETs with one shared keep-alive [`ureq::Agent`] and streams each body straight into its own
+//! disjoint slice of a preallocated, memory-mapped output file; MD5 follows the data as it lands;
+//! progress flows over a bounded channel to one reporter.
+//!
+//! Modules, in pipeline order:
+//! - [`http`]: the shared agent, timeouts, error conversion, metadata GETs.
+//! - [`fetch`]: the segmented Range engine (scheduling, splitting, retries, rate limit).
+//! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices.
+//! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
+//! - [`progress`]: events and the reporter (bar, plain lines, NDJSON).
+//! - [`get`]: the generic `get URL -o FILE` operation with its resume journal.
+//!
+//! The command-line front end lives in the binary (`src/cli/`) and only parses, prints and maps
+//! errors to exit codes.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod fetch;
+pub mod http;
+pub mod units;
+
+pub use error::{Error, Result};

@@ -1,0 +1,2 @@
+//! The `galaxy-dl` binary: see `src/cli/`.
+fn main() {}
