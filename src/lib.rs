@@ -9,20 +9,37 @@
 //!
 //! Modules, in pipeline order:
 //! - [`http`]: the shared agent, timeouts, error conversion, metadata GETs.
-//! - [`fetch`]: the segmented Range engine (scheduling, splitting, retries, rate limit).
+//! - [`fetch`]: the engine: worker pool, segmented Range downloads with work stealing
+//!   ([`fetch::range`], [`fetch::schedule`]), retries, the global rate limit.
 //! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices.
 //! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
-//! - [`progress`]: events and the reporter (bar, plain lines, NDJSON).
+//! - [`progress`]: events for the embedder or the CLI's reporter.
 //! - [`get`]: the generic `get URL -o FILE` operation with its resume journal.
 //!
 //! The command-line front end lives in the binary (`src/cli/`) and only parses, prints and maps
 //! errors to exit codes.
+//!
+//! ## Example: a verified, resumable download
+//!
+//! ```no_run
+//! use galaxy_dl::{get, GetOptions};
+//! let opts = GetOptions { md5: Some("9e107d9d372bb6826bd81d3542a419d6".into()), ..Default::default() };
+//! let out = get::get("https://example.com/big.bin", std::path::Path::new("big.bin"), &opts)?;
+//! println!("{} bytes, md5 {}", out.size, out.md5);
+//! # Ok::<(), galaxy_dl::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod fetch;
+pub mod get;
 pub mod http;
+pub mod progress;
+pub mod sink;
 pub mod units;
+pub mod verify;
 
 pub use error::{Error, Result};
+pub use get::{GetOptions, GetOutcome};
+pub use progress::{Event, FileStatus};

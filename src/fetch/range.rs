@@ -1,0 +1,322 @@
+//! The segmented Range engine: many workers, one resource, one mapped output file.
+//!
+//! Each worker loops: take a slot from the [`Scheduler`], send `Range: bytes=a-b`, accept only a
+//! `206` whose `Content-Range` and length match exactly, and stream the body block by block
+//! straight into the slot's slice of the mapping (no intermediate buffer). After each block the
+//! [`DoneMap`] is marked and the prefix hasher nudged; finished spans go to the resume journal.
+//! A failure is classified once: spurious errors are retried from the first byte not yet
+//! written, everything else stops the download. A `200` to a ranged request means the server
+//! ignores ranges: the engine stops and the caller falls back to one stream (never writing a
+//! full body at a range's offset).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use super::schedule::{Next, Scheduler, Slot};
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::http;
+use crate::progress::TICK;
+use crate::sink::MappedFile;
+use crate::verify::{DoneMap, BLOCK};
+
+/// Journal a long-running slot at least every this many bytes.
+const JOURNAL_EVERY: u64 = 16 << 20;
+
+/// Smallest half a slot is split into when a worker runs dry.
+pub const MIN_SPLIT: u64 = 512 << 10;
+
+/// A slot silent this long may be taken over by an idle worker.
+pub const STALL_TAKEOVER: Duration = Duration::from_secs(2);
+
+/// One resource to fetch into one mapped file.
+pub struct RangeJob<'a> {
+    /// The URL (signed URLs are fine: it is redacted in every message).
+    pub url: &'a str,
+    /// Total size of the resource (and of `file`).
+    pub size: u64,
+    /// Send Range requests (false: one plain GET of the whole body).
+    pub ranged: bool,
+    /// Destination.
+    pub file: &'a MappedFile,
+    /// Blocks done (pre-marked for resumed ranges).
+    pub done: &'a DoneMap,
+    /// Byte ranges to fetch, in order (block-aligned starts).
+    pub pieces: Vec<(u64, u64)>,
+    /// Watermark of the prefix hasher, for backpressure.
+    pub hashed: Option<&'a AtomicU64>,
+    /// Writers further than this ahead of the hasher wait for it.
+    pub lag_max: u64,
+    /// Nudged after each block (wakes the prefix hasher).
+    pub wake: Option<&'a Sender<()>>,
+    /// Finished spans `(start, end)`, journaled by the caller.
+    pub journal: Option<&'a Sender<(u64, u64)>>,
+}
+
+/// How a range download ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeOutcome {
+    /// Every byte is written.
+    Complete,
+    /// The server answered a ranged request with `200`: fall back to one stream.
+    NoRangeSupport,
+}
+
+struct RunState {
+    failed: AtomicBool,
+    no_ranges: AtomicBool,
+    first_error: Mutex<Option<Error>>,
+}
+
+impl RunState {
+    fn fail(&self, e: Error) {
+        let mut g = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() {
+            *g = Some(e);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+}
+
+impl Engine {
+    /// Download `job` with all workers. Returns when every byte is written, on the first fatal
+    /// error, or on cancel ([`Error::Interrupted`]).
+    pub fn download_ranges(&self, job: &RangeJob<'_>) -> Result<RangeOutcome> {
+        let sched = Scheduler::new(job.pieces.clone(), MIN_SPLIT, STALL_TAKEOVER);
+        let st = RunState { failed: AtomicBool::new(false), no_ranges: AtomicBool::new(false), first_error: Mutex::new(None) };
+        let workers = if job.ranged { self.workers } else { 1 };
+        let live = AtomicUsize::new(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
+        self.pool.in_place_scope(|s| {
+            for _ in 0..workers {
+                let (sched, st, live, done_tx) = (&sched, &st, &live, done_tx.clone());
+                s.spawn(move |_| {
+                    self.worker(job, sched, st);
+                    live.fetch_sub(1, Ordering::AcqRel);
+                    let _ = done_tx.send(());
+                });
+            }
+            while live.load(Ordering::Acquire) > 0 {
+                self.progress.tick();
+                let _ = done_rx.recv_timeout(TICK);
+            }
+        });
+        self.progress.tick();
+        if let Some(e) = st.first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            if st.no_ranges.load(Ordering::Acquire) {
+                return Ok(RangeOutcome::NoRangeSupport);
+            }
+            return Err(e);
+        }
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let missing = (0..job.done.blocks()).find(|&b| !job.done.is_done(b));
+        if let Some(b) = missing {
+            let (s, e) = job.done.block_range(b);
+            return Err(Error::BadRange { url: crate::error::redact_url(job.url), start: s, end: e, got: "bytes never arrived".into() });
+        }
+        Ok(RangeOutcome::Complete)
+    }
+
+    fn worker(&self, job: &RangeJob<'_>, sched: &Scheduler, st: &RunState) {
+        loop {
+            if st.failed.load(Ordering::Acquire) || self.cancelled() {
+                return;
+            }
+            match sched.next() {
+                Next::Finished => return,
+                Next::Wait => std::thread::sleep(Duration::from_millis(25)),
+                Next::Work(slot) => {
+                    let r = self.fetch_slot(job, &slot, st);
+                    sched.release(&slot);
+                    if let Err(e) = r {
+                        if !matches!(e, Error::Interrupted) {
+                            st.fail(e);
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fetch_slot(&self, job: &RangeJob<'_>, slot: &Arc<Slot>, st: &RunState) -> Result<()> {
+        let mut attempt = 0u32;
+        let mut journaled = slot.bounds().0;
+        loop {
+            let (pos, end) = slot.bounds();
+            if pos >= end {
+                return Ok(());
+            }
+            let r = self.fetch_once(job, slot, pos, end, &mut journaled, st);
+            let (now, _) = slot.bounds();
+            if now > journaled {
+                if let Some(j) = job.journal {
+                    let _ = j.send((journaled, now));
+                }
+                journaled = now;
+            }
+            match r {
+                Ok(()) => continue,
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => {
+                    if st.no_ranges.load(Ordering::Acquire) || st.failed.load(Ordering::Acquire) {
+                        return Err(e);
+                    }
+                    if now > pos {
+                        attempt = 0;
+                    }
+                    attempt += 1;
+                    if !self.retry.should_retry(&e, attempt) {
+                        return Err(e);
+                    }
+                    let (p, e2) = slot.bounds();
+                    self.backoff(&format!("{} bytes {}-{}", crate::error::redact_url(job.url), p, e2.saturating_sub(1)), attempt, &e);
+                    if self.cancelled() {
+                        return Err(Error::Interrupted);
+                    }
+                }
+            }
+        }
+    }
+
+    fn fetch_once(&self, job: &RangeJob<'_>, slot: &Slot, pos: u64, end: u64, journaled: &mut u64, st: &RunState) -> Result<()> {
+        let url = job.url;
+        let mut req = self.agent.get(url);
+        if job.ranged {
+            req = req.header("Range", &format!("bytes={}-{}", pos, end - 1));
+        }
+        let mut resp = req.call().map_err(|e| http::from_ureq(url, e))?;
+        let status = resp.status().as_u16();
+        let content_length = resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let mut skip = 0u64;
+        if job.ranged {
+            match status {
+                206 => {
+                    let cr = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let ok = parse_content_range(cr) == Some((pos, end - 1, Some(job.size)))
+                        || (parse_content_range(cr) == Some((pos, end - 1, None)));
+                    if !ok {
+                        return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: format!("206 with Content-Range {cr:?}") });
+                    }
+                    if let Some(cl) = content_length {
+                        if cl != end - pos {
+                            return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: format!("206 with Content-Length {cl}") });
+                        }
+                    }
+                }
+                200 if pos == 0 && end == job.size && content_length == Some(job.size) => {}
+                200 => {
+                    st.no_ranges.store(true, Ordering::Release);
+                    return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: "200 OK: the server ignores Range".into() });
+                }
+                416 => {
+                    return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: "416 Range Not Satisfiable (the file changed size?)".into() });
+                }
+                s => {
+                    let detail = if s >= 400 { Some(format!("while fetching bytes {}-{}", pos, end - 1)) } else { None };
+                    return Err(Error::status(url, s, detail));
+                }
+            }
+        } else {
+            if status != 200 {
+                return Err(Error::status(url, status, None));
+            }
+            if let Some(cl) = content_length {
+                if cl != job.size {
+                    return Err(Error::Size { what: crate::error::redact_url(url), expected: job.size, actual: cl });
+                }
+            }
+            skip = pos;
+        }
+        let mut body = resp.body_mut().as_reader();
+        if skip > 0 {
+            let copied = std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+            if copied != skip {
+                return Err(Error::network(url, "connection closed before the body was complete"));
+            }
+        }
+        let mut stall = self.stall_watch();
+        let mut last = pos;
+        loop {
+            if let Some(h) = job.hashed {
+                while last > h.load(Ordering::Acquire) + job.lag_max {
+                    if self.cancelled() || st.failed.load(Ordering::Acquire) {
+                        return Err(Error::Interrupted);
+                    }
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            }
+            if st.failed.load(Ordering::Acquire) {
+                return Err(Error::Interrupted);
+            }
+            let Some((a, b)) = slot.claim() else { break };
+            // SAFETY: `a..b` was claimed from this slot; the scheduler never hands any byte of a
+            // claimed block to another writer, and the hasher reads only done blocks.
+            let buf = unsafe { job.file.slice_mut(a, (b - a) as usize) };
+            self.read_exact_into(url, &mut body, buf, &mut stall)?;
+            slot.advance(b);
+            job.done.mark(a / BLOCK);
+            last = b;
+            if let Some(w) = job.wake {
+                let _ = w.try_send(());
+            }
+            if b - *journaled >= JOURNAL_EVERY {
+                if let Some(j) = job.journal {
+                    let _ = j.send((*journaled, b));
+                }
+                *journaled = b;
+            }
+        }
+        if last == end {
+            // The whole answer was consumed: one more read sees its end, so ureq can put the
+            // connection back in the pool. A slot whose end was stolen drops the rest instead.
+            use std::io::Read;
+            let mut probe = [0u8; 1];
+            if let Ok(n) = body.read(&mut probe) {
+                if n != 0 {
+                    log::debug!("extra bytes after the requested range of {}", crate::error::redact_url(url));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+use std::io::Read as _;
+
+/// Parse `bytes a-b/total` (total may be `*`). Returns `(a, b, total)`.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.trim().split_once('-')?;
+    let a = a.trim().parse().ok()?;
+    let b = b.trim().parse().ok()?;
+    if b < a {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((a, b, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parsing() {
+        assert_eq!(parse_content_range("bytes 0-99/1000"), Some((0, 99, Some(1000))));
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 5, None)));
+        assert_eq!(parse_content_range("bytes */1000"), None);
+        assert_eq!(parse_content_range("bytes 9-3/10"), None);
+        assert_eq!(parse_content_range(""), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+}

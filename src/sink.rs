@@ -1,0 +1,252 @@
+//! Output files: created at their final size, preallocated with `fallocate` (so a full disk fails
+//! before any byte is fetched), mapped once, and handed out as disjoint writable slices.
+//!
+//! This is the crate's one `unsafe` place. A [`MappedFile`] is shared by many worker threads;
+//! each worker obtains `&mut [u8]` for byte ranges that the scheduler guarantees no one else
+//! touches at the same time (see `fetch::schedule`), and the prefix hasher reads ranges that are
+//! already finished and no longer written. The mapping is `MAP_SHARED`: bytes are in the page
+//! cache as soon as they are copied, so they survive a `kill -9` of the process; [`MappedFile::flush_range`]
+//! makes them durable against power loss before the journal records them.
+
+#![allow(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapRaw;
+
+use crate::error::{Error, Result};
+
+/// A preallocated, memory-mapped output file.
+pub struct MappedFile {
+    file: File,
+    map: Option<MmapRaw>,
+    len: u64,
+    path: PathBuf,
+}
+
+// SAFETY: the raw mapping is a plain region of shared memory; all access goes through methods
+// whose callers uphold disjointness of concurrent writes (documented on `slice_mut`).
+unsafe impl Sync for MappedFile {}
+unsafe impl Send for MappedFile {}
+
+/// How the space for a file was reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// `fallocate` reserved every block: writing cannot hit ENOSPC.
+    Allocated,
+    /// The filesystem has no `fallocate` (musl returns `EOPNOTSUPP` where glibc would emulate
+    /// it); the file is sparse and free space was checked instead.
+    SparseChecked,
+}
+
+impl MappedFile {
+    /// Open or create `path`, size it to `len`, reserve the space and map it read-write.
+    /// Existing content is kept (this is how resume works); a longer file is truncated.
+    ///
+    /// # Errors
+    /// [`Error::DiskFull`] when the space cannot be reserved, [`Error::Io`] otherwise.
+    pub fn create(path: &Path, len: u64) -> Result<(MappedFile, Reservation)> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        let cur = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+        if cur != len {
+            file.set_len(len).map_err(|e| Error::io("resize", path, e))?;
+        }
+        let reservation = reserve(&file, path, len, cur)?;
+        let map = if len == 0 {
+            None
+        } else {
+            if usize::try_from(len).is_err() || len > isize::MAX as u64 {
+                return Err(Error::Usage(format!("{} is too large to map on this platform", path.display())));
+            }
+            Some(MmapRaw::map_raw(&file).map_err(|e| Error::io("map", path, e))?)
+        };
+        Ok((MappedFile { file, map, len, path: path.to_path_buf() }, reservation))
+    }
+
+    /// Length of the file in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check(&self, off: u64, len: usize) -> *mut u8 {
+        let end = off.checked_add(len as u64).expect("range overflow");
+        assert!(end <= self.len, "range {off}+{len} beyond file length {}", self.len);
+        match &self.map {
+            Some(m) => {
+                // SAFETY: `off < len <= map length` (checked above), so the offset stays inside
+                // the mapping.
+                unsafe { m.as_mut_ptr().add(off as usize) }
+            }
+            None => std::ptr::NonNull::dangling().as_ptr(),
+        }
+    }
+
+    /// A writable view of `len` bytes at `off`.
+    ///
+    /// # Safety
+    /// No other live slice (from this method or [`MappedFile::slice`]) may overlap
+    /// `off..off+len` while the returned slice is alive. The range schedulers guarantee this by
+    /// giving every byte range exactly one owner at a time.
+    ///
+    /// # Panics
+    /// If the range is outside the file.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice_mut(&self, off: u64, len: usize) -> &mut [u8] {
+        let p = self.check(off, len);
+        // SAFETY: the pointer is inside the mapping (see `check`) and the caller guarantees
+        // exclusive access to this range.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
+    }
+
+    /// A read-only view of `len` bytes at `off`.
+    ///
+    /// # Safety
+    /// No writer may be using any byte of `off..off+len` while the slice is alive (the range
+    /// must be finished, e.g. behind the hasher's watermark).
+    ///
+    /// # Panics
+    /// If the range is outside the file.
+    pub unsafe fn slice(&self, off: u64, len: usize) -> &[u8] {
+        let p = self.check(off, len);
+        // SAFETY: as for `slice_mut`; the caller guarantees no concurrent writer.
+        unsafe { std::slice::from_raw_parts(p, len) }
+    }
+
+    /// Synchronously write back `off..off+len` (msync) so the bytes survive power loss.
+    pub fn flush_range(&self, off: u64, len: u64) -> Result<()> {
+        if let Some(m) = &self.map {
+            if len > 0 {
+                m.flush_range(off as usize, len as usize).map_err(|e| Error::io("flush", &self.path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write back everything and sync the file's data.
+    pub fn flush(&self) -> Result<()> {
+        if let Some(m) = &self.map {
+            m.flush().map_err(|e| Error::io("flush", &self.path, e))?;
+        }
+        self.file.sync_data().map_err(|e| Error::io("sync", &self.path, e))
+    }
+}
+
+/// Reserve `len` bytes for `file`. Already-allocated ranges cost nothing (resume).
+fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Reservation> {
+    if len == 0 {
+        return Ok(Reservation::Allocated);
+    }
+    // SAFETY: plain syscall on a valid, open descriptor.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if rc == 0 {
+        return Ok(Reservation::Allocated);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EFBIG) => {
+            // Give back what a failed reservation may have left, but keep resumable content.
+            if previous_len < len {
+                let _ = file.set_len(previous_len);
+            }
+            Err(Error::DiskFull { path: path.to_path_buf(), needed: len })
+        }
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL) => {
+            let need = len.saturating_sub(previous_len);
+            match free_space(path) {
+                Some(free) if free < need => {
+                    if previous_len < len {
+                        let _ = file.set_len(previous_len);
+                    }
+                    Err(Error::DiskFull { path: path.to_path_buf(), needed: need })
+                }
+                _ => {
+                    log::warn!("{}: filesystem cannot preallocate; space was checked but not reserved", path.display());
+                    Ok(Reservation::SparseChecked)
+                }
+            }
+        }
+        _ => Err(Error::io("preallocate", path, err)),
+    }
+}
+
+/// Free bytes available to an unprivileged user on the filesystem holding `path` (or its
+/// parent, when `path` does not exist yet).
+pub fn free_space(path: &Path) -> Option<u64> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let probe = if path.exists() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into()) };
+    let probe = if probe.as_os_str().is_empty() { PathBuf::from(".") } else { probe };
+    let c = CString::new(probe.as_os_str().as_bytes()).ok()?;
+    // SAFETY: zeroed statvfs is a valid out-parameter; `c` is a valid NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("galaxy-dl-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&d);
+        d
+    }
+
+    #[test]
+    fn create_write_reopen_keeps_content() {
+        let p = tmp("a");
+        {
+            let (f, _) = MappedFile::create(&p, 1 << 20).unwrap();
+            unsafe { f.slice_mut(4096, 4) }.copy_from_slice(b"abcd");
+            f.flush().unwrap();
+        }
+        let (f, _) = MappedFile::create(&p, 1 << 20).unwrap();
+        assert_eq!(unsafe { f.slice(4096, 4) }, b"abcd");
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 1 << 20);
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn empty_file() {
+        let p = tmp("empty");
+        let (f, _) = MappedFile::create(&p, 0).unwrap();
+        assert!(f.is_empty());
+        f.flush().unwrap();
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn absurd_size_is_disk_full() {
+        let p = tmp("huge");
+        let e = MappedFile::create(&p, 1 << 60).err().expect("must fail");
+        assert!(matches!(e, Error::DiskFull { .. } | Error::Io { .. }), "{e}");
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn free_space_reports_something() {
+        assert!(free_space(&std::env::temp_dir()).unwrap() > 0);
+    }
+}
