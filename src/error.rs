@@ -180,7 +180,9 @@ impl fmt::Display for Error {
                 }
             }
             Error::Manifest { what, reason } => write!(f, "bad manifest {what}: {reason}"),
-            Error::UnsafePath { path, reason } => write!(f, "refusing unsafe path {path:?}: {reason}"),
+            Error::UnsafePath { path, reason } => {
+                write!(f, "refusing unsafe path {path:?}: {reason}")
+            }
             Error::Auth(m) => write!(f, "authentication: {m}"),
             Error::NotOwned { product_id } => {
                 write!(f, "this account does not own product {product_id} (invalid_licence)")

@@ -55,7 +55,14 @@ pub struct GetOptions {
 
 impl Default for GetOptions {
     fn default() -> Self {
-        GetOptions { engine: EngineOptions::default(), piece_size: None, md5: None, size: None, events: None, cancel: Arc::new(AtomicBool::new(false)) }
+        GetOptions {
+            engine: EngineOptions::default(),
+            piece_size: None,
+            md5: None,
+            size: None,
+            events: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -163,12 +170,14 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
                 stop.store(true, Ordering::Release);
             }
             let digest = h.join().unwrap_or(None);
-            let jres = j.join().unwrap_or_else(|_| Err(Error::Interrupted));
+            let jres = j.join().unwrap_or(Err(Error::Interrupted));
             (outcome, digest, jres)
         });
         match outcome? {
             RangeOutcome::NoRangeSupport => {
-                progress.emit(Event::Notice { message: "the server ignores Range requests; downloading as one stream".into() });
+                progress.emit(Event::Notice {
+                    message: "the server ignores Range requests; downloading as one stream".into(),
+                });
                 drop(file);
                 let _ = std::fs::remove_file(&state_path);
                 resumed_ranges.clear();
@@ -187,16 +196,32 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
                 drop(file);
                 let _ = std::fs::remove_file(&part);
                 let _ = std::fs::remove_file(&state_path);
-                return Err(Error::Checksum { what: out.display().to_string(), expected: want.clone(), actual: digest });
+                return Err(Error::Checksum {
+                    what: out.display().to_string(),
+                    expected: want.clone(),
+                    actual: digest,
+                });
             }
         }
+        let t = Instant::now();
         file.flush()?;
+        log::debug!("download {:?}, final flush {:?}", start.elapsed() - t.elapsed(), t.elapsed());
         drop(file);
         std::fs::rename(&part, out).map_err(|e| Error::io("rename", out, e))?;
         let _ = std::fs::remove_file(&state_path);
         let elapsed = start.elapsed();
-        progress.emit(Event::File { path: out.display().to_string(), size, md5: Some(digest.clone()), status: FileStatus::Done });
-        progress.emit(Event::Done { total_bytes: size, downloaded_bytes: progress.downloaded(), elapsed_secs: elapsed.as_secs_f64(), md5: Some(digest.clone()) });
+        progress.emit(Event::File {
+            path: out.display().to_string(),
+            size,
+            md5: Some(digest.clone()),
+            status: FileStatus::Done,
+        });
+        progress.emit(Event::Done {
+            total_bytes: size,
+            downloaded_bytes: progress.downloaded(),
+            elapsed_secs: elapsed.as_secs_f64(),
+            md5: Some(digest.clone()),
+        });
         return Ok(GetOutcome { size, md5: digest, downloaded: progress.downloaded(), resumed, ranged, elapsed });
     }
 }
@@ -285,7 +310,14 @@ fn probe_once(engine: &Engine, url: &str) -> Result<Probe> {
             let cr = header(&resp, "content-range").unwrap_or_default();
             let total = match parse_content_range(&cr) {
                 Some((0, 0, Some(t))) => t,
-                _ => return Err(Error::BadRange { url: redact_url(url), start: 0, end: 1, got: format!("206 with Content-Range {cr:?}") }),
+                _ => {
+                    return Err(Error::BadRange {
+                        url: redact_url(url),
+                        start: 0,
+                        end: 1,
+                        got: format!("206 with Content-Range {cr:?}"),
+                    })
+                }
             };
             let mut sink = [0u8; 2];
             let _ = resp.body_mut().as_reader().read(&mut sink);
@@ -306,8 +338,18 @@ fn probe_once(engine: &Engine, url: &str) -> Result<Probe> {
 }
 
 /// No length known and no ranges: one stream, written sequentially, hashed inline.
-fn stream_unknown_size(engine: &Engine, url: &str, out: &Path, part: &Path, what: &str, opts: &GetOptions, start: Instant) -> Result<GetOutcome> {
-    engine.progress.emit(Event::Notice { message: "the server sends no length; downloading as one stream without resume".into() });
+fn stream_unknown_size(
+    engine: &Engine,
+    url: &str,
+    out: &Path,
+    part: &Path,
+    what: &str,
+    opts: &GetOptions,
+    start: Instant,
+) -> Result<GetOutcome> {
+    engine
+        .progress
+        .emit(Event::Notice { message: "the server sends no length; downloading as one stream without resume".into() });
     engine.progress.emit(Event::Start { what: what.to_string(), total_bytes: 0, resumed_bytes: 0, files: 1 });
     let mut attempt = 0;
     let (size, digest) = loop {
@@ -336,8 +378,18 @@ fn stream_unknown_size(engine: &Engine, url: &str, out: &Path, part: &Path, what
     }
     std::fs::rename(part, out).map_err(|e| Error::io("rename", out, e))?;
     let elapsed = start.elapsed();
-    engine.progress.emit(Event::File { path: out.display().to_string(), size, md5: Some(digest.clone()), status: FileStatus::Done });
-    engine.progress.emit(Event::Done { total_bytes: size, downloaded_bytes: size, elapsed_secs: elapsed.as_secs_f64(), md5: Some(digest.clone()) });
+    engine.progress.emit(Event::File {
+        path: out.display().to_string(),
+        size,
+        md5: Some(digest.clone()),
+        status: FileStatus::Done,
+    });
+    engine.progress.emit(Event::Done {
+        total_bytes: size,
+        downloaded_bytes: size,
+        elapsed_secs: elapsed.as_secs_f64(),
+        md5: Some(digest.clone()),
+    });
     Ok(GetOutcome { size, md5: digest, downloaded: size, resumed: 0, ranged: false, elapsed })
 }
 
@@ -402,7 +454,9 @@ fn url_id(url: &str) -> String {
 /// Read the journal if it belongs to this download and the part file is intact; returns the
 /// finished ranges, merged. Anything doubtful returns nothing (start over).
 fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)> {
-    let Ok(f) = File::open(state) else { return Vec::new() };
+    let Ok(f) = File::open(state) else {
+        return Vec::new();
+    };
     match std::fs::metadata(part) {
         Ok(m) if m.len() == header.size => {}
         _ => return Vec::new(),
@@ -411,7 +465,9 @@ fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)
     if lines.next().and_then(|l| l.ok()).as_deref() != Some(STATE_MAGIC) {
         return Vec::new();
     }
-    let Some(Ok(h)) = lines.next() else { return Vec::new() };
+    let Some(Ok(h)) = lines.next() else {
+        return Vec::new();
+    };
     if h != header.line() {
         log::info!("resume state is for another version of the file; starting over");
         return Vec::new();
@@ -420,8 +476,12 @@ fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)
     for l in lines {
         let Ok(l) = l else { break };
         let mut it = l.split_whitespace();
-        let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else { break };
-        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else { break };
+        let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else {
+            break;
+        };
+        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+            break;
+        };
         if a >= b || b > header.size || a % BLOCK != 0 || (b % BLOCK != 0 && b != header.size) {
             break;
         }
@@ -516,7 +576,8 @@ mod tests {
         {
             let j = Journal::open(&state, &h, false).unwrap();
             let mut f = &j.file;
-            f.write_all(format!("{} {}\n0 {}\n{} {}\n", 2 * BLOCK, 4 * BLOCK, BLOCK, 9 * BLOCK, size).as_bytes()).unwrap();
+            f.write_all(format!("{} {}\n0 {}\n{} {}\n", 2 * BLOCK, 4 * BLOCK, BLOCK, 9 * BLOCK, size).as_bytes())
+                .unwrap();
             // A torn last line is ignored.
             f.write_all(b"123").unwrap();
         }

@@ -57,7 +57,9 @@ pub fn agent(opts: &HttpOptions) -> ureq::Agent {
 pub fn from_ureq(url: &str, e: ureq::Error) -> Error {
     match e {
         ureq::Error::StatusCode(s) => Error::status(url, s, None),
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => Error::Usage(format!("invalid URL {}", crate::error::redact_url(url))),
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+            Error::Usage(format!("invalid URL {}", crate::error::redact_url(url)))
+        }
         ureq::Error::HostNotFound => Error::network(url, "host not found (DNS)"),
         ureq::Error::ConnectionFailed => Error::network(url, "connection failed"),
         ureq::Error::Timeout(t) => Error::network(url, format!("timed out ({t})")),
@@ -116,11 +118,7 @@ fn get_bytes_once(agent: &ureq::Agent, url: &str, bearer: Option<&str>) -> Resul
     let mut resp = req.call().map_err(|e| from_ureq(url, e))?;
     let status = resp.status().as_u16();
     let mut body = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(META_LIMIT + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| from_io(url, &e))?;
+    resp.body_mut().as_reader().take(META_LIMIT + 1).read_to_end(&mut body).map_err(|e| from_io(url, &e))?;
     if body.len() as u64 > META_LIMIT {
         return Err(Error::manifest(url, format!("answer larger than {META_LIMIT} bytes")));
     }

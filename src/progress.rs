@@ -113,7 +113,13 @@ pub struct Progress {
 impl Progress {
     /// A progress sink sending to `tx` (or discarding events when `None`).
     pub fn new(tx: Option<Sender<Event>>) -> Progress {
-        Progress { tx, done: AtomicU64::new(0), net: AtomicU64::new(0), total: AtomicU64::new(0), window: Mutex::new(VecDeque::new()) }
+        Progress {
+            tx,
+            done: AtomicU64::new(0),
+            net: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            window: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Set the total and the bytes already done (resume) before work begins.

@@ -192,7 +192,11 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
 pub fn free_space(path: &Path) -> Option<u64> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let probe = if path.exists() { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into()) };
+    let probe = if path.exists() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into())
+    };
     let probe = if probe.as_os_str().is_empty() { PathBuf::from(".") } else { probe };
     let c = CString::new(probe.as_os_str().as_bytes()).ok()?;
     // SAFETY: zeroed statvfs is a valid out-parameter; `c` is a valid NUL-terminated path.

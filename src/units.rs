@@ -36,7 +36,8 @@ pub fn parse_size(s: &str) -> Result<u64> {
 pub fn parse_rate(s: &str) -> Result<u64> {
     let t = s.trim();
     let t = t.strip_suffix("/s").unwrap_or(t);
-    let v = parse_size(t).map_err(|_| Error::Usage(format!("invalid rate {s:?}: expected e.g. 512K or 10M (bytes per second)")))?;
+    let v = parse_size(t)
+        .map_err(|_| Error::Usage(format!("invalid rate {s:?}: expected e.g. 512K or 10M (bytes per second)")))?;
     if v == 0 {
         return Err(Error::Usage(format!("invalid rate {s:?}: must be above zero")));
     }

@@ -93,10 +93,13 @@ impl DoneMap {
 
     /// Bytes in done blocks.
     pub fn done_bytes(&self) -> u64 {
-        (0..self.blocks).filter(|&b| self.is_done(b)).map(|b| {
-            let (s, e) = self.block_range(b);
-            e - s
-        }).sum()
+        (0..self.blocks)
+            .filter(|&b| self.is_done(b))
+            .map(|b| {
+                let (s, e) = self.block_range(b);
+                e - s
+            })
+            .sum()
     }
 }
 

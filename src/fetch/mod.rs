@@ -63,7 +63,13 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { workers: 8, limit_rate: None, retry: RetryPolicy::default(), low_speed: LowSpeed::default(), http: HttpOptions::default() }
+        EngineOptions {
+            workers: 8,
+            limit_rate: None,
+            retry: RetryPolicy::default(),
+            low_speed: LowSpeed::default(),
+            http: HttpOptions::default(),
+        }
     }
 }
 
@@ -99,7 +105,11 @@ impl Engine {
             .num_threads(opts.workers)
             .thread_name(|i| format!("galaxy-dl-worker-{i}"))
             .build()
-            .map_err(|e| Error::Io { op: "start worker threads", path: Default::default(), source: std::io::Error::other(e.to_string()) })?;
+            .map_err(|e| Error::Io {
+                op: "start worker threads",
+                path: Default::default(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         Ok(Engine {
             agent: http::agent(&http_opts),
             pool,
@@ -130,7 +140,13 @@ impl Engine {
     /// Read exactly `buf.len()` bytes of a response body into `buf`, through the rate limiter,
     /// counting progress, watching for stalls and cancel. `stall` carries the low-speed window
     /// across calls for one response.
-    pub fn read_exact_into(&self, url: &str, body: &mut dyn Read, buf: &mut [u8], stall: &mut StallWatch) -> Result<()> {
+    pub fn read_exact_into(
+        &self,
+        url: &str,
+        body: &mut dyn Read,
+        buf: &mut [u8],
+        stall: &mut StallWatch,
+    ) -> Result<()> {
         let step = self.limiter.as_ref().map(|l| l.read_size()).unwrap_or(usize::MAX);
         let mut off = 0;
         while off < buf.len() {
@@ -183,7 +199,12 @@ impl StallWatch {
         if el >= self.cfg.time {
             let rate = self.bytes as f64 / el.as_secs_f64();
             if rate < self.cfg.limit as f64 {
-                return Err(format!("stalled: {:.0} B/s for {:.1} s (below {} B/s)", rate, el.as_secs_f64(), self.cfg.limit));
+                return Err(format!(
+                    "stalled: {:.0} B/s for {:.1} s (below {} B/s)",
+                    rate,
+                    el.as_secs_f64(),
+                    self.cfg.limit
+                ));
             }
             self.start = Instant::now();
             self.bytes = 0;

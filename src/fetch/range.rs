@@ -86,7 +86,11 @@ impl Engine {
     /// error, or on cancel ([`Error::Interrupted`]).
     pub fn download_ranges(&self, job: &RangeJob<'_>) -> Result<RangeOutcome> {
         let sched = Scheduler::new(job.pieces.clone(), MIN_SPLIT, STALL_TAKEOVER);
-        let st = RunState { failed: AtomicBool::new(false), no_ranges: AtomicBool::new(false), first_error: Mutex::new(None) };
+        let st = RunState {
+            failed: AtomicBool::new(false),
+            no_ranges: AtomicBool::new(false),
+            first_error: Mutex::new(None),
+        };
         let workers = if job.ranged { self.workers } else { 1 };
         let live = AtomicUsize::new(workers);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
@@ -117,7 +121,12 @@ impl Engine {
         let missing = (0..job.done.blocks()).find(|&b| !job.done.is_done(b));
         if let Some(b) = missing {
             let (s, e) = job.done.block_range(b);
-            return Err(Error::BadRange { url: crate::error::redact_url(job.url), start: s, end: e, got: "bytes never arrived".into() });
+            return Err(Error::BadRange {
+                url: crate::error::redact_url(job.url),
+                start: s,
+                end: e,
+                got: "bytes never arrived".into(),
+            });
         }
         Ok(RangeOutcome::Complete)
     }
@@ -175,7 +184,11 @@ impl Engine {
                         return Err(e);
                     }
                     let (p, e2) = slot.bounds();
-                    self.backoff(&format!("{} bytes {}-{}", crate::error::redact_url(job.url), p, e2.saturating_sub(1)), attempt, &e);
+                    self.backoff(
+                        &format!("{} bytes {}-{}", crate::error::redact_url(job.url), p, e2.saturating_sub(1)),
+                        attempt,
+                        &e,
+                    );
                     if self.cancelled() {
                         return Err(Error::Interrupted);
                     }
@@ -184,7 +197,15 @@ impl Engine {
         }
     }
 
-    fn fetch_once(&self, job: &RangeJob<'_>, slot: &Slot, pos: u64, end: u64, journaled: &mut u64, st: &RunState) -> Result<()> {
+    fn fetch_once(
+        &self,
+        job: &RangeJob<'_>,
+        slot: &Slot,
+        pos: u64,
+        end: u64,
+        journaled: &mut u64,
+        st: &RunState,
+    ) -> Result<()> {
         let url = job.url;
         let mut req = self.agent.get(url);
         if job.ranged {
@@ -192,7 +213,11 @@ impl Engine {
         }
         let mut resp = req.call().map_err(|e| http::from_ureq(url, e))?;
         let status = resp.status().as_u16();
-        let content_length = resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let content_length = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let mut skip = 0u64;
         if job.ranged {
             match status {
@@ -201,24 +226,45 @@ impl Engine {
                     let ok = parse_content_range(cr) == Some((pos, end - 1, Some(job.size)))
                         || (parse_content_range(cr) == Some((pos, end - 1, None)));
                     if !ok {
-                        return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: format!("206 with Content-Range {cr:?}") });
+                        return Err(Error::BadRange {
+                            url: crate::error::redact_url(url),
+                            start: pos,
+                            end,
+                            got: format!("206 with Content-Range {cr:?}"),
+                        });
                     }
                     if let Some(cl) = content_length {
                         if cl != end - pos {
-                            return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: format!("206 with Content-Length {cl}") });
+                            return Err(Error::BadRange {
+                                url: crate::error::redact_url(url),
+                                start: pos,
+                                end,
+                                got: format!("206 with Content-Length {cl}"),
+                            });
                         }
                     }
                 }
                 200 if pos == 0 && end == job.size && content_length == Some(job.size) => {}
                 200 => {
                     st.no_ranges.store(true, Ordering::Release);
-                    return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: "200 OK: the server ignores Range".into() });
+                    return Err(Error::BadRange {
+                        url: crate::error::redact_url(url),
+                        start: pos,
+                        end,
+                        got: "200 OK: the server ignores Range".into(),
+                    });
                 }
                 416 => {
-                    return Err(Error::BadRange { url: crate::error::redact_url(url), start: pos, end, got: "416 Range Not Satisfiable (the file changed size?)".into() });
+                    return Err(Error::BadRange {
+                        url: crate::error::redact_url(url),
+                        start: pos,
+                        end,
+                        got: "416 Range Not Satisfiable (the file changed size?)".into(),
+                    });
                 }
                 s => {
-                    let detail = if s >= 400 { Some(format!("while fetching bytes {}-{}", pos, end - 1)) } else { None };
+                    let detail =
+                        if s >= 400 { Some(format!("while fetching bytes {}-{}", pos, end - 1)) } else { None };
                     return Err(Error::status(url, s, detail));
                 }
             }
@@ -235,7 +281,8 @@ impl Engine {
         }
         let mut body = resp.body_mut().as_reader();
         if skip > 0 {
-            let copied = std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+            let copied =
+                std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
             if copied != skip {
                 return Err(Error::network(url, "connection closed before the body was complete"));
             }

@@ -43,11 +43,8 @@ impl RetryPolicy {
         if let Some(d) = self.fixed_sleep {
             return d;
         }
-        let ms = if attempt <= 1 {
-            500.0 + 1000.0 * jitter
-        } else {
-            (attempt - 1) as f64 * 3000.0 + 500.0 + 500.0 * jitter
-        };
+        let ms =
+            if attempt <= 1 { 500.0 + 1000.0 * jitter } else { (attempt - 1) as f64 * 3000.0 + 500.0 + 500.0 * jitter };
         Duration::from_millis(ms as u64).min(MAX_BACKOFF)
     }
 }

@@ -131,7 +131,9 @@ impl Scheduler {
                 best = Some((rem, slot));
             }
         }
-        let Some((_, victim)) = best else { return Next::Wait };
+        let Some((_, victim)) = best else {
+            return Next::Wait;
+        };
         let victim = victim.clone();
         let mut st = victim.lock();
         let rem = st.end.saturating_sub(st.claimed);
