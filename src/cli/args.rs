@@ -189,7 +189,7 @@ fn parse_get(mut p: pico_args::Arguments) -> Result<Command, String> {
     if out.is_empty() {
         return Err("-o needs a file name".into());
     }
-    Ok(Command::Get(GetArgs { url, out: PathBuf::from(out), md5, size, chunk_size, engine, output_mode }))
+    Ok(Command::Get(Box::new(GetArgs { url, out: PathBuf::from(out), md5, size, chunk_size, engine, output_mode })))
 }
 
 #[cfg(test)]
