@@ -1,1 +1,14 @@
-//! placeholder
+//! `galaxy-dl-mock`: loopback test servers for galaxy-dl.
+//!
+//! - [`server`]: a small std-only HTTP/1.1 server with fault injection and request statistics;
+//! - [`blob`]: [`BlobServer`], one buffer served with byte ranges and switchable faults;
+//! - [`data`]: deterministic data generators and hashing helpers;
+//! - [`client`]: a tiny raw-`TcpStream` HTTP client used by this crate's tests.
+
+pub mod blob;
+pub mod client;
+pub mod data;
+pub mod server;
+
+pub use blob::{BlobFaults, BlobServer};
+pub use server::{BodyFaults, LogEntry, RangeSpec, Request, Response, Server, Stats};
