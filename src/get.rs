@@ -31,6 +31,9 @@ use crate::verify::{hex, DoneMap, PrefixHasher, BLOCK};
 /// ideal, 16 MiB 0.89, equal splits 0.76).
 pub const DEFAULT_PIECE: u64 = 4 << 20;
 
+/// Smallest piece the automatic sizing picks for small downloads.
+pub const MIN_PIECE: u64 = 256 << 10;
+
 /// How far (bytes) a writer may run ahead of the MD5 watermark before it waits. Bounds the
 /// data the hasher still has to read after the last byte lands, and keeps the workers from
 /// starving the single MD5 stream of CPU on small machines.
@@ -142,6 +145,9 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
         let resumed = done.done_bytes();
         progress.set_totals(size, resumed);
         progress.emit(Event::Start { what: what.clone(), total_bytes: size, resumed_bytes: resumed, files: 1 });
+        // Enough pieces for every worker twice over, but never more than --chunk-size each.
+        let missing = size - resumed;
+        let piece = piece.min((missing / (2 * engine.workers as u64)).max(MIN_PIECE));
         let todo = missing_pieces(&done, size, piece, ranged);
         let journal = Journal::open(&state_path, &header, !resumed_ranges.is_empty())?;
         let hasher = PrefixHasher::default();

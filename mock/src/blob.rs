@@ -87,10 +87,7 @@ impl BlobServer {
     /// Serve `data` on `port` (0 = any free port).
     pub fn new_on(port: u16, data: Vec<u8>) -> BlobServer {
         let md5 = md5_hex(&data);
-        let state = Arc::new(BlobState {
-            data: Arc::from(data),
-            faults: Mutex::new(BlobFaults::default()),
-        });
+        let state = Arc::new(BlobState { data: Arc::from(data), faults: Mutex::new(BlobFaults::default()) });
         let st = state.clone();
         let server = Server::start_on(port, Arc::new(move |req: &Request| handle(&st, req)));
         BlobServer { server, state, md5 }
@@ -173,8 +170,7 @@ fn handle(st: &BlobState, req: &Request) -> Response {
     if r.status == 206 && f.wrong_content_range {
         let a = r.range.start as u64 + 1;
         let b = a + r.range.len() as u64 - 1;
-        r.headers
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
+        r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
         r = r.header("Content-Range", format!("bytes {a}-{b}/{total}"));
     }
     r.conn_rate = rate;

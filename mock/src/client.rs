@@ -21,18 +21,12 @@ pub struct ClientResponse {
 impl ClientResponse {
     /// Case-insensitive header lookup.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     /// Body parsed as JSON (panics when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body[..self.body.len().min(200)])
-            )
+            panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body[..self.body.len().min(200)]))
         })
     }
 }
@@ -58,20 +52,11 @@ impl Conn {
     pub fn connect(host: &str) -> std::io::Result<Conn> {
         let s = TcpStream::connect(host)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Conn {
-            reader: BufReader::new(s.try_clone()?),
-            writer: s,
-            host: host.to_string(),
-        })
+        Ok(Conn { reader: BufReader::new(s.try_clone()?), writer: s, host: host.to_string() })
     }
 
     /// Send one request (`target` = path with query) with extra headers and read the answer.
-    pub fn send(
-        &mut self,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-    ) -> std::io::Result<ClientResponse> {
+    pub fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)]) -> std::io::Result<ClientResponse> {
         let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.host);
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
@@ -86,11 +71,8 @@ impl Conn {
         if self.reader.read_line(&mut line)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or(std::io::ErrorKind::InvalidData)?;
+        let status: u16 =
+            line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
         let mut headers = Vec::new();
         loop {
             let mut l = String::new();
@@ -105,19 +87,11 @@ impl Conn {
                 headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        let mut resp = ClientResponse {
-            status,
-            headers,
-            body: Vec::new(),
-            complete: true,
-        };
+        let mut resp = ClientResponse { status, headers, body: Vec::new(), complete: true };
         if head {
             return Ok(resp);
         }
-        match resp
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-        {
+        match resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
             Some(n) => {
                 let mut buf = vec![0u8; n];
                 let mut off = 0;

@@ -35,18 +35,12 @@ pub struct Request {
 impl Request {
     /// Case-insensitive header lookup (first match).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// First query parameter named `name` (decoded).
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// True for `HEAD` requests.
@@ -239,9 +233,7 @@ impl Response {
     }
 
     fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     }
 }
 
@@ -302,18 +294,9 @@ pub fn parse_range(header: Option<&str>, total: u64) -> RangeSpec {
 
 /// Build a 200/206/416 response for `data[window]` honouring the request's `Range` (when
 /// `honor_range`) and HEAD. `Accept-Ranges: bytes` is always set.
-pub fn range_response(
-    req: &Request,
-    data: Arc<[u8]>,
-    window: std::ops::Range<usize>,
-    honor_range: bool,
-) -> Response {
+pub fn range_response(req: &Request, data: Arc<[u8]>, window: std::ops::Range<usize>, honor_range: bool) -> Response {
     let total = window.len() as u64;
-    let spec = if honor_range {
-        parse_range(req.header("range"), total)
-    } else {
-        RangeSpec::Full
-    };
+    let spec = if honor_range { parse_range(req.header("range"), total) } else { RangeSpec::Full };
     match spec {
         RangeSpec::Full => Response::shared(200, data, window).header("Accept-Ranges", "bytes"),
         RangeSpec::Partial(a, b) => {
@@ -323,9 +306,9 @@ pub fn range_response(
                 .header("Accept-Ranges", "bytes")
                 .header("Content-Range", format!("bytes {a}-{b}/{total}"))
         }
-        RangeSpec::Unsatisfiable => Response::new(416)
-            .header("Accept-Ranges", "bytes")
-            .header("Content-Range", format!("bytes */{total}")),
+        RangeSpec::Unsatisfiable => {
+            Response::new(416).header("Accept-Ranges", "bytes").header("Content-Range", format!("bytes */{total}"))
+        }
     }
 }
 
@@ -371,12 +354,7 @@ impl Stats {
         if req.is_head() {
             self.head_requests.fetch_add(1, Ordering::Relaxed);
         }
-        *self
-            .per_path
-            .lock()
-            .unwrap()
-            .entry(req.path.clone())
-            .or_insert(0) += 1;
+        *self.per_path.lock().unwrap().entry(req.path.clone()).or_insert(0) += 1;
         self.log.lock().unwrap().push(LogEntry {
             method: req.method.clone(),
             path: req.path.clone(),
@@ -408,30 +386,15 @@ impl Stats {
     }
     /// Requests for exactly `path` (query excluded).
     pub fn path_count(&self, path: &str) -> u64 {
-        self.per_path
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
+        self.per_path.lock().unwrap().get(path).copied().unwrap_or(0)
     }
     /// Requests whose path starts with `prefix`.
     pub fn count(&self, prefix: &str) -> u64 {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.path.starts_with(prefix))
-            .count() as u64
+        self.log.lock().unwrap().iter().filter(|e| e.path.starts_with(prefix)).count() as u64
     }
     /// Requests whose path contains `needle`.
     pub fn count_containing(&self, needle: &str) -> u64 {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.path.contains(needle))
-            .count() as u64
+        self.log.lock().unwrap().iter().filter(|e| e.path.contains(needle)).count() as u64
     }
     /// A copy of the request log.
     pub fn log(&self) -> Vec<LogEntry> {
@@ -439,13 +402,7 @@ impl Stats {
     }
     /// Clear all counters and the log (connections included).
     pub fn reset(&self) {
-        for c in [
-            &self.requests,
-            &self.range_requests,
-            &self.head_requests,
-            &self.connections,
-            &self.body_bytes,
-        ] {
+        for c in [&self.requests, &self.range_requests, &self.head_requests, &self.connections, &self.body_bytes] {
             c.store(0, Ordering::Relaxed);
         }
         self.per_path.lock().unwrap().clear();
@@ -499,11 +456,7 @@ impl Server {
             .name("mock-accept".into())
             .spawn(move || accept_loop(listener, sh, handler))
             .expect("spawn accept thread");
-        Server {
-            addr,
-            shared,
-            accept: Some(accept),
-        }
+        Server { addr, shared, accept: Some(accept) }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -528,9 +481,7 @@ impl Server {
 
     /// Pace every connection at `bps` bytes/s (None = unlimited); applies to new writes.
     pub fn set_per_conn_rate(&self, bps: Option<u64>) {
-        self.shared
-            .conn_rate
-            .store(bps.unwrap_or(0), Ordering::Relaxed);
+        self.shared.conn_rate.store(bps.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Forcefully close all currently open connections (the server keeps accepting).
@@ -565,12 +516,10 @@ fn accept_loop(listener: TcpListener, sh: Arc<Shared>, handler: Handler) {
         }
         let sh2 = sh.clone();
         let h = handler.clone();
-        let _ = thread::Builder::new()
-            .name(format!("mock-conn-{id}"))
-            .spawn(move || {
-                let _ = serve_conn(stream, id, &sh2, &h);
-                sh2.conns.lock().unwrap().remove(&id);
-            });
+        let _ = thread::Builder::new().name(format!("mock-conn-{id}")).spawn(move || {
+            let _ = serve_conn(stream, id, &sh2, &h);
+            sh2.conns.lock().unwrap().remove(&id);
+        });
     }
 }
 
@@ -582,10 +531,7 @@ struct Pacer {
 
 impl Pacer {
     fn new(rate: u64) -> Pacer {
-        Pacer {
-            rate: rate.max(1),
-            next: Instant::now(),
-        }
+        Pacer { rate: rate.max(1), next: Instant::now() }
     }
     /// Account for `n` bytes about to be sent; sleeps (in small steps, watching `stop`) first.
     fn pace(&mut self, n: usize, stop: &AtomicBool) -> bool {
@@ -616,12 +562,7 @@ fn read_head(r: &mut BufReader<TcpStream>, sh: &Shared) -> io::Result<Option<Vec
             match r.read_until(b'\n', &mut line) {
                 Ok(0) => return Ok(None),
                 Ok(_) => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     if sh.stop.load(Ordering::Relaxed) {
                         return Ok(None);
                     }
@@ -662,15 +603,7 @@ fn parse_head(head: &[u8], conn_id: u64) -> Option<Request> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Some(Request {
-        method,
-        query: parse_query(&raw_query),
-        path,
-        raw_query,
-        headers,
-        body: Vec::new(),
-        conn_id,
-    })
+    Some(Request { method, query: parse_query(&raw_query), path, raw_query, headers, body: Vec::new(), conn_id })
 }
 
 fn serve_conn(stream: TcpStream, id: u64, sh: &Shared, handler: &Handler) -> io::Result<()> {
@@ -687,24 +620,17 @@ fn serve_conn(stream: TcpStream, id: u64, sh: &Shared, handler: &Handler) -> io:
             return Ok(());
         };
         let Some(mut req) = parse_head(&head, id) else {
-            let _ = out.write_all(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            let _ = out.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return Ok(());
         };
-        if let Some(n) = req
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-        {
+        if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
             let mut body = vec![0u8; n.min(16 << 20)];
             read_exact_patient(&mut reader, &mut body, sh)?;
             req.body = body;
         }
         let resp = handler(&req);
         sh.stats.record(&req, resp.status);
-        let close_req = req
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close_req = req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let default_rate = sh.conn_rate.load(Ordering::Relaxed);
         let want = match resp.conn_rate {
             Some(r) => r,
@@ -735,9 +661,7 @@ fn read_exact_patient(r: &mut impl Read, buf: &mut [u8], sh: &Shared) -> io::Res
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                 ) =>
             {
                 if sh.stop.load(Ordering::Relaxed) {

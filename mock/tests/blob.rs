@@ -131,9 +131,7 @@ fn reset_truncate_corrupt() {
     let r = get(&b.url());
     assert!(r.complete);
     assert_ne!(md5_hex(&r.body), b.md5_hex());
-    let diff: Vec<usize> = (0..r.body.len())
-        .filter(|&i| r.body[i] != b.data()[i])
-        .collect();
+    let diff: Vec<usize> = (0..r.body.len()).filter(|&i| r.body[i] != b.data()[i]).collect();
     assert_eq!(diff, vec![5000]);
     assert_eq!(md5_hex(&get(&b.url()).body), b.md5_hex());
 }
@@ -192,11 +190,7 @@ fn generic_server_query_and_headers() {
         );
         Response::text(200, &body)
     });
-    let r = request(
-        "GET",
-        &format!("{}/p/a?x=1&y=a%20b+c&z", s.url()),
-        &[("x-test", "v")],
-    );
+    let r = request("GET", &format!("{}/p/a?x=1&y=a%20b+c&z", s.url()), &[("x-test", "v")]);
     let b = String::from_utf8(r.body).unwrap();
     assert_eq!(b, r#"GET|/p/a|[("x", "1"), ("y", "a b c"), ("z", "")]|v|1"#);
     s.stats().reset();
