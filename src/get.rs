@@ -7,7 +7,7 @@
 //! `--size`) check out is `FILE.part` renamed to `FILE` and the journal removed. A mismatch
 //! removes both, so the next run starts clean instead of trusting corrupt bytes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,9 +22,12 @@ use crate::fetch::range::{parse_content_range, RangeJob, RangeOutcome};
 use crate::fetch::schedule::pieces;
 use crate::fetch::{Engine, EngineOptions};
 use crate::http;
+use crate::journal::{Journal, Record};
 use crate::progress::{Event, FileStatus, Progress};
 use crate::sink::MappedFile;
 use crate::verify::{hex, DoneMap, PrefixHasher, BLOCK};
+#[cfg(test)]
+use std::io::Write as _;
 
 /// Default piece size: small pieces handed out in file order keep the hasher's prefix close
 /// behind the download (engineering-notes Part 3: 4 MiB pieces reached 0.94 of the capped
@@ -138,6 +141,7 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
     let mut ranged = probe.ranges;
     loop {
         let (file, _) = MappedFile::create(&part, size)?;
+        let file = Arc::new(file);
         let done = DoneMap::new(size);
         for &(a, b) in &resumed_ranges {
             done.mark_range(a, b);
@@ -149,15 +153,15 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
         let missing = size - resumed;
         let piece = piece.min((missing / (2 * engine.workers as u64)).max(MIN_PIECE));
         let todo = missing_pieces(&done, size, piece, ranged);
-        let journal = Journal::open(&state_path, &header, !resumed_ranges.is_empty())?;
+        let journal = Journal::open(&state_path, &[STATE_MAGIC.to_string(), header.line()], resumed_ranges.is_empty())?;
         let hasher = PrefixHasher::default();
         let stop = AtomicBool::new(false);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
-        let (jtx, jrx) = crossbeam_channel::bounded::<(u64, u64)>(4096);
+        let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
         let lag = HASH_LAG.max(2 * engine.workers as u64 * piece);
         let (outcome, digest, jres) = std::thread::scope(|s| {
             let h = s.spawn(|| hasher.run(&file, &done, &wake_rx, &stop));
-            let j = s.spawn(|| journal.run(&file, jrx));
+            let j = s.spawn(|| journal.run(jrx));
             let job = RangeJob {
                 url,
                 size,
@@ -504,59 +508,6 @@ fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)
     merged
 }
 
-/// Appends finished ranges to the state file, each only after its bytes were written back.
-struct Journal {
-    file: File,
-    path: PathBuf,
-}
-
-impl Journal {
-    fn open(path: &Path, header: &StateHeader, append: bool) -> Result<Journal> {
-        let mut file = if append {
-            OpenOptions::new().append(true).open(path).map_err(|e| Error::io("open", path, e))?
-        } else {
-            let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
-            writeln!(f, "{STATE_MAGIC}\n{}", header.line()).map_err(|e| Error::io("write", path, e))?;
-            f
-        };
-        file.flush().map_err(|e| Error::io("write", path, e))?;
-        Ok(Journal { file, path: path.to_path_buf() })
-    }
-
-    /// Batch finished ranges for up to a second, msync them, then append and fdatasync.
-    fn run(&self, data: &MappedFile, rx: crossbeam_channel::Receiver<(u64, u64)>) -> Result<()> {
-        let mut batch: Vec<(u64, u64)> = Vec::new();
-        let mut last = Instant::now();
-        loop {
-            let msg = rx.recv_timeout(Duration::from_millis(250));
-            let closed = matches!(msg, Err(crossbeam_channel::RecvTimeoutError::Disconnected));
-            if let Ok(r) = msg {
-                batch.push(r);
-            }
-            if !batch.is_empty() && (closed || last.elapsed() >= Duration::from_secs(1) || batch.len() >= 256) {
-                self.commit(data, &mut batch)?;
-                last = Instant::now();
-            }
-            if closed {
-                return Ok(());
-            }
-        }
-    }
-
-    fn commit(&self, data: &MappedFile, batch: &mut Vec<(u64, u64)>) -> Result<()> {
-        let mut text = String::new();
-        for &(a, b) in batch.iter() {
-            data.flush_range(a, b - a)?;
-            text.push_str(&format!("{a} {b}\n"));
-        }
-        let mut f = &self.file;
-        f.write_all(text.as_bytes()).map_err(|e| Error::io("write", &self.path, e))?;
-        self.file.sync_data().map_err(|e| Error::io("sync", &self.path, e))?;
-        batch.clear();
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,8 +531,8 @@ mod tests {
         let h = StateHeader { size, validator: "\"e\"".into(), url_id: url_id("http://h/f?sig=1") };
         assert_eq!(url_id("http://h/f?sig=1"), url_id("http://h/f?sig=2"));
         {
-            let j = Journal::open(&state, &h, false).unwrap();
-            let mut f = &j.file;
+            let mut f = File::create(&state).unwrap();
+            writeln!(f, "{STATE_MAGIC}\n{}", h.line()).unwrap();
             f.write_all(format!("{} {}\n0 {}\n{} {}\n", 2 * BLOCK, 4 * BLOCK, BLOCK, 9 * BLOCK, size).as_bytes())
                 .unwrap();
             // A torn last line is ignored.

@@ -35,6 +35,7 @@ pub mod error;
 pub mod fetch;
 pub mod get;
 pub mod http;
+pub mod journal;
 pub mod progress;
 pub mod sink;
 pub mod units;

@@ -19,6 +19,7 @@ use super::schedule::{Next, Scheduler, Slot};
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::http;
+use crate::journal::Record;
 use crate::progress::TICK;
 use crate::sink::MappedFile;
 use crate::verify::{DoneMap, BLOCK};
@@ -41,7 +42,7 @@ pub struct RangeJob<'a> {
     /// Send Range requests (false: one plain GET of the whole body).
     pub ranged: bool,
     /// Destination.
-    pub file: &'a MappedFile,
+    pub file: &'a Arc<MappedFile>,
     /// Blocks done (pre-marked for resumed ranges).
     pub done: &'a DoneMap,
     /// Byte ranges to fetch, in order (block-aligned starts).
@@ -52,8 +53,16 @@ pub struct RangeJob<'a> {
     pub lag_max: u64,
     /// Nudged after each block (wakes the prefix hasher).
     pub wake: Option<&'a Sender<()>>,
-    /// Finished spans `(start, end)`, journaled by the caller.
-    pub journal: Option<&'a Sender<(u64, u64)>>,
+    /// Journal: finished spans are sent as records `"start end"` covering their bytes.
+    pub journal: Option<&'a Sender<Record>>,
+}
+
+impl RangeJob<'_> {
+    fn journal_span(&self, a: u64, b: u64) {
+        if let Some(j) = self.journal {
+            let _ = j.send(Record { data: Some((self.file.clone(), a, b - a)), line: format!("{a} {b}") });
+        }
+    }
 }
 
 /// How a range download ended.
@@ -164,9 +173,7 @@ impl Engine {
             let r = self.fetch_once(job, slot, pos, end, &mut journaled, st);
             let (now, _) = slot.bounds();
             if now > journaled {
-                if let Some(j) = job.journal {
-                    let _ = j.send((journaled, now));
-                }
+                job.journal_span(journaled, now);
                 journaled = now;
             }
             match r {
@@ -313,9 +320,7 @@ impl Engine {
                 let _ = w.try_send(());
             }
             if b - *journaled >= JOURNAL_EVERY {
-                if let Some(j) = job.journal {
-                    let _ = j.send((*journaled, b));
-                }
+                job.journal_span(*journaled, b);
                 *journaled = b;
             }
         }
