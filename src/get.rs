@@ -26,8 +26,6 @@ use crate::journal::{Journal, Record};
 use crate::progress::{Event, FileStatus, Progress};
 use crate::sink::MappedFile;
 use crate::verify::{hex, DoneMap, PrefixHasher, BLOCK};
-#[cfg(test)]
-use std::io::Write as _;
 
 /// Default piece size: small pieces handed out in file order keep the hasher's prefix close
 /// behind the download (engineering-notes Part 3: 4 MiB pieces reached 0.94 of the capped
