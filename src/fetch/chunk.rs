@@ -1,0 +1,287 @@
+//! The V2 chunk engine: each chunk is one GET of a zlib object, streamed through MD5 (of the
+//! wire bytes) and inflated straight into its file's mapped slice.
+//!
+//! Per worker the memory is one 64 KiB input buffer and one inflate state, whatever the chunk
+//! size (GOG's tail chunks can exceed 10 MiB), so the whole install stays within a few MiB of
+//! anonymous memory. Every chunk is checked three ways before it counts: MD5 of the bytes as
+//! stored (`compressedMd5`), zlib's own Adler-32 of the inflated stream, and the inflated size;
+//! the inflated MD5 is checked here too unless the caller covers those bytes with a whole-file
+//! MD5 (which it then checks as the file completes) — so no inflated byte is hashed twice.
+//!
+//! URLs come from a [`ChunkUrls`] (secure links with endpoint failover and renewal, or the
+//! token-less dependency store). A chunk used by several files (or twice in one) is fetched
+//! once and copied to its other places.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use flate2::{Decompress, FlushDecompress, Status};
+use md5::{Digest, Md5};
+
+use super::Engine;
+use crate::error::{redact_url, Error, Result};
+use crate::http;
+use crate::progress::TICK;
+use crate::sink::MappedFile;
+use crate::verify::hex;
+
+/// Size of each worker's input buffer.
+const INPUT_BUF: usize = 64 * 1024;
+
+/// Where one chunk's inflated bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Index of the file in the caller's list.
+    pub file: usize,
+    /// Offset of the chunk in that file.
+    pub offset: u64,
+}
+
+/// One chunk to fetch.
+#[derive(Debug, Clone)]
+pub struct ChunkJob {
+    /// Product whose store holds the chunk (selects the secure link).
+    pub product: String,
+    /// MD5 of the stored zlib object (also its address).
+    pub compressed_md5: String,
+    /// Size of the stored object (informational; for progress).
+    pub compressed_size: u64,
+    /// MD5 of the inflated bytes.
+    pub md5: String,
+    /// Inflated size.
+    pub size: u64,
+    /// Where the inflated bytes go (at least one).
+    pub targets: Vec<Target>,
+    /// Check `md5` here (false when a whole-file MD5 covers every target).
+    pub check_md5: bool,
+}
+
+/// Source of chunk URLs.
+pub trait ChunkUrls: Sync {
+    /// The URL of `job` through endpoint number `endpoint` (taken modulo the number of
+    /// endpoints), plus a generation number of the link it came from.
+    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, u64)>;
+    /// Number of endpoints for `job`'s product.
+    fn endpoints(&self, job: &ChunkJob) -> usize;
+    /// The CDN refused a URL of link `generation` (401/403, expired): renew it. Errors when
+    /// renewals are exhausted or the product is not owned.
+    fn refused(&self, job: &ChunkJob, generation: u64) -> Result<()>;
+}
+
+/// Where chunks land and what happens when they are done.
+pub trait ChunkSink: Sync {
+    /// The mapped file for index `file` (opened lazily, preallocated to its final size).
+    fn file(&self, file: usize) -> Result<Arc<MappedFile>>;
+    /// `job` is written and checked at every target.
+    fn done(&self, job: &ChunkJob) -> Result<()>;
+}
+
+impl Engine {
+    /// Fetch every job with all workers, in order of the slice (callers order them file by
+    /// file so few files are open at once and whole-file hashes can follow).
+    pub fn download_chunks(&self, jobs: &[ChunkJob], urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        let workers = self.workers.min(jobs.len()).max(1);
+        let live = AtomicUsize::new(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
+        self.pool.in_place_scope(|s| {
+            for _ in 0..workers {
+                let (next, failed, first_error, live, done_tx) = (&next, &failed, &first_error, &live, done_tx.clone());
+                s.spawn(move |_| {
+                    let mut w = ChunkWorker { buf: vec![0u8; INPUT_BUF], inflate: Decompress::new(true) };
+                    loop {
+                        if failed.load(Ordering::Acquire) || self.cancelled() {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::AcqRel);
+                        let Some(job) = jobs.get(i) else { break };
+                        if let Err(e) = self.fetch_chunk(&mut w, job, urls, sink) {
+                            if !matches!(e, Error::Interrupted) {
+                                let mut g = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                if g.is_none() {
+                                    *g = Some(e);
+                                }
+                            }
+                            failed.store(true, Ordering::Release);
+                            break;
+                        }
+                    }
+                    live.fetch_sub(1, Ordering::AcqRel);
+                    let _ = done_tx.send(());
+                });
+            }
+            while live.load(Ordering::Acquire) > 0 {
+                self.progress.tick();
+                let _ = done_rx.recv_timeout(TICK);
+            }
+        });
+        self.progress.tick();
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        Ok(())
+    }
+
+    fn fetch_chunk(&self, w: &mut ChunkWorker, job: &ChunkJob, urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
+        let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
+        let file = sink.file(first.file)?;
+        let mut endpoint = 0usize;
+        let mut attempt = 0u32;
+        loop {
+            let (url, generation) = urls.url(job, endpoint)?;
+            match self.fetch_chunk_once(w, job, &url, &file, first.offset) {
+                Ok(()) => break,
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => {
+                    let refused = matches!(e, Error::HttpStatus { status: 401 | 403, .. });
+                    let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
+                    attempt += 1;
+                    if refused {
+                        // Expired or revoked link: renew (bounded, one renewal per product in
+                        // flight) and try again without counting it as a failure of the data.
+                        urls.refused(job, generation)?;
+                        if attempt > self.retry.max_retries + 3 {
+                            return Err(e);
+                        }
+                        continue;
+                    }
+                    let n = urls.endpoints(job).max(1);
+                    if missing && attempt < n as u32 {
+                        endpoint += 1;
+                        log::info!("chunk {} missing on endpoint {}; trying the next", job.compressed_md5, endpoint - 1);
+                        continue;
+                    }
+                    if !(e.is_spurious() || missing) || attempt > self.retry.max_retries {
+                        return Err(e);
+                    }
+                    if n > 1 {
+                        endpoint += 1;
+                    }
+                    self.backoff(&format!("chunk {}", job.compressed_md5), attempt, &e);
+                    if self.cancelled() {
+                        return Err(Error::Interrupted);
+                    }
+                }
+            }
+        }
+        // Copy to the chunk's other places.
+        for t in &job.targets[1..] {
+            let dst = sink.file(t.file)?;
+            // SAFETY: the first target's bytes are finished and owned by this worker; every
+            // target range belongs to this job alone (the planner gives each file range one chunk).
+            let src = unsafe { file.slice(first.offset, job.size as usize) };
+            let out = unsafe { dst.slice_mut(t.offset, job.size as usize) };
+            if Arc::ptr_eq(&file, &dst) && ranges_overlap(first.offset, t.offset, job.size) {
+                return Err(Error::manifest(&job.compressed_md5, "chunk placed over itself"));
+            }
+            out.copy_from_slice(src);
+            self.progress.add_local(0);
+        }
+        sink.done(job)
+    }
+
+    fn fetch_chunk_once(&self, w: &mut ChunkWorker, job: &ChunkJob, url: &str, file: &MappedFile, offset: u64) -> Result<()> {
+        let mut resp = self.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let mut body = Vec::new();
+            let _ = resp.body_mut().as_reader().take(4096).read_to_end(&mut body);
+            return Err(Error::status(url, status, http::error_detail(&body)));
+        }
+        if let Some(enc) = resp.headers().get("content-encoding").and_then(|v| v.to_str().ok()) {
+            if !enc.eq_ignore_ascii_case("identity") {
+                return Err(Error::network(url, format!("unexpected Content-Encoding {enc}")));
+            }
+        }
+        let size = usize::try_from(job.size).map_err(|_| Error::manifest(&job.compressed_md5, "chunk too large"))?;
+        // SAFETY: this chunk's range of its first target file is written by this worker only.
+        let out = unsafe { file.slice_mut(offset, size) };
+        let mut body = resp.body_mut().as_reader();
+        let mut wire = Md5::new();
+        let mut inflated = job.check_md5.then(Md5::new);
+        let mut produced = 0usize;
+        let mut wire_len = 0u64;
+        let mut ended = false;
+        let mut stall = self.stall_watch();
+        w.inflate.reset(true);
+        let step = self.limiter.as_ref().map(|l| l.read_size()).unwrap_or(INPUT_BUF).min(INPUT_BUF);
+        loop {
+            if self.cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let n = match body.read(&mut w.buf[..step]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(http::from_io(url, &e)),
+            };
+            wire.update(&w.buf[..n]);
+            wire_len += n as u64;
+            self.progress.add(n as u64);
+            if let Some(l) = &self.limiter {
+                l.acquire(n);
+            }
+            stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
+            if ended {
+                // Bytes after the end of the zlib stream: the object is not what it claims.
+                continue;
+            }
+            let mut input = &w.buf[..n];
+            while !input.is_empty() && !ended {
+                let (in0, out0) = (w.inflate.total_in(), w.inflate.total_out());
+                let mut scratch = [0u8; 64];
+                let dst: &mut [u8] = if produced < size { &mut out[produced..] } else { &mut scratch };
+                let status = w.inflate.decompress(input, dst, FlushDecompress::None).map_err(|e| Error::Checksum {
+                    what: format!("chunk {} (inflate: {e})", job.compressed_md5),
+                    expected: job.compressed_md5.clone(),
+                    actual: "invalid zlib data".into(),
+                })?;
+                let consumed = (w.inflate.total_in() - in0) as usize;
+                let made = (w.inflate.total_out() - out0) as usize;
+                if produced >= size && made > 0 {
+                    return Err(Error::Size { what: format!("chunk {}", job.compressed_md5), expected: job.size, actual: job.size + made as u64 });
+                }
+                if let Some(h) = inflated.as_mut() {
+                    h.update(&out[produced..produced + made]);
+                }
+                produced += made;
+                input = &input[consumed..];
+                match status {
+                    Status::StreamEnd => ended = true,
+                    _ if consumed == 0 && made == 0 => break,
+                    _ => {}
+                }
+            }
+        }
+        let actual = hex(&wire.finalize());
+        if actual != job.compressed_md5 {
+            return Err(Error::Checksum { what: format!("chunk {} from {}", job.compressed_md5, redact_url(url)), expected: job.compressed_md5.clone(), actual });
+        }
+        if !ended || produced != size {
+            return Err(Error::Size { what: format!("inflated chunk {}", job.compressed_md5), expected: job.size, actual: produced as u64 });
+        }
+        if let Some(h) = inflated {
+            let actual = hex(&h.finalize());
+            if actual != job.md5 {
+                return Err(Error::Checksum { what: format!("inflated chunk {}", job.compressed_md5), expected: job.md5.clone(), actual });
+            }
+        }
+        log::trace!("chunk {} ok ({wire_len} bytes on the wire)", job.compressed_md5);
+        Ok(())
+    }
+}
+
+fn ranges_overlap(a: u64, b: u64, len: u64) -> bool {
+    a < b + len && b < a + len
+}
+
+struct ChunkWorker {
+    buf: Vec<u8>,
+    inflate: Decompress,
+}
