@@ -20,9 +20,12 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod manifest;
+pub mod select;
 pub mod units;
 
 pub use error::{Error, Result};

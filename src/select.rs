@@ -1,0 +1,1 @@
+//! Depot selection (placeholder, filled in below).
