@@ -1,11 +1,8 @@
-//! Bounded, strict zlib (RFC 1950) inflation of metadata.
-//!
-//! `flate2::read::ZlibDecoder` returns `Ok` at the end of a *truncated* stream (it treats input
-//! EOF as the end), so a cut-off manifest would parse as far as it got or fail with a confusing
-//! JSON error. This helper drives `flate2::Decompress` directly and only succeeds when the stream
-//! reaches its end marker and Adler-32 checksum.
+//! Bounded, strict zlib (RFC 1950) inflation of metadata: `flate2::read::ZlibDecoder` over the
+//! whole body, capped at a maximum output size; a stream cut short (no end marker / Adler-32) is
+//! an error, never a short result.
 
-use flate2::{Decompress, FlushDecompress, Status};
+use std::io::Read;
 
 /// Largest inflated metadata we accept (a depot manifest of a 100 GB game is a few MB).
 pub const INFLATE_LIMIT: usize = 512 << 20;
@@ -18,44 +15,20 @@ pub fn is_zlib_header(b: &[u8]) -> bool {
 /// Inflate a complete zlib stream, refusing more than `limit` output bytes. The error is a short
 /// reason in words ("truncated zlib stream", "invalid zlib data: ...").
 pub fn inflate(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    let mut d = Decompress::new(true);
-    let mut out: Vec<u8> = Vec::with_capacity(
+    let mut out = Vec::with_capacity(
         data.len()
             .saturating_mul(4)
             .clamp(1024, 64 << 20)
             .min(limit + 1),
     );
-    loop {
-        if out.len() == out.capacity() {
-            if out.len() > limit {
-                return Err(format!("inflates to more than {limit} bytes"));
-            }
-            let grow = out.len().max(64 << 10).min(limit + 1 - out.len());
-            out.reserve_exact(grow);
+    let dec = flate2::read::ZlibDecoder::new(data);
+    match dec.take(limit as u64 + 1).read_to_end(&mut out) {
+        Ok(_) if out.len() > limit => Err(format!("inflates to more than {limit} bytes")),
+        Ok(_) => Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err("truncated zlib stream (no end marker)".into())
         }
-        let consumed = d.total_in() as usize;
-        let before_out = d.total_out();
-        let status = d
-            .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
-            .map_err(|e| format!("invalid zlib data: {e}"))?;
-        if out.len() > limit {
-            return Err(format!("inflates to more than {limit} bytes"));
-        }
-        match status {
-            Status::StreamEnd => {
-                let rest = data.len() - d.total_in() as usize;
-                if rest > 0 {
-                    log::debug!("{rest} bytes after the end of a zlib stream ignored");
-                }
-                return Ok(out);
-            }
-            Status::Ok | Status::BufError => {
-                let progressed = d.total_in() as usize != consumed || d.total_out() != before_out;
-                if !progressed && out.len() < out.capacity() {
-                    return Err("truncated zlib stream (no end marker)".into());
-                }
-            }
-        }
+        Err(e) => Err(format!("invalid zlib data: {e}")),
     }
 }
 
@@ -100,5 +73,8 @@ mod tests {
         let z = deflate(&vec![0u8; 100_000]);
         assert!(inflate(&z, 1000).unwrap_err().contains("more than"));
         assert_eq!(inflate(&z, 100_000).unwrap().len(), 100_000);
+        let mut bad_sum = deflate(b"some json text");
+        *bad_sum.last_mut().unwrap() ^= 0xff;
+        assert!(inflate(&bad_sum, 1000).is_err(), "Adler-32 checked");
     }
 }
