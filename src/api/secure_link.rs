@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{check_path_id, now_secs, with_query, Bearer, Client};
+use super::{check_path_id, now_secs, Bearer, Client};
 use crate::error::{Error, Result};
 use crate::manifest::de;
 
@@ -216,10 +216,8 @@ impl Client {
             "{}/products/{product_id}/secure_link",
             self.endpoints.content_system
         );
-        let url = with_query(
-            &base,
-            &[("_version", "2"), ("generation", "2"), ("path", "/")],
-        );
+        // Ids are validated plain tokens and `/` is legal in a query: sent as GOG clients do.
+        let url = format!("{base}?_version=2&generation=2&path=/");
         self.secure_link_at(product_id, &url, &base)
     }
 
@@ -237,11 +235,7 @@ impl Client {
             "{}/products/{product_id}/secure_link",
             self.endpoints.content_system
         );
-        let path = format!("/{os}/{timestamp}/");
-        let url = with_query(
-            &base,
-            &[("_version", "2"), ("type", "depot"), ("path", &path)],
-        );
+        let url = format!("{base}?_version=2&type=depot&path=/{os}/{timestamp}/");
         self.secure_link_at(product_id, &url, &base)
     }
 
@@ -249,14 +243,7 @@ impl Client {
     /// token is sent when logged in.
     pub fn open_link_deps(&self) -> Result<SecureLink> {
         let base = format!("{}/open_link", self.endpoints.content_system);
-        let url = with_query(
-            &base,
-            &[
-                ("generation", "2"),
-                ("_version", "2"),
-                ("path", "/dependencies/store/"),
-            ],
-        );
+        let url = format!("{base}?generation=2&_version=2&path=/dependencies/store/");
         parse_secure_link(
             &self.api_get(&url, Bearer::IfLoggedIn)?,
             "dependencies",
@@ -272,7 +259,9 @@ pub type LinkFetcher = Box<dyn Fn(&str) -> Result<SecureLink> + Send + Sync>;
 pub const RENEW_MARGIN: u64 = 60;
 /// Lifetime assumed for a link that carries no `expires_at`.
 pub const DEFAULT_LINK_TTL: u64 = 3600;
-/// Renewals allowed per key within [`RENEWAL_WINDOW`] seconds before `get` fails.
+/// Forced renewals (after a CDN refusal) plus failed fetches allowed per key within
+/// [`RENEWAL_WINDOW`] seconds; beyond that `get`/`invalidate` fail instead of hammering GOG.
+/// Renewals because a link reached its expiry are not counted (the server's TTL bounds them).
 pub const MAX_RENEWALS: usize = 5;
 /// Window of the renewal bound, in seconds.
 pub const RENEWAL_WINDOW: u64 = 60;
@@ -288,9 +277,10 @@ struct Slot {
 /// Per-product cache of secure links. `get` returns the current link or renews it when
 /// `now >= expires_at - 60`; `invalidate` renews after the CDN refused a URL built from a given
 /// link, unless another thread already replaced it. Each key has its own lock, so one renewal is
-/// in flight per product while its other callers wait (other products are not blocked). Fetches
-/// per key are bounded ([`MAX_RENEWALS`] per [`RENEWAL_WINDOW`] s); a product the account does
-/// not own is remembered and never asked again.
+/// in flight per product while its other callers wait (other products are not blocked). Forced
+/// renewals and failed fetches per key are bounded ([`MAX_RENEWALS`] per [`RENEWAL_WINDOW`] s);
+/// a product the account does not own is remembered and never asked again. See [`valid_until`]
+/// for when a link counts as expired.
 pub struct LinkCache {
     fetch: LinkFetcher,
     clock: Box<dyn Fn() -> u64 + Send + Sync>,
@@ -340,7 +330,7 @@ impl LinkCache {
                 return Ok(l.clone());
             }
         }
-        self.renew(key, &mut s)
+        self.renew(key, &mut s, false)
     }
 
     /// The CDN refused a URL built from `used`: renew the link unless it was already replaced,
@@ -352,11 +342,11 @@ impl LinkCache {
             Some(cur) if !Arc::ptr_eq(cur, used) && (self.clock)() < s.valid_until => {
                 Ok(cur.clone())
             }
-            _ => self.renew(key, &mut s),
+            _ => self.renew(key, &mut s, true),
         }
     }
 
-    fn renew(&self, key: &str, s: &mut Slot) -> Result<Arc<SecureLink>> {
+    fn renew(&self, key: &str, s: &mut Slot, forced: bool) -> Result<Arc<SecureLink>> {
         if s.not_owned {
             return Err(Error::NotOwned {
                 product_id: key.to_string(),
@@ -372,28 +362,38 @@ impl LinkCache {
         }
         if s.attempts.len() >= MAX_RENEWALS {
             return Err(Error::Auth(format!(
-                "the CDN keeps refusing the secure link of product {key} ({MAX_RENEWALS} renewals within {RENEWAL_WINDOW} s)"
+                "cannot get a working secure link for product {key} ({MAX_RENEWALS} refused or failed renewals within {RENEWAL_WINDOW} s)"
             )));
         }
-        s.attempts.push_back(now);
+        if forced {
+            s.attempts.push_back(now);
+        }
         let link = match (self.fetch)(key) {
             Ok(l) => l,
             Err(e) => {
+                if !forced {
+                    s.attempts.push_back(now);
+                }
                 if matches!(e, Error::NotOwned { .. }) {
                     s.not_owned = true;
                 }
                 return Err(e);
             }
         };
-        let expires = link.expires_at.unwrap_or(now + DEFAULT_LINK_TTL);
-        s.valid_until = expires.saturating_sub(RENEW_MARGIN);
-        if s.valid_until <= now {
-            log::warn!("secure link of product {key} is already (nearly) expired; using it once");
-        }
+        s.valid_until = valid_until(link.expires_at, now);
         let l = Arc::new(link);
         s.link = Some(l.clone());
         Ok(l)
     }
+}
+
+/// Until when a link fetched at `now` is used: `expires_at - 60`, with the margin shrunk to half
+/// the lifetime for short-lived links (so a 30 s link is used for 15 s instead of never), and at
+/// least one second for a link that arrives already expired (the CDN then decides).
+pub fn valid_until(expires_at: Option<u64>, now: u64) -> u64 {
+    let expires = expires_at.unwrap_or(now + DEFAULT_LINK_TTL);
+    let lifetime = expires.saturating_sub(now);
+    (expires - RENEW_MARGIN.min(lifetime / 2)).max(now + 1)
 }
 
 #[cfg(test)]
@@ -528,7 +528,7 @@ mod tests {
         let r = srv.requests();
         assert_eq!(
             r[0].path,
-            "/products/1207658930/secure_link?_version=2&generation=2&path=%2F"
+            "/products/1207658930/secure_link?_version=2&generation=2&path=/"
         );
         assert_eq!(r[0].authorization.as_deref(), Some("Bearer AT1"));
         assert!(r[1]
@@ -537,11 +537,11 @@ mod tests {
         assert_eq!(r[2].authorization.as_deref(), Some("Bearer AT2"));
         assert_eq!(
             r[4].path,
-            "/products/1207658930/secure_link?_version=2&type=depot&path=%2Fwindows%2F37794096%2F"
+            "/products/1207658930/secure_link?_version=2&type=depot&path=/windows/37794096/"
         );
         assert_eq!(
             r[5].path,
-            "/open_link?generation=2&_version=2&path=%2Fdependencies%2Fstore%2F"
+            "/open_link?generation=2&_version=2&path=/dependencies/store/"
         );
     }
 
@@ -607,7 +607,7 @@ mod tests {
             || 5000,
         );
         let mut l = cache.get("p").unwrap();
-        for _ in 0..MAX_RENEWALS - 1 {
+        for _ in 0..MAX_RENEWALS {
             l = cache.invalidate("p", &l).unwrap();
         }
         assert!(
@@ -622,9 +622,74 @@ mod tests {
         assert!(matches!(cache.get("unowned"), Err(Error::NotOwned { .. })));
         assert_eq!(
             calls.load(Ordering::SeqCst),
-            MAX_RENEWALS + 1,
+            MAX_RENEWALS + 2,
             "not_owned asked once"
         );
+    }
+
+    #[test]
+    fn valid_until_margins() {
+        assert_eq!(
+            valid_until(Some(10_000), 1000),
+            9940,
+            "hours-long link: 60 s early"
+        );
+        assert_eq!(
+            valid_until(Some(1030), 1000),
+            1015,
+            "30 s link: used for 15 s"
+        );
+        assert_eq!(
+            valid_until(Some(900), 1000),
+            1001,
+            "already expired: one second"
+        );
+        assert_eq!(
+            valid_until(None, 1000),
+            1000 + DEFAULT_LINK_TTL - RENEW_MARGIN
+        );
+    }
+
+    #[test]
+    fn short_lived_links_renew_on_expiry_without_hitting_the_bound() {
+        let now = Arc::new(AtomicU64::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (n2, c2) = (now.clone(), calls.clone());
+        let n3 = now.clone();
+        let cache = LinkCache::with_clock(
+            move |_| {
+                c2.fetch_add(1, Ordering::SeqCst);
+                Ok(link(0, Some(n2.load(Ordering::SeqCst) + 4)))
+            },
+            move || n3.load(Ordering::SeqCst),
+        );
+        for t in 0..40 {
+            now.store(t, Ordering::SeqCst);
+            cache.get("p").unwrap();
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            20,
+            "renewed every 2 s of a 4 s link"
+        );
+    }
+
+    #[test]
+    fn failed_fetches_are_bounded() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c2 = calls.clone();
+        let cache = LinkCache::with_clock(
+            move |_| {
+                c2.fetch_add(1, Ordering::SeqCst);
+                Err(Error::status("http://h/secure_link", 500, None))
+            },
+            || 7,
+        );
+        for _ in 0..MAX_RENEWALS {
+            assert!(matches!(cache.get("p"), Err(Error::HttpStatus { .. })));
+        }
+        assert!(matches!(cache.get("p"), Err(Error::Auth(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_RENEWALS);
     }
 
     #[test]
