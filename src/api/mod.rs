@@ -363,6 +363,14 @@ mod tests {
     }
 
     #[test]
+    fn shared_across_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<Client>();
+        check::<secure_link::LinkCache>();
+        check::<secure_link::SecureLink>();
+    }
+
+    #[test]
     fn path_ids() {
         assert!(check_path_id("product id", "1207658930").is_ok());
         assert!(check_path_id("os", "windows").is_ok());

@@ -120,13 +120,12 @@ fn resolve_inside<'a>(original: &str, path: &'a str) -> Result<Vec<&'a str>> {
     Ok(segs)
 }
 
-/// Check a `DepotLink` and compute what to write into the symlink. `link_path_rel` is the link's
-/// own safe relative path (from [`safe_relative`]); `target` is the manifest's target, which per
-/// the SPEC is relative to the install directory (one leading `/` is tolerated, `\` becomes `/`).
-/// Refuses targets that are absolute, empty, contain NUL, or resolve outside the install
-/// directory. Returns the target as a path relative to the link's directory (e.g. `../A/lib`),
-/// suitable for a relative symlink.
-pub fn link_target_inside(link_path_rel: &str, target: &str) -> Result<String> {
+/// Resolve a `DepotLink` target to a safe path relative to the install directory. Per the SPEC
+/// the target is relative to the install directory (as heroic-gogdl reads it): `\` becomes `/`,
+/// one leading `/` is tolerated, `..` is resolved lexically. Refused: NUL, absolute targets (a
+/// second leading `/`, a drive letter), targets that climb out of the install directory, and the
+/// install directory itself.
+pub fn resolve_link_target(target: &str) -> Result<String> {
     if target.contains('\0') {
         return Err(unsafe_path(target, "contains a NUL byte"));
     }
@@ -142,14 +141,21 @@ pub fn link_target_inside(link_path_rel: &str, target: &str) -> Result<String> {
             "link target is the install directory itself",
         ));
     }
-    let link = resolve_inside(link_path_rel, link_path_rel)?;
-    let link_dir = &link[..link.len().saturating_sub(1)];
-    let common = link_dir
-        .iter()
-        .zip(&tgt)
-        .take_while(|(a, b)| a == b)
-        .count();
-    let mut parts: Vec<&str> = vec![".."; link_dir.len() - common];
+    Ok(tgt.join("/"))
+}
+
+/// What to write into a `DepotLink` symlink so that it stays inside the install directory:
+/// `target` is resolved with [`resolve_link_target`], then expressed relative to
+/// `link_dir_rel`, the directory holding the link (a safe relative path from [`safe_relative`],
+/// `""` for the install directory itself). E.g. a link in `a/b` to `c/d` gives `../../c/d`.
+/// A relative symlink keeps working when the install directory moves; for an absolute one, join
+/// [`resolve_link_target`]'s result to the install directory instead.
+pub fn link_target_inside(link_dir_rel: &str, target: &str) -> Result<String> {
+    let resolved = resolve_link_target(target)?;
+    let tgt: Vec<&str> = resolved.split('/').collect();
+    let dir = resolve_inside(link_dir_rel, link_dir_rel)?;
+    let common = dir.iter().zip(&tgt).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; dir.len() - common];
     parts.extend(&tgt[common..]);
     if parts.is_empty() {
         // The target is the link's own directory.
@@ -218,23 +224,26 @@ mod tests {
 
     #[test]
     fn link_targets() {
-        let l = "Game.app/Contents/Frameworks/F.framework/F";
+        let d = "Game.app/Contents/Frameworks/F.framework";
         assert_eq!(
-            link_target_inside(l, "Game.app/Contents/Frameworks/F.framework/Versions/A/F").unwrap(),
+            link_target_inside(d, "Game.app/Contents/Frameworks/F.framework/Versions/A/F").unwrap(),
             "Versions/A/F"
         );
-        assert_eq!(link_target_inside("a/b/link", "c/d").unwrap(), "../../c/d");
-        assert_eq!(link_target_inside("link", "c\\d").unwrap(), "c/d");
-        assert_eq!(link_target_inside("a/link", "/a/x/../y").unwrap(), "y");
-        assert_eq!(link_target_inside("a/b/link", "a/b").unwrap(), ".");
-        for t in ["../x", "a/../../x", "//abs", "C:/x", "", ".", "a\0"] {
+        assert_eq!(link_target_inside("a/b", "c/d").unwrap(), "../../c/d");
+        assert_eq!(link_target_inside("", "c\\d").unwrap(), "c/d");
+        assert_eq!(link_target_inside("a", "/a/x/../y").unwrap(), "y");
+        assert_eq!(link_target_inside("a/b", "a/b").unwrap(), ".");
+        assert_eq!(link_target_inside("a/b", "a").unwrap(), "..");
+        assert_eq!(resolve_link_target("\\x\\.\\y").unwrap(), "x/y");
+        for t in ["../x", "a/../../x", "//abs", "C:/x", "", ".", "a/..", "a\0"] {
             assert!(
-                matches!(
-                    link_target_inside("a/link", t),
-                    Err(Error::UnsafePath { .. })
-                ),
+                matches!(link_target_inside("a", t), Err(Error::UnsafePath { .. })),
                 "{t:?}"
             );
         }
+        assert!(
+            link_target_inside("../a", "x").is_err(),
+            "a link directory outside is refused"
+        );
     }
 }

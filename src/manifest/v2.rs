@@ -130,18 +130,19 @@ pub struct DepotManifest {
     pub small_files_container: Option<Sfc>,
 }
 
-/// One item of a depot manifest.
+/// One item of a depot manifest; variants are named after GOG's `type` values.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)]
 pub enum Item {
     /// A regular file.
-    File(DepotFile),
+    DepotFile(DepotFile),
     /// A directory to create.
-    Directory {
+    DepotDirectory {
         /// Raw manifest path.
         path: String,
     },
     /// A symbolic link (macOS builds); `target` is relative to the install directory.
-    Link {
+    DepotLink {
         /// Raw manifest path of the link.
         path: String,
         /// Raw target.
@@ -153,8 +154,8 @@ impl Item {
     /// The raw manifest path of the item.
     pub fn path(&self) -> &str {
         match self {
-            Item::File(f) => &f.path,
-            Item::Directory { path } | Item::Link { path, .. } => path,
+            Item::DepotFile(f) => &f.path,
+            Item::DepotDirectory { path } | Item::DepotLink { path, .. } => path,
         }
     }
 }
@@ -326,14 +327,14 @@ impl DepotManifest {
                     normalize_file(&mut f).map_err(|r| {
                         Error::manifest(what, format!("item {i} {:?}: {r}", f.path))
                     })?;
-                    Item::File(f)
+                    Item::DepotFile(f)
                 }
-                "DepotDirectory" => Item::Directory {
+                "DepotDirectory" => Item::DepotDirectory {
                     path: serde_json::from_value::<RawDir>(it).map_err(bad)?.path,
                 },
                 "DepotLink" => {
                     let l: RawLink = serde_json::from_value(it).map_err(bad)?;
-                    Item::Link {
+                    Item::DepotLink {
                         path: l.path,
                         target: l.target,
                     }
@@ -365,7 +366,7 @@ impl DepotManifest {
     /// The `DepotFile` items.
     pub fn files(&self) -> impl Iterator<Item = &DepotFile> {
         self.items.iter().filter_map(|i| match i {
-            Item::File(f) => Some(f),
+            Item::DepotFile(f) => Some(f),
             _ => None,
         })
     }
@@ -512,7 +513,7 @@ mod tests {
         );
         assert_eq!(
             m.items[3],
-            Item::Directory {
+            Item::DepotDirectory {
                 path: "saves".into()
             }
         );
