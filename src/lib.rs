@@ -8,6 +8,9 @@
 //! progress flows over a bounded channel to one reporter.
 //!
 //! Modules, in pipeline order:
+//! - [`api`]: GOG API client (login/tokens, builds, secure links and their cache, owned games).
+//! - [`manifest`]: V1/V2 manifest types, zlib/JSON meta decoding, safe paths and case folding.
+//! - [`select`]: which depots a download takes (language, bitness, owned DLC).
 //! - [`http`]: the shared agent, timeouts, error conversion, metadata GETs.
 //! - [`fetch`]: the segmented Range engine (scheduling, splitting, retries, rate limit).
 //! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices.

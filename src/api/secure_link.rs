@@ -42,7 +42,10 @@ impl Endpoint {
     /// The URL of `rel_path` (e.g. `/ab/cd/abcd...` or `/main.bin`): `rel_path` is appended to
     /// `parameters.path` first (without doubling a `/`), then every `{name}` in `url_format` is
     /// replaced (strings as is, numbers in decimal). Unknown placeholders are left in place.
-    /// Never appends to a formatted URL: query-signed CDNs would answer 403.
+    /// Never appends to a formatted URL: query-signed CDNs would answer 403. (A template without
+    /// `{path}` therefore names the same URL for every object; GOG does not send such templates.)
+    /// An endpoint with an empty `url_format` but a ready `url` (`open_link`) gets `rel_path`
+    /// joined to that `url`.
     pub fn url_for(&self, rel_path: &str) -> String {
         if self.url_format.is_empty() {
             let base = self.url.as_deref().unwrap_or("");
