@@ -8,6 +8,9 @@
 //! progress flows over a bounded channel to one reporter.
 //!
 //! Modules, in pipeline order:
+//! - [`api`]: GOG API client (login/tokens, builds, secure links and their cache, owned games).
+//! - [`manifest`]: V1/V2 manifest types, zlib/JSON meta decoding, safe paths and case folding.
+//! - [`select`]: which depots a download takes (language, bitness, owned DLC).
 //! - [`http`]: the shared agent, timeouts, error conversion, metadata GETs.
 //! - [`fetch`]: the engine: worker pool, segmented Range downloads with work stealing
 //!   ([`fetch::range`], [`fetch::schedule`]), retries, the global rate limit.
@@ -31,12 +34,15 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod error;
 pub mod fetch;
 pub mod get;
 pub mod http;
 pub mod journal;
+pub mod manifest;
 pub mod progress;
+pub mod select;
 pub mod sink;
 pub mod units;
 pub mod verify;

@@ -128,7 +128,13 @@ impl Engine {
         Ok(())
     }
 
-    fn fetch_chunk(&self, w: &mut ChunkWorker, job: &ChunkJob, urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
+    fn fetch_chunk(
+        &self,
+        w: &mut ChunkWorker,
+        job: &ChunkJob,
+        urls: &dyn ChunkUrls,
+        sink: &dyn ChunkSink,
+    ) -> Result<()> {
         let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
         let file = sink.file(first.file)?;
         let mut endpoint = 0usize;
@@ -154,7 +160,11 @@ impl Engine {
                     let n = urls.endpoints(job).max(1);
                     if missing && attempt < n as u32 {
                         endpoint += 1;
-                        log::info!("chunk {} missing on endpoint {}; trying the next", job.compressed_md5, endpoint - 1);
+                        log::info!(
+                            "chunk {} missing on endpoint {}; trying the next",
+                            job.compressed_md5,
+                            endpoint - 1
+                        );
                         continue;
                     }
                     if !(e.is_spurious() || missing) || attempt > self.retry.max_retries {
@@ -186,7 +196,14 @@ impl Engine {
         sink.done(job)
     }
 
-    fn fetch_chunk_once(&self, w: &mut ChunkWorker, job: &ChunkJob, url: &str, file: &MappedFile, offset: u64) -> Result<()> {
+    fn fetch_chunk_once(
+        &self,
+        w: &mut ChunkWorker,
+        job: &ChunkJob,
+        url: &str,
+        file: &MappedFile,
+        offset: u64,
+    ) -> Result<()> {
         let mut resp = self.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
         let status = resp.status().as_u16();
         if status != 200 {
@@ -245,7 +262,11 @@ impl Engine {
                 let consumed = (w.inflate.total_in() - in0) as usize;
                 let made = (w.inflate.total_out() - out0) as usize;
                 if produced >= size && made > 0 {
-                    return Err(Error::Size { what: format!("chunk {}", job.compressed_md5), expected: job.size, actual: job.size + made as u64 });
+                    return Err(Error::Size {
+                        what: format!("chunk {}", job.compressed_md5),
+                        expected: job.size,
+                        actual: job.size + made as u64,
+                    });
                 }
                 if let Some(h) = inflated.as_mut() {
                     h.update(&out[produced..produced + made]);
@@ -261,15 +282,27 @@ impl Engine {
         }
         let actual = hex(&wire.finalize());
         if actual != job.compressed_md5 {
-            return Err(Error::Checksum { what: format!("chunk {} from {}", job.compressed_md5, redact_url(url)), expected: job.compressed_md5.clone(), actual });
+            return Err(Error::Checksum {
+                what: format!("chunk {} from {}", job.compressed_md5, redact_url(url)),
+                expected: job.compressed_md5.clone(),
+                actual,
+            });
         }
         if !ended || produced != size {
-            return Err(Error::Size { what: format!("inflated chunk {}", job.compressed_md5), expected: job.size, actual: produced as u64 });
+            return Err(Error::Size {
+                what: format!("inflated chunk {}", job.compressed_md5),
+                expected: job.size,
+                actual: produced as u64,
+            });
         }
         if let Some(h) = inflated {
             let actual = hex(&h.finalize());
             if actual != job.md5 {
-                return Err(Error::Checksum { what: format!("inflated chunk {}", job.compressed_md5), expected: job.md5.clone(), actual });
+                return Err(Error::Checksum {
+                    what: format!("inflated chunk {}", job.compressed_md5),
+                    expected: job.md5.clone(),
+                    actual,
+                });
             }
         }
         log::trace!("chunk {} ok ({wire_len} bytes on the wire)", job.compressed_md5);
