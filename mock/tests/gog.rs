@@ -8,7 +8,6 @@ use galaxy_dl_mock::gog::EntryKind;
 use galaxy_dl_mock::{GogMock, MockConfig};
 use serde_json::Value;
 use std::io::Read;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const CID: &str = "46899977096215655";
@@ -329,6 +328,16 @@ fn fixtures_shape() {
     assert!(b.entry("Game.exe").unwrap().executable);
     assert_eq!(b.entry("Data/empty.dat").unwrap().size, 0);
     assert_eq!(b.entry("saves/empty").unwrap().kind, EntryKind::Directory);
+    // incompressible chunk: compressedSize > size
+    let (rc, _) = first_chunk_of(&m, QUEST_BUILD_NEW, "Data\\random.bin");
+    assert!(rc["compressedSize"].as_u64() > rc["size"].as_u64(), "{rc}");
+    // repeated chunk inside one file and shared with another
+    let rep = b.entry("Data/repeat.bin").unwrap();
+    assert_eq!(rep.chunk_md5s[0], rep.chunk_md5s[1]);
+    assert_eq!(
+        b.entry("Data/shared_r.bin").unwrap().chunk_md5s[0],
+        rep.chunk_md5s[0]
+    );
     let sel = b.select_files("en-US", "64", &[QUEST, DLC_OWNED]);
     assert!(sel.iter().any(|e| e.path == "lang/en/strings.txt"));
     assert!(!sel.iter().any(|e| e.path.starts_with("lang/de")));
@@ -695,5 +704,3 @@ fn patches_not_found_and_auth_page() {
     assert_eq!(get(&format!("{}/auth?client_id=1", m.url())).status, 200);
     assert_eq!(m.env().len(), 4);
 }
-
-static _UNUSED: OnceLock<()> = OnceLock::new();

@@ -1079,7 +1079,7 @@ fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value)
 
 /// Output of one V1 product generation.
 struct V1Out {
-    blob: Vec<u8>,
+    blob: Arc<[u8]>,
     build: ExpectedBuild,
     manifests: Vec<(String, Vec<u8>)>,
 }
@@ -1100,8 +1100,8 @@ fn gen_v1(
     with_english: bool,
 ) -> V1Out {
     let total = total.max(64 * 1024) as usize;
-    let mut blob = vec![0u8; total];
-    Rng::new(gen_seed(name)).fill(&mut blob);
+    let mut blob = crate::data::zeroed_arc(total);
+    crate::data::par_fill(gen_seed(name), Arc::get_mut(&mut blob).unwrap(), false);
     let mut rng = Rng::new(product_id);
     // (path, offset, size, flags)
     let mut files: Vec<(String, u64, u64, &'static str)> = Vec::new();
@@ -1205,7 +1205,13 @@ fn gen_v1(
             v1_offset: off,
         });
     };
-    let mut md5_cache: HashMap<(u64, u64), String> = HashMap::new();
+    let regions: Vec<(u64, u64)> = files
+        .iter()
+        .chain(english.iter())
+        .map(|f| (f.1, f.2))
+        .collect();
+    let hashes = crate::data::par_md5(&blob, &regions);
+    let mut md5_cache: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
     let mut records = |list: &[(String, u64, u64, &'static str)],
                        langs: &[&str],
                        depot: &str,
@@ -1327,7 +1333,7 @@ fn add_v1(v1: &mut V1Content, v: V1Out) {
         v.build.os,
         v.build.legacy_build_id.unwrap()
     );
-    v1.main_bins.insert(key, Arc::from(v.blob));
+    v1.main_bins.insert(key, v.blob);
     for (p, b) in v.manifests {
         v1.manifests.insert(p, Arc::from(b));
     }
