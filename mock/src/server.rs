@@ -751,8 +751,9 @@ fn write_response(
                 chunk = &scratch;
             }
         }
-        out.write_all(chunk)?;
+        // Counted before the write so a client that saw the bytes also sees the counter.
         sh.stats.body_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        out.write_all(chunk)?;
         sent += n;
         if sh.stop.load(Ordering::Relaxed) {
             return Ok(false);

@@ -1,0 +1,328 @@
+//! The GOG mock: auth, content-system, CDN and embed routes on one loopback origin, serving the
+//! fixture products of [`fixtures`], with per-route-class fault injection ([`GogFaults`]).
+//! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
+
+pub mod fixtures;
+mod routes;
+
+pub use fixtures::{
+    lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures,
+};
+
+use crate::server::{Server, Stats};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Configuration of a [`GogMock`].
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Nominal inflated chunk size of V2 fixtures (default 10 MiB; tests use e.g. 256 KiB).
+    pub chunk_size: usize,
+    /// `expires_in` of access tokens, in seconds (default 3600).
+    pub token_ttl_secs: u64,
+    /// Secure links expire `link_ttl_secs` after issue (default 3600).
+    pub link_ttl_secs: u64,
+    /// Size of Fixture Legacy's `main.bin` (default 64 MiB).
+    pub v1_blob_size: u64,
+    /// Total size of the "Bench V2" product (1000000004); `None` = product absent.
+    pub bench_v2_size: Option<u64>,
+    /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
+    pub bench_v1_size: Option<u64>,
+    /// Port to bind on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            chunk_size: 10 << 20,
+            token_ttl_secs: 3600,
+            link_ttl_secs: 3600,
+            v1_blob_size: 64 << 20,
+            bench_v2_size: None,
+            bench_v1_size: None,
+            port: 0,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Defaults with a small chunk size (256 KiB) and a 4 MiB V1 blob: fast for tests.
+    pub fn small() -> MockConfig {
+        MockConfig {
+            chunk_size: 256 << 10,
+            v1_blob_size: 4 << 20,
+            ..MockConfig::default()
+        }
+    }
+}
+
+/// Counter-driven faults of one route class. Each `*_next` counter applies to the next N
+/// successful GETs of the class (HEAD requests never consume counters).
+#[derive(Debug, Clone)]
+pub struct RouteFaults {
+    /// The next N requests answer `fail_status` (default 503).
+    pub fail_next: u32,
+    /// Status used by `fail_next`.
+    pub fail_status: u16,
+    /// The next N bodies are cut after `reset_after` bytes (connection shut down).
+    pub reset_next: u32,
+    /// Bytes sent before a reset.
+    pub reset_after: u64,
+    /// The next N bodies announce the full length but stop after `truncate_to` bytes.
+    pub truncate_next: u32,
+    /// Bytes sent before truncation.
+    pub truncate_to: u64,
+    /// The next N bodies get their middle byte flipped.
+    pub corrupt_next: u32,
+    /// The next N bodies trickle at `trickle_rate` bytes/s.
+    pub trickle_next: u32,
+    /// Rate for `trickle_next` (default 100 B/s).
+    pub trickle_rate: u64,
+}
+
+impl Default for RouteFaults {
+    fn default() -> Self {
+        RouteFaults {
+            fail_next: 0,
+            fail_status: 503,
+            reset_next: 0,
+            reset_after: 0,
+            truncate_next: 0,
+            truncate_to: 0,
+            corrupt_next: 0,
+            trickle_next: 0,
+            trickle_rate: 100,
+        }
+    }
+}
+
+/// All fault switches of the GOG mock; change them with [`GogMock::faults`].
+#[derive(Debug, Clone, Default)]
+pub struct GogFaults {
+    /// V2 product and dependency chunk GETs.
+    pub chunk: RouteFaults,
+    /// V2 meta (build, depot, dependency manifests) and V1 manifests.
+    pub meta: RouteFaults,
+    /// `secure_link` and `open_link`.
+    pub secure_link: RouteFaults,
+    /// V1 `main.bin`.
+    pub main_bin: RouteFaults,
+    /// `main.bin` answers 200 with the whole blob to Range requests.
+    pub ignore_range_on_main_bin: bool,
+    /// `main.bin` answers 206 with a `Content-Range` start shifted by +1.
+    pub wrong_content_range_on_main_bin: bool,
+    /// Set to true to expire every secure-link token issued so far (consumed immediately by
+    /// [`GogMock::faults`]; tokens issued later are valid).
+    pub expire_links_now: bool,
+    /// Set to true to expire every access token issued so far (consumed immediately).
+    pub expire_access_tokens_now: bool,
+    /// Every refresh-token grant answers 401 `invalid_grant`.
+    pub expire_refresh_tokens: bool,
+    /// Endpoint index (0 = first/path-token, 1 = query-signed) whose chunk and `main.bin`
+    /// requests answer 404.
+    pub failing_endpoint: Option<usize>,
+    /// Member chunks of the small-files container answer 404 (only the SFC works).
+    pub withhold_sfc_members: bool,
+    /// The small-files container chunk answers 404.
+    pub withhold_sfc: bool,
+    /// Pace each connection serving chunks or `main.bin` at this many bytes/s.
+    pub per_conn_rate: Option<u64>,
+}
+
+impl GogFaults {
+    /// Make CDN endpoint `i` (in `urls[]` order) answer 404 for chunks and `main.bin`.
+    pub fn fail_endpoint(&mut self, i: usize) {
+        self.failing_endpoint = Some(i);
+    }
+}
+
+/// An issued secure-link token.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkToken {
+    /// Path prefix the token covers, without trailing `/`.
+    pub path: String,
+    /// Unix expiry time.
+    pub expires_at: u64,
+    /// Force-expired by `expire_links_now`.
+    pub revoked: bool,
+}
+
+/// Mutable auth state.
+#[derive(Default)]
+pub(crate) struct AuthState {
+    pub access: HashMap<String, Instant>,
+    pub refresh: HashMap<String, ()>,
+    pub links: HashMap<String, LinkToken>,
+    pub counter: u64,
+}
+
+pub(crate) struct State {
+    pub cfg: MockConfig,
+    pub content: fixtures::Content,
+    /// V1 content, available once the background generation finished (see [`State::v1`]).
+    pub v1: OnceLock<fixtures::V1Content>,
+    pub v1_pending: Mutex<Option<std::thread::JoinHandle<fixtures::V1Content>>>,
+    pub owned: Vec<u64>,
+    pub base: OnceLock<String>,
+    pub faults: Mutex<GogFaults>,
+    pub auth: Mutex<AuthState>,
+}
+
+impl State {
+    /// V1 content; blocks until the background generation is done.
+    pub fn v1(&self) -> &fixtures::V1Content {
+        self.v1.get_or_init(|| {
+            let h = self.v1_pending.lock().unwrap().take();
+            h.map(|h| h.join().expect("V1 fixture generation panicked"))
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        self.base.get().map(String::as_str).unwrap_or("")
+    }
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A running GOG mock.
+pub struct GogMock {
+    server: Server,
+    state: Arc<State>,
+    /// V2 fixtures; V1 builds are appended on first access of [`GogMock::fixtures`].
+    v2_fixtures: Fixtures,
+    fixtures: OnceLock<Fixtures>,
+    startup: std::time::Duration,
+}
+
+impl GogMock {
+    /// The one valid authorization code (reusable).
+    pub const LOGIN_CODE: &'static str = "fixture-login-code";
+    /// `user_id` of the fixture user.
+    pub const USER_ID: &'static str = "48620000000000001";
+
+    /// Generate the fixtures and start serving on 127.0.0.1.
+    pub fn start(cfg: MockConfig) -> GogMock {
+        let t = Instant::now();
+        let (v2_fixtures, content, v1) = fixtures::build_all(&cfg);
+        let state = Arc::new(State {
+            owned: v2_fixtures.owned.clone(),
+            cfg: cfg.clone(),
+            content,
+            v1: OnceLock::new(),
+            v1_pending: Mutex::new(Some(v1)),
+            base: OnceLock::new(),
+            faults: Mutex::new(GogFaults::default()),
+            auth: Mutex::new(AuthState::default()),
+        });
+        let st = state.clone();
+        let server = Server::start_on(
+            cfg.port,
+            Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)),
+        );
+        let _ = state.base.set(server.url());
+        GogMock {
+            server,
+            state,
+            v2_fixtures,
+            fixtures: OnceLock::new(),
+            startup: t.elapsed(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (the one origin for every route).
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The environment pointing galaxy-dl at this mock: `GALAXY_DL_AUTH_URL`,
+    /// `GALAXY_DL_CONTENT_SYSTEM_URL`, `GALAXY_DL_CDN_URL`, `GALAXY_DL_EMBED_URL`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            "GALAXY_DL_AUTH_URL",
+            "GALAXY_DL_CONTENT_SYSTEM_URL",
+            "GALAXY_DL_CDN_URL",
+            "GALAXY_DL_EMBED_URL",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), self.url()))
+        .collect()
+    }
+
+    /// Description of every served product/build for assertions (the first call waits for
+    /// the background V1 generation).
+    pub fn fixtures(&self) -> &Fixtures {
+        self.fixtures.get_or_init(|| {
+            let mut f = self.v2_fixtures.clone();
+            f.builds.extend(self.state.v1().builds.iter().cloned());
+            f
+        })
+    }
+
+    /// Block until the V1 products (generated in the background) are ready.
+    pub fn wait_ready(&self) {
+        self.state.v1();
+    }
+
+    /// Change fault switches. `expire_links_now` / `expire_access_tokens_now` act at once.
+    pub fn faults(&self, f: impl FnOnce(&mut GogFaults)) {
+        let (links, access) = {
+            let mut g = self.state.faults.lock().unwrap();
+            f(&mut g);
+            let r = (g.expire_links_now, g.expire_access_tokens_now);
+            g.expire_links_now = false;
+            g.expire_access_tokens_now = false;
+            r
+        };
+        let mut a = self.state.auth.lock().unwrap();
+        if links {
+            for t in a.links.values_mut() {
+                t.revoked = true;
+            }
+        }
+        if access {
+            let past = Instant::now();
+            for v in a.access.values_mut() {
+                *v = past;
+            }
+        }
+    }
+
+    /// Request statistics and log.
+    pub fn stats(&self) -> &Stats {
+        self.server.stats()
+    }
+
+    /// The underlying HTTP server.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &MockConfig {
+        &self.state.cfg
+    }
+
+    /// How long fixture generation and server start took (V1 products excluded: they are
+    /// generated in the background; see [`GogMock::wait_ready`]).
+    pub fn startup_time(&self) -> std::time::Duration {
+        self.startup
+    }
+
+    /// Issue an access token directly (skips `/token`), for tests of bearer routes.
+    pub fn issue_access_token(&self) -> String {
+        routes::issue_tokens(&self.state).0
+    }
+
+    /// Number of secure-link tokens issued so far.
+    pub fn links_issued(&self) -> usize {
+        self.state.auth.lock().unwrap().links.len()
+    }
+}

@@ -1,0 +1,538 @@
+//! Request routing of the GOG mock: auth (`/auth`, `/token`), content-system (builds,
+//! `secure_link`, `open_link`, dependencies, patches), CDN (meta, chunks, V1 manifests and
+//! `main.bin`, under both signed endpoint forms), embed (`/user/data/games`), and fault hooks.
+
+use super::{now_secs, LinkToken, RouteFaults, State};
+use crate::data::Rng;
+use crate::server::{range_response, Request, Response};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn err(status: u16, error: &str, desc: &str) -> Response {
+    Response::json(status, &json!({"error": error, "error_description": desc}))
+}
+
+fn not_found() -> Response {
+    err(404, "not_found", "no such resource")
+}
+
+fn take(c: &mut u32) -> bool {
+    if *c > 0 {
+        *c -= 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// Consume a `fail_next` fault (GET only); returns the failure response.
+fn pre_fault(req: &Request, rf: &mut RouteFaults) -> Option<Response> {
+    if !req.is_head() && take(&mut rf.fail_next) {
+        return Some(Response::text(rf.fail_status, "injected failure"));
+    }
+    None
+}
+
+/// Apply body faults to a successful GET response.
+fn post_fault(req: &Request, rf: &mut RouteFaults, mut r: Response) -> Response {
+    if req.is_head() || r.status >= 300 {
+        return r;
+    }
+    let len = r.body_len() as u64;
+    if take(&mut rf.reset_next) {
+        r = r.reset_after(rf.reset_after);
+    }
+    if take(&mut rf.truncate_next) {
+        r = r.truncate_to(rf.truncate_to);
+    }
+    if take(&mut rf.corrupt_next) && len > 0 {
+        r = r.corrupt_byte(len / 2);
+    }
+    if take(&mut rf.trickle_next) {
+        r = r.trickle(rf.trickle_rate);
+    }
+    r
+}
+
+fn hex_token(rng_seed: u64) -> String {
+    let mut r = Rng::new(rng_seed);
+    format!("{:016x}{:016x}", r.next_u64(), r.next_u64())
+}
+
+/// Issue a new access/refresh token pair; returns (access, refresh).
+pub(crate) fn issue_tokens(st: &State) -> (String, String) {
+    let mut a = st.auth.lock().unwrap();
+    a.counter += 1;
+    let n = a.counter;
+    let access = format!("mock-at-{}", hex_token(n * 2 + 1));
+    let refresh = format!("mock-rt-{}", hex_token(n * 2 + 2));
+    let exp = Instant::now() + Duration::from_secs(st.cfg.token_ttl_secs);
+    a.access.insert(access.clone(), exp);
+    a.refresh.insert(refresh.clone(), ());
+    (access, refresh)
+}
+
+fn bearer_ok(st: &State, req: &Request) -> bool {
+    let Some(t) = req.bearer() else { return false };
+    let a = st.auth.lock().unwrap();
+    a.access.get(t).is_some_and(|exp| Instant::now() < *exp)
+}
+
+fn unauthorized() -> Response {
+    err(
+        401,
+        "invalid_token",
+        "missing, unknown or expired access token",
+    )
+    .header("WWW-Authenticate", "Bearer")
+}
+
+/// Route one request.
+pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
+    let path = req.path.as_str();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if path.starts_with("/token=") {
+        return cdn_fastly(st, req);
+    }
+    match segs.as_slice() {
+        ["auth"] => Response::bytes(200, "<html><body>Mock GOG login</body></html>")
+            .header("Content-Type", "text/html"),
+        ["on_login_success"] => Response::bytes(200, "<html><body>Logged in</body></html>")
+            .header("Content-Type", "text/html"),
+        ["token"] => token(st, req),
+        ["user", "data", "games"] => {
+            if !bearer_ok(st, req) {
+                return unauthorized();
+            }
+            Response::json(200, &json!({"owned": st.owned}))
+        }
+        ["products", id, "os", os, "builds"] => builds(st, req, id, os),
+        ["products", id, "secure_link"] => secure_link(st, req, id),
+        ["products", _, "patches"] => err(404, "not_found", "no patch available"),
+        ["open_link"] => open_link(st, req),
+        ["dependencies", "repository"] => Response::json(
+            200,
+            &json!({
+                "repository_manifest": format!("{}/content-system/v2/dependencies/meta/{}", st.base(), gp(&st.content.dep_repo_hash)),
+                "build_id": super::fixtures::DEPS_BUILD,
+                "generation": 2,
+            }),
+        ),
+        ["content-system", "v2", "meta", aa, bb, h] => meta(st, req, &st.content.meta, aa, bb, h),
+        ["content-system", "v2", "dependencies", "meta", aa, bb, h] => {
+            meta(st, req, &st.content.dep_meta, aa, bb, h)
+        }
+        ["content-system", "v2", "dependencies", "store", aa, bb, h] => {
+            dep_chunk(st, req, aa, bb, h)
+        }
+        ["content-system", "v1", "manifests", rest @ ..] => v1_manifest(st, req, &rest.join("/")),
+        ["content-system", "v2", "store", ..] | ["content-system", "v1", "depots", ..] => {
+            cdn_query_signed(st, req)
+        }
+        _ => not_found(),
+    }
+}
+
+fn gp(h: &str) -> String {
+    if h.len() < 4 {
+        return h.to_string();
+    }
+    format!("{}/{}/{}", &h[0..2], &h[2..4], h)
+}
+
+fn token(st: &State, req: &Request) -> Response {
+    // Accept the parameters from the query or (for POST) a form body.
+    let mut params = req.query.clone();
+    if !req.body.is_empty() {
+        params.extend(crate::server::parse_query(&String::from_utf8_lossy(
+            &req.body,
+        )));
+    }
+    let p = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if p("client_id").unwrap_or("").is_empty() {
+        return err(400, "invalid_request", "client_id missing");
+    }
+    match p("grant_type") {
+        Some("authorization_code") => {
+            if p("code") != Some(super::GogMock::LOGIN_CODE) {
+                return err(401, "invalid_grant", "unknown authorization code");
+            }
+        }
+        Some("refresh_token") => {
+            let rt = p("refresh_token").unwrap_or("");
+            if st.faults.lock().unwrap().expire_refresh_tokens {
+                return err(401, "invalid_grant", "refresh token expired");
+            }
+            if st.auth.lock().unwrap().refresh.remove(rt).is_none() {
+                return err(401, "invalid_grant", "unknown refresh token");
+            }
+        }
+        _ => {
+            return err(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            )
+        }
+    }
+    let (access, refresh) = issue_tokens(st);
+    Response::json(
+        200,
+        &json!({
+            "expires_in": st.cfg.token_ttl_secs,
+            "scope": "",
+            "token_type": "bearer",
+            "access_token": access,
+            "user_id": super::GogMock::USER_ID,
+            "refresh_token": refresh,
+            "session_id": format!("mock-session-{}", &refresh[8..24]),
+        }),
+    )
+}
+
+fn builds(st: &State, req: &Request, id: &str, os: &str) -> Response {
+    let Ok(pid) = id.parse::<u64>() else {
+        return not_found();
+    };
+    let c = &st.content;
+    if !c.listings.iter().any(|l| l.product_id == pid) {
+        return err(404, "not_found", "unknown product");
+    }
+    let generation = req.query_param("generation").unwrap_or("1");
+    let password = req.query_param("password");
+    let items: Vec<Value> = c
+        .listings
+        .iter()
+        .filter(|l| l.product_id == pid && l.os == os)
+        .filter(|l| generation == "2" || l.generation == 1)
+        .filter(|l| l.password.is_none() || l.password.as_deref() == password)
+        .map(|l| {
+            let mut v = json!({
+                "build_id": l.build_id, "product_id": l.product_id.to_string(), "os": l.os,
+                "branch": l.branch, "version_name": l.version_name, "tags": [],
+                "public": l.password.is_none(), "date_published": l.date_published,
+                "generation": l.generation, "link": format!("{}{}", st.base(), l.link_path),
+            });
+            if let Some(t) = l.legacy_build_id {
+                v["legacy_build_id"] = json!(t);
+            }
+            v
+        })
+        .collect();
+    Response::json(
+        200,
+        &json!({"total_count": items.len(), "count": items.len(), "items": items,
+                "has_private_branches": c.private_products.contains(&pid)}),
+    )
+}
+
+fn meta(
+    st: &State,
+    req: &Request,
+    map: &std::collections::HashMap<String, Arc<[u8]>>,
+    aa: &str,
+    bb: &str,
+    h: &str,
+) -> Response {
+    let Some(body) = map.get(h) else {
+        return not_found();
+    };
+    if h.len() < 4 || &h[0..2] != aa || &h[2..4] != bb {
+        return not_found();
+    }
+    let mut f = st.faults.lock().unwrap();
+    if let Some(r) = pre_fault(req, &mut f.meta) {
+        return r;
+    }
+    let r = range_response(req, body.clone(), 0..body.len(), true)
+        .header("ETag", format!("\"{h}\""))
+        .header("Content-Type", "application/octet-stream");
+    post_fault(req, &mut f.meta, r)
+}
+
+fn v1_manifest(st: &State, req: &Request, rest: &str) -> Response {
+    let Some(body) = st.v1().manifests.get(rest) else {
+        return not_found();
+    };
+    let mut f = st.faults.lock().unwrap();
+    if let Some(r) = pre_fault(req, &mut f.meta) {
+        return r;
+    }
+    let r = range_response(req, body.clone(), 0..body.len(), true)
+        .header("Content-Type", "application/json");
+    post_fault(req, &mut f.meta, r)
+}
+
+fn endpoints(st: &State, pid: u64, path: &str, expires_at: u64, token: &str, gens: &[u8]) -> Value {
+    let dirs = path.split('/').filter(|s| !s.is_empty()).count();
+    json!([
+        {
+            "endpoint_name": "fastly",
+            "url_format": "{base_url}/token=nva={expires_at}~dirs={dirs}~token={token}{path}",
+            "parameters": {"base_url": st.base(), "path": path, "token": token,
+                           "expires_at": expires_at, "dirs": dirs},
+            "priority": 10, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
+        },
+        {
+            "endpoint_name": "gcore",
+            "url_format": "{base_url}{path}?wsSecret={token}&wsTime={expires_at}&prefix={prefix}",
+            "parameters": {"base_url": st.base(), "path": path, "token": token,
+                           "expires_at": expires_at, "prefix": format!("{path}/"),
+                           "product_id": pid},
+            "priority": 20, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
+        },
+    ])
+}
+
+fn secure_link(st: &State, req: &Request, id: &str) -> Response {
+    if !bearer_ok(st, req) {
+        return unauthorized();
+    }
+    let Ok(pid) = id.parse::<u64>() else {
+        return not_found();
+    };
+    if !st.owned.contains(&pid) {
+        return err(
+            403,
+            "invalid_licence",
+            &format!(
+                "User #{} does not have the license for product #{pid}.",
+                super::GogMock::USER_ID
+            ),
+        );
+    }
+    {
+        let mut f = st.faults.lock().unwrap();
+        if let Some(r) = pre_fault(req, &mut f.secure_link) {
+            return r;
+        }
+    }
+    let rpath = req.query_param("path").unwrap_or("/");
+    let (path, gens): (String, &[u8]) = if req.query_param("generation") == Some("2") {
+        let root = req.query_param("root").unwrap_or("/store");
+        let root = root.trim_end_matches('/');
+        (format!("/content-system/v2{root}/{pid}"), &[2])
+    } else if req.query_param("type") == Some("depot") {
+        // V1: path=/{os}/{timestamp}/
+        let p = rpath.trim_matches('/');
+        if p.split('/').count() != 2 {
+            return err(400, "invalid_request", "path must be /{os}/{timestamp}/");
+        }
+        (format!("/content-system/v1/depots/{pid}/{p}"), &[1, 2])
+    } else {
+        return err(
+            400,
+            "invalid_request",
+            "generation=2 or type=depot required",
+        );
+    };
+    let expires_at = now_secs() + st.cfg.link_ttl_secs;
+    let token = {
+        let mut a = st.auth.lock().unwrap();
+        a.counter += 1;
+        let t = hex_token(0x5EC0_0000 + a.counter);
+        a.links.insert(
+            t.clone(),
+            LinkToken {
+                path: path.clone(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        t
+    };
+    let body = json!({"product_id": pid, "type": "depot",
+        "urls": endpoints(st, pid, &path, expires_at, &token, gens)});
+    let mut f = st.faults.lock().unwrap();
+    post_fault(req, &mut f.secure_link, Response::json(200, &body))
+}
+
+fn open_link(st: &State, req: &Request) -> Response {
+    {
+        let mut f = st.faults.lock().unwrap();
+        if let Some(r) = pre_fault(req, &mut f.secure_link) {
+            return r;
+        }
+    }
+    let rpath = req.query_param("path").unwrap_or("/dependencies/store/");
+    if !rpath.starts_with("/dependencies/store") {
+        return err(400, "invalid_request", "only /dependencies/store is open");
+    }
+    let path = format!("/content-system/v2{}", rpath.trim_end_matches('/'));
+    let url = format!("{}{}", st.base(), path);
+    let expires_at = now_secs() + st.cfg.link_ttl_secs;
+    let body = json!({"product_id": null, "type": "open", "urls": [{
+        "endpoint_name": "fastly", "url": url, "url_format": "{base_url}{path}",
+        "parameters": {"base_url": st.base(), "path": path, "expires_at": expires_at},
+        "priority": 10, "max_fails": 100, "supports_generation": [2], "fallback_only": false,
+    }]});
+    let mut f = st.faults.lock().unwrap();
+    post_fault(req, &mut f.secure_link, Response::json(200, &body))
+}
+
+fn forbidden(why: &str) -> Response {
+    err(403, "forbidden", why)
+}
+
+/// Validate a link token for `resource` (path under the CDN). `nva` is the expiry the URL
+/// carries; `dirs` (fastly form) or `prefix` (query form) the scope.
+fn check_token(
+    st: &State,
+    token: &str,
+    nva: &str,
+    resource: &str,
+    dirs: Option<usize>,
+    prefix: Option<&str>,
+) -> Result<(), &'static str> {
+    let a = st.auth.lock().unwrap();
+    let Some(t) = a.links.get(token) else {
+        return Err("unknown token");
+    };
+    if nva.parse::<u64>().ok() != Some(t.expires_at) {
+        return Err("signature mismatch");
+    }
+    if t.revoked || now_secs() >= t.expires_at {
+        return Err("link expired");
+    }
+    let tsegs: Vec<&str> = t.path.split('/').filter(|s| !s.is_empty()).collect();
+    let rsegs: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(d) = dirs {
+        if d != tsegs.len() {
+            return Err("dirs mismatch");
+        }
+    }
+    if let Some(p) = prefix {
+        if p.trim_end_matches('/') != t.path {
+            return Err("prefix mismatch");
+        }
+    }
+    if rsegs.len() <= tsegs.len() || rsegs[..tsegs.len()] != tsegs[..] {
+        return Err("path outside the token's scope");
+    }
+    Ok(())
+}
+
+/// `/token=nva=..~dirs=..~token=..{path}` (endpoint 0).
+fn cdn_fastly(st: &State, req: &Request) -> Response {
+    let rest = &req.path[1..];
+    let (seg, resource) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => return forbidden("no resource"),
+    };
+    let mut nva = "";
+    let mut dirs = None;
+    let mut token = "";
+    for kv in seg.trim_start_matches("token=").split('~') {
+        match kv.split_once('=') {
+            Some(("nva", v)) => nva = v,
+            Some(("dirs", v)) => dirs = v.parse().ok(),
+            Some(("token", v)) => token = v,
+            _ => {}
+        }
+    }
+    if dirs.is_none() {
+        return forbidden("dirs missing");
+    }
+    if let Err(why) = check_token(st, token, nva, resource, dirs, None) {
+        return forbidden(why);
+    }
+    cdn_resource(st, req, resource, 0)
+}
+
+/// `{path}?wsSecret=..&wsTime=..&prefix=..` (endpoint 1).
+fn cdn_query_signed(st: &State, req: &Request) -> Response {
+    let (Some(token), Some(time), Some(prefix)) = (
+        req.query_param("wsSecret"),
+        req.query_param("wsTime"),
+        req.query_param("prefix"),
+    ) else {
+        return forbidden("unsigned request");
+    };
+    if !req.path.starts_with(prefix) {
+        return forbidden("path outside prefix");
+    }
+    if let Err(why) = check_token(st, token, time, &req.path, None, Some(prefix)) {
+        return forbidden(why);
+    }
+    cdn_resource(st, req, &req.path, 1)
+}
+
+fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> Response {
+    let segs: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
+    let mut f = st.faults.lock().unwrap();
+    if f.failing_endpoint == Some(endpoint) {
+        return Response::text(404, "endpoint unavailable");
+    }
+    let rate = Some(f.per_conn_rate.unwrap_or(0));
+    match segs.as_slice() {
+        ["content-system", "v2", "store", pid, aa, bb, h] => {
+            let Ok(pid) = pid.parse::<u64>() else {
+                return not_found();
+            };
+            if h.len() < 4 || &h[0..2] != *aa || &h[2..4] != *bb {
+                return not_found();
+            }
+            let Some(z) = st.content.chunks.get(&(pid, h.to_string())) else {
+                return not_found();
+            };
+            if (f.withhold_sfc && st.content.sfc_chunks.contains(*h))
+                || (f.withhold_sfc_members && st.content.sfc_member_chunks.contains(*h))
+            {
+                return not_found();
+            }
+            if let Some(r) = pre_fault(req, &mut f.chunk) {
+                return r;
+            }
+            let mut r = range_response(req, z.clone(), 0..z.len(), true)
+                .header("Content-Type", "application/octet-stream")
+                .header("ETag", format!("\"{h}\""));
+            r.conn_rate = rate;
+            post_fault(req, &mut f.chunk, r)
+        }
+        ["content-system", "v1", "depots", pid, os, ts, "main.bin"] => {
+            let key = format!("{pid}/{os}/{ts}");
+            let Some(blob) = st.v1().main_bins.get(&key) else {
+                return not_found();
+            };
+            if let Some(r) = pre_fault(req, &mut f.main_bin) {
+                return r;
+            }
+            let mut r = range_response(
+                req,
+                blob.clone(),
+                0..blob.len(),
+                !f.ignore_range_on_main_bin,
+            )
+            .header("Content-Type", "application/octet-stream")
+            .header("Last-Modified", "Sun, 13 Sep 2020 12:26:40 GMT");
+            if r.status == 206 && f.wrong_content_range_on_main_bin {
+                let a = r.range.start as u64 + 1;
+                let b = a + r.range.len() as u64 - 1;
+                r.headers
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
+                r = r.header("Content-Range", format!("bytes {a}-{b}/{}", blob.len()));
+            }
+            r.conn_rate = rate;
+            post_fault(req, &mut f.main_bin, r)
+        }
+        _ => not_found(),
+    }
+}
+
+fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response {
+    let Some(z) = st.content.dep_chunks.get(h) else {
+        return not_found();
+    };
+    if h.len() < 4 || &h[0..2] != aa || &h[2..4] != bb {
+        return not_found();
+    }
+    let mut f = st.faults.lock().unwrap();
+    if let Some(r) = pre_fault(req, &mut f.chunk) {
+        return r;
+    }
+    let mut r = range_response(req, z.clone(), 0..z.len(), true)
+        .header("Content-Type", "application/octet-stream");
+    r.conn_rate = Some(f.per_conn_rate.unwrap_or(0));
+    post_fault(req, &mut f.chunk, r)
+}
