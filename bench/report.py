@@ -66,6 +66,7 @@ def main():
     w(f"| memory | {meta.get('mem_total', 'n/a')} |")
     w(f"| kernel | {meta.get('kernel', 'n/a')} |")
     w(f"| filesystem of `bench/out` | {meta.get('fstype', 'n/a')} |")
+    w(f"| repo commit | {meta.get('repo_commit', 'n/a')} |")
     w(
         f"| parameters | SIZE_MIB={size}, RATE_MIB={rate} (per connection), ROUNDS={meta.get('rounds')}, "
         f"WORKERS={workers}, BIG_MIB={big} |"
@@ -167,7 +168,11 @@ def main():
         w("Not run (SKIP_MUSL=1).")
     elif binsize.get("status") == "ok":
         bin_mib = binsize["bytes"] / MIB
-        w(f"`{binsize['path']}`: {binsize['bytes']} bytes = **{bin_mib:.2f} MiB** ({binsize.get('file', '')}).")
+        src = binsize.get("source", "")
+        w(
+            f"`{binsize['path']}`: {binsize['bytes']} bytes = **{bin_mib:.2f} MiB** ({binsize.get('file', '')}; "
+            f"{src})."
+        )
     else:
         w(f"Not measured: {binsize.get('status')}.")
     w("")

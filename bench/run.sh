@@ -100,7 +100,8 @@ md5_of() { md5sum "$1" | cut -d' ' -f1; }
 
 check_md5() { # file expected label
     local got
-    got=$(md5_of "$1")
+    [[ -f $1 ]] || die "no output file after $3: $1"
+    got=$(md5_of "$1") || die "md5sum of $1 failed ($3)"
     if [[ $got != "$2" ]]; then
         die "MD5 MISMATCH for $3: got $got, expected $2 ($1)"
     fi
@@ -126,7 +127,9 @@ else
         [[ -x $GALAXY_DL ]] || die "galaxy-dl binary not found at $GALAXY_DL (set GALAXY_DL=path or GALAXY_DL=skip)"
     fi
     GALAXY_DL=$(cd "$(dirname "$GALAXY_DL")" && pwd)/$(basename "$GALAXY_DL")
-    "$GALAXY_DL" get --help >/dev/null 2>&1 || die "'$GALAXY_DL get --help' fails: binary does not support 'get' yet"
+    # A stub binary may exit 0 for anything: require help text that mentions --md5.
+    GET_HELP=$("$GALAXY_DL" get --help 2>&1) || die "'$GALAXY_DL get --help' fails: binary does not support 'get' yet"
+    [[ $GET_HELP == *--md5* ]] || die "'$GALAXY_DL get --help' does not mention --md5: not a usable galaxy-dl yet"
 fi
 
 mkdir -p "$OUT" "$WWW"
@@ -157,7 +160,8 @@ jrec kind=meta \
     v_aria2c="$(ver aria2c --version)" \
     v_nginx="$(ver nginx -v)" \
     v_md5sum="$(ver md5sum --version)" \
-    v_python="$(ver python3 --version)"
+    v_python="$(ver python3 --version)" \
+    repo_commit="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 
 # --------------------------------------------------------- source files ----
 # Deterministic pseudo-random content: AES-256-CTR keystream of a fixed passphrase
@@ -286,11 +290,12 @@ run_one() {
                 die "$scen galaxy-dl failed (exit $?)"
             ;;
     esac
-    dl_s=$T_WALL user=$T_USER sys=$T_SYS
+    dl_s=$T_WALL user=$(fadd "$T_USER" 0) sys=$(fadd "$T_SYS" 0)
     if [[ $tool == galaxy-dl ]]; then
         check_md5 "$out" "$md5" "$scen $tool round $round" # untimed: galaxy-dl verified already
     else
         # download-then-verify: md5sum is part of the timed work
+        [[ -f $out ]] || die "no output file after $scen $tool round $round: $out"
         timed md5sum "$out" >"$OUT/md5.txt" || die "md5sum failed"
         vf_s=$T_WALL
         user=$(fadd "$user" "$T_USER")
@@ -367,8 +372,10 @@ fi
 if [[ $SKIP_MUSL != 1 ]]; then
     bin=""
     status=ok
+    src="built here from commit $(git describe --always --dirty 2>/dev/null || echo unknown)"
     if [[ $MUSL_BIN ]]; then
         bin=$MUSL_BIN
+        src="prebuilt MUSL_BIN"
     elif rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
         log "building musl release binary (log: bench/out/musl-build.log)"
         if cargo build --release --target "$MUSL_TARGET" >"$OUT/musl-build.log" 2>&1; then
@@ -381,8 +388,8 @@ if [[ $SKIP_MUSL != 1 ]]; then
     fi
     if [[ $bin && -f $bin ]]; then
         bytes=$(stat -c %s "$bin")
-        linkage=$(file -b "$bin" 2>/dev/null | cut -d, -f1-5 || echo unknown)
-        jrec kind=binsize path="$bin" bytes:="$bytes" status=ok file="$linkage"
+        linkage=$(file -b "$bin" 2>/dev/null | cut -d, -f1-4 || echo unknown)
+        jrec kind=binsize path="$bin" bytes:="$bytes" status=ok file="$linkage" source="$src"
         log "musl binary $bin: $bytes bytes"
     else
         [[ $status == ok ]] && status="binary not found: $bin"
