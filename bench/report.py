@@ -71,6 +71,13 @@ def main():
         f"| parameters | SIZE_MIB={size}, RATE_MIB={rate} (per connection), ROUNDS={meta.get('rounds')}, "
         f"WORKERS={workers}, BIG_MIB={big} |"
     )
+    loads = [r["load1"] for r in runs if "load1" in r]
+    if loads:
+        w(
+            f"| 1-min load average | {meta.get('load_start', 'n/a')} at start; {min(loads):.2f}–{max(loads):.2f} "
+            "before the timed runs (the harness's own previous runs count too; well above ~1.5 on 2 CPUs "
+            "means other work shared the machine) |"
+        )
     w("")
     w("## Tool versions")
     w("")
@@ -104,10 +111,10 @@ def main():
         w(note)
         w("")
         w(
-            "| tool | median total s | median MiB/s | median download s | median verify s "
-            "| median CPU s (user+sys) | all rounds, total s |"
+            "| tool | median total s | median MiB/s (total) | median download s | download MiB/s "
+            "| median verify s | median CPU s (user+sys) | all rounds, total s |"
         )
-        w("|---|---|---|---|---|---|---|")
+        w("|---|---|---|---|---|---|---|---|")
         by = OrderedDict()
         for r in rs:
             by.setdefault(r["tool"], []).append(r)
@@ -124,7 +131,8 @@ def main():
                 name = "aria2c -x8 -s8 -k1M"
             rounds = ", ".join(f"{r['total_s']:.3f}" for r in lst)
             w(
-                f"| {name} | {tot:.3f} | {size / tot:.1f} | {dl:.3f} | {vf:.3f} | {cpu:.2f} | {rounds} |"
+                f"| {name} | {tot:.3f} | {size / tot:.1f} | {dl:.3f} | {size / dl:.1f} | {vf:.3f} | {cpu:.2f} "
+                f"| {rounds} |"
             )
             med[tool] = {"total": tot, "dl": dl}
         w("")

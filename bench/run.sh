@@ -143,6 +143,10 @@ case $FSTYPE in
 esac
 
 # ----------------------------------------------------------------- meta ----
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_START" 'BEGIN { exit !(l > 0.5) }'; then
+    log "WARNING: 1-min load average is $LOAD_START before starting; other work on this machine will skew the numbers"
+fi
 ver() { "$@" 2>&1 | head -n 1 || true; }
 GDL_VER=n/a
 [[ $HAVE_GDL == 1 ]] && GDL_VER=$(ver "$GALAXY_DL" --version)
@@ -152,6 +156,7 @@ jrec kind=meta \
     cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
     kernel="$(uname -srm)" \
     fstype="$FSTYPE" \
+    load_start:="$LOAD_START" \
     mem_total="$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')" \
     size_mib:="$SIZE_MIB" rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" big_mib:="$BIG_MIB" \
     galaxy_dl_path="$([[ $HAVE_GDL == 1 ]] && echo "$GALAXY_DL" || echo skip)" \
@@ -271,10 +276,11 @@ fi
 # run_one scenario tool round url name md5 size_mib [workers]
 run_one() {
     local scen=$1 tool=$2 round=$3 url=$4 name=$5 md5=$6 mib=$7 w=${8:-} out=$DL/$5
-    local dl_s vf_s=0 user sys got wflag=() label
+    local dl_s vf_s=0 user sys got wflag=() label load1
     rm -rf "$DL"
     mkdir -p "$DL"
     sync
+    load1=$(cut -d' ' -f1 /proc/loadavg)
     case $tool in
         curl)
             timed curl -sS --fail -o "$out" "$url/$name" || die "$scen curl failed"
@@ -286,7 +292,7 @@ run_one() {
             ;;
         galaxy-dl)
             [[ $w ]] && wflag=(--workers "$w")
-            timed "$GALAXY_DL" get "$url/$name" -o "$out" --md5 "$md5" "${wflag[@]}" --quiet ||
+            timed "$GALAXY_DL" get "$url/$name" -o "$out" --md5 "$md5" "${wflag[@]}" --quiet >"$OUT/galaxy-dl.stdout" ||
                 die "$scen galaxy-dl failed (exit $?)"
             ;;
     esac
@@ -306,7 +312,7 @@ run_one() {
     local total
     total=$(fadd "$dl_s" "$vf_s")
     jrec kind=run scenario="$scen" tool="$tool" round:="$round" size_mib:="$mib" workers="${w:-default}" \
-        dl_s:="$dl_s" verify_s:="$vf_s" total_s:="$total" user_s:="$user" sys_s:="$sys" md5_ok:=true
+        dl_s:="$dl_s" verify_s:="$vf_s" total_s:="$total" user_s:="$user" sys_s:="$sys" md5_ok:=true load1:="$load1"
     label=$tool
     [[ $tool == galaxy-dl ]] && label="galaxy-dl(w=${w:-default})"
     log "$scen round $round $label: download ${dl_s}s + verify ${vf_s}s = ${total}s" \
@@ -346,7 +352,7 @@ rss_one() { # tool
         curl) cmd=(curl -sS --fail -o "$out" "$URL_U/$BIG_NAME") ;;
     esac
     t0=$EPOCHREALTIME
-    python3 bench/peak_rss.py "$f" "${cmd[@]}" || die "rss run of $tool failed"
+    python3 bench/peak_rss.py "$f" "${cmd[@]}" >"$OUT/rss.stdout" || die "rss run of $tool failed"
     t1=$EPOCHREALTIME
     check_md5 "$out" "$BIG_MD5" "rss $tool"
     read -r anon file shmem samples <"$f"
