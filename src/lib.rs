@@ -39,6 +39,7 @@ pub mod error;
 pub mod fetch;
 pub mod get;
 pub mod http;
+pub mod install;
 pub mod journal;
 pub mod manifest;
 pub mod progress;

@@ -41,6 +41,16 @@ impl DlcChoice {
     }
 }
 
+impl std::fmt::Display for DlcChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DlcChoice::All => f.write_str("all"),
+            DlcChoice::None => f.write_str("none"),
+            DlcChoice::Ids(ids) => f.write_str(&ids.join(",")),
+        }
+    }
+}
+
 /// What the user asked for.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Selection {

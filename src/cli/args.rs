@@ -20,6 +20,8 @@ pub enum Command {
     Version,
     /// `get URL -o FILE`.
     Get(Box<GetArgs>),
+    /// `download PRODUCT_ID --dir DIR`.
+    Download(Box<super::download::DownloadArgs>),
 }
 
 impl Command {
@@ -27,6 +29,7 @@ impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::Get(g) => g.output_mode.json,
+            Command::Download(d) => d.output_mode.json,
             _ => false,
         }
     }
@@ -50,7 +53,8 @@ galaxy-dl — fast, verifying downloader for GOG Galaxy content
 Usage: galaxy-dl <COMMAND> [OPTIONS]
 
 Commands:
-  get URL -o FILE   Segmented, resumable download of any URL that serves byte ranges
+  download ID --dir DIR   Install a game (V1 or V2 build), resumable, verified, updating
+  get URL -o FILE         Segmented, resumable download of any URL that serves byte ranges
 
 Options:
   -h, --help        Print help (also: galaxy-dl COMMAND --help)
@@ -111,11 +115,17 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
         Some("-h") | Some("--help") | Some("help") => Ok(Command::Help(MAIN_HELP)),
         Some("-V") | Some("--version") => Ok(Command::Version),
         Some("get") => parse_get(p),
+        Some("download") => {
+            if p.contains(["-h", "--help"]) {
+                return Ok(Command::Help(super::download::DOWNLOAD_HELP));
+            }
+            super::download::parse(p).map(|d| Command::Download(Box::new(d)))
+        }
         Some(other) => Err(usage(format!("unknown command '{other}'"))),
     }
 }
 
-fn opt_str(p: &mut pico_args::Arguments, keys: impl Into<pico_args::Keys>) -> Result<Option<String>, String> {
+pub fn opt_str(p: &mut pico_args::Arguments, keys: impl Into<pico_args::Keys>) -> Result<Option<String>, String> {
     p.opt_value_from_str::<_, String>(keys).map_err(|e| match e {
         pico_args::Error::OptionWithoutAValue(k) => format!("{k} needs a value"),
         pico_args::Error::Utf8ArgumentParsingFailed { .. } | pico_args::Error::NonUtf8Argument => {
@@ -152,13 +162,13 @@ pub fn engine_flags(p: &mut pico_args::Arguments) -> Result<(EngineOptions, Opti
     Ok((engine, chunk))
 }
 
-fn output_mode(p: &mut pico_args::Arguments) -> OutputMode {
+pub fn output_mode(p: &mut pico_args::Arguments) -> OutputMode {
     let json = p.contains("--json");
     let quiet = p.contains(["-q", "--quiet"]);
     OutputMode { json, quiet }
 }
 
-fn finish(p: pico_args::Arguments) -> Result<Vec<String>, String> {
+pub fn finish(p: pico_args::Arguments) -> Result<Vec<String>, String> {
     let mut free = Vec::new();
     for a in p.finish() {
         let s = a.to_str().ok_or_else(|| "arguments must be UTF-8".to_string())?.to_string();

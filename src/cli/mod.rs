@@ -3,6 +3,7 @@
 //! downloads or verifies anything by itself.
 
 mod args;
+mod download;
 mod logger;
 mod report;
 mod signal;
@@ -53,6 +54,7 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Get(g) => commands::get(*g),
+        Command::Download(d) => download::run(*d),
     };
     match result {
         Ok(()) => Exit::Ok.into(),

@@ -20,6 +20,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 use md5::{Digest, Md5};
 
 use super::Engine;
+use crate::api::secure_link::{galaxy_path, LinkCache, SecureLink};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
 use crate::progress::TICK;
@@ -60,13 +61,40 @@ pub struct ChunkJob {
 /// Source of chunk URLs.
 pub trait ChunkUrls: Sync {
     /// The URL of `job` through endpoint number `endpoint` (taken modulo the number of
-    /// endpoints), plus a generation number of the link it came from.
-    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, u64)>;
+    /// endpoints), plus the link it came from.
+    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<SecureLink>)>;
     /// Number of endpoints for `job`'s product.
     fn endpoints(&self, job: &ChunkJob) -> usize;
-    /// The CDN refused a URL of link `generation` (401/403, expired): renew it. Errors when
-    /// renewals are exhausted or the product is not owned.
-    fn refused(&self, job: &ChunkJob, generation: u64) -> Result<()>;
+    /// The CDN refused a URL of `link` (401/403, expired): renew it. Errors when renewals are
+    /// exhausted or the product is not owned.
+    fn refused(&self, job: &ChunkJob, link: &Arc<SecureLink>) -> Result<()>;
+}
+
+/// Chunk URLs from per-product secure links (renewed before expiry and on refusal, one
+/// renewal in flight per product), endpoints in priority order.
+pub struct SecureLinkUrls<'a> {
+    /// The per-product link cache.
+    pub links: &'a LinkCache,
+}
+
+impl ChunkUrls for SecureLinkUrls<'_> {
+    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<SecureLink>)> {
+        let link = self.links.get(&job.product)?;
+        let n = link.endpoints.len();
+        if n == 0 {
+            return Err(Error::manifest(format!("secure link of product {}", job.product), "no endpoints"));
+        }
+        let rel = format!("/{}", galaxy_path(&job.compressed_md5)?);
+        Ok((link.endpoints[endpoint % n].url_for(&rel), link))
+    }
+
+    fn endpoints(&self, job: &ChunkJob) -> usize {
+        self.links.get(&job.product).map(|l| l.endpoints.len()).unwrap_or(1)
+    }
+
+    fn refused(&self, job: &ChunkJob, link: &Arc<SecureLink>) -> Result<()> {
+        self.links.invalidate(&job.product, link).map(|_| ())
+    }
 }
 
 /// Where chunks land and what happens when they are done.
@@ -140,7 +168,7 @@ impl Engine {
         let mut endpoint = 0usize;
         let mut attempt = 0u32;
         loop {
-            let (url, generation) = urls.url(job, endpoint)?;
+            let (url, link) = urls.url(job, endpoint)?;
             match self.fetch_chunk_once(w, job, &url, &file, first.offset) {
                 Ok(()) => break,
                 Err(Error::Interrupted) => return Err(Error::Interrupted),
@@ -151,7 +179,7 @@ impl Engine {
                     if refused {
                         // Expired or revoked link: renew (bounded, one renewal per product in
                         // flight) and try again without counting it as a failure of the data.
-                        urls.refused(job, generation)?;
+                        urls.refused(job, &link)?;
                         if attempt > self.retry.max_retries + 3 {
                             return Err(e);
                         }

@@ -1,0 +1,138 @@
+//! `download`: argument parsing and the call into [`galaxy_dl::install::Downloader`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use galaxy_dl::api::Client;
+use galaxy_dl::fetch::EngineOptions;
+use galaxy_dl::install::{DownloadOptions, Downloader};
+use galaxy_dl::select::{DlcChoice, Selection};
+use galaxy_dl::units::human_bytes;
+use galaxy_dl::Error;
+
+use super::args::{engine_flags, finish, opt_str, output_mode};
+use super::report::{OutputMode, Reporter};
+use super::signal;
+
+/// Validated arguments of `download`.
+#[derive(Debug)]
+pub struct DownloadArgs {
+    pub product_id: String,
+    pub dir: PathBuf,
+    pub selection: Selection,
+    pub engine: EngineOptions,
+    pub output_mode: OutputMode,
+}
+
+pub const DOWNLOAD_HELP: &str = "\
+Install a GOG game (V1 main.bin or V2 chunks, detected from the build) into DIR.
+
+Usage: galaxy-dl download PRODUCT_ID --dir DIR [OPTIONS]
+
+Everything downloaded is checked by MD5 before it counts. Progress is journaled in
+DIR/.galaxy-dl/: run the same command again to resume after an interruption, or to update an
+older install to the chosen build (only what changed is fetched; files the new build no longer
+has are removed). Exits 0 only when every file of the selection is on disk and verified.
+
+Options:
+      --dir DIR          Install directory (required)
+      --build ID         A specific build (default: the newest public build)
+      --branch NAME      A branch; private branches need --password
+      --password PW      Password of a private branch
+      --os OS            windows or osx [default: windows]
+      --lang CODE        Language, e.g. en-US, de, French [default: en-US]
+      --bitness 32|64    [default: 64]; depots that name no bitness are always taken
+      --dlc WHICH        all (owned DLC), none, or ID,ID,... [default: all]
+      --workers N        Parallel connections [default: 8]
+      --chunk-size SIZE  Piece size for main.bin ranges [default: 4M]
+      --limit-rate RATE  Overall limit, bytes per second, e.g. 512K, 10M
+      --json             Newline-delimited JSON events on stdout
+      --quiet            No progress on stderr
+  -h, --help             Print help
+";
+
+/// Selection flags shared by `download` and `info`.
+pub fn selection_flags(p: &mut pico_args::Arguments) -> Result<Selection, String> {
+    let mut sel = Selection::default();
+    if let Some(os) = opt_str(p, "--os")? {
+        let os = os.to_ascii_lowercase();
+        if os != "windows" && os != "osx" {
+            return Err(format!("invalid --os {os:?}: expected windows or osx"));
+        }
+        sel.os = os;
+    }
+    if let Some(l) = opt_str(p, "--lang")? {
+        if l.trim().is_empty() || l.len() > 32 {
+            return Err(format!("invalid --lang {l:?}"));
+        }
+        sel.lang = l.trim().to_string();
+    }
+    if let Some(b) = opt_str(p, "--bitness")? {
+        sel.bitness = match b.trim() {
+            "32" => 32,
+            "64" => 64,
+            _ => return Err(format!("invalid --bitness {b:?}: expected 32 or 64")),
+        };
+    }
+    if let Some(d) = opt_str(p, "--dlc")? {
+        sel.dlc = DlcChoice::parse(&d).map_err(|e| e.to_string())?;
+    }
+    sel.build = opt_str(p, "--build")?;
+    sel.branch = opt_str(p, "--branch")?;
+    sel.password = opt_str(p, "--password")?;
+    if sel.build.is_some() && sel.branch.is_some() {
+        return Err("--build and --branch cannot be used together".into());
+    }
+    if let Some(b) = &sel.build {
+        if b.is_empty() || !b.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!("invalid --build {b:?}: expected a build id"));
+        }
+    }
+    Ok(sel)
+}
+
+pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
+    let dir = opt_str(&mut p, "--dir")?;
+    let selection = selection_flags(&mut p)?;
+    let (engine, _chunk) = engine_flags(&mut p)?;
+    let output_mode = output_mode(&mut p);
+    let free = finish(p)?;
+    let product_id = match free.as_slice() {
+        [id] => id.clone(),
+        [] => return Err("download needs a PRODUCT_ID".into()),
+        [_, extra, ..] => return Err(format!("unexpected argument {extra:?}")),
+    };
+    galaxy_dl::install::check_product_id(&product_id).map_err(|e| e.to_string())?;
+    let dir = dir.ok_or("download needs --dir DIR")?;
+    if dir.is_empty() {
+        return Err("--dir needs a directory".into());
+    }
+    Ok(DownloadArgs { product_id, dir: PathBuf::from(dir), selection, engine, output_mode })
+}
+
+pub fn run(a: DownloadArgs) -> Result<(), Error> {
+    let cancel = signal::install();
+    let reporter = Reporter::start(a.output_mode);
+    let agent = galaxy_dl::http::agent(&a.engine.http);
+    let client = Arc::new(Client::from_env(agent)?);
+    let opts = DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel };
+    let dl = Downloader::new(client, opts);
+    let r = dl.download(&a.product_id, &a.dir, &a.selection);
+    drop(dl);
+    reporter.finish();
+    let s = r?;
+    if !a.output_mode.json {
+        println!(
+            "installed {} build {} into {}: {} files ({} already present, {} removed), {} downloaded, {} on disk",
+            s.product_id,
+            s.build_id,
+            a.dir.display(),
+            s.files,
+            s.skipped_files,
+            s.removed_files,
+            human_bytes(s.downloaded_bytes),
+            human_bytes(s.install_bytes)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,448 @@
+//! Installing GOG builds: the [`Downloader`] that a launcher embeds and the CLI's `download`
+//! drives. It picks the build, detects V1 (`main.bin`) or V2 (chunks), builds the [`plan::Plan`]
+//! of the selection, subtracts what the state directory proves done, fetches the rest on the
+//! shared engine, and records everything in `DIR/.galaxy-dl/`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use galaxy_dl::install::{Downloader, DownloadOptions};
+//! use galaxy_dl::select::Selection;
+//! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default()))?);
+//! let (tx, rx) = crossbeam_channel::bounded(1024);
+//! std::thread::spawn(move || for ev in rx { println!("{ev:?}") });
+//! let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
+//! let summary = dl.download("1207658930", std::path::Path::new("witcher2"), &Selection::default())?;
+//! println!("{} files, {} bytes downloaded", summary.files, summary.downloaded_bytes);
+//! # Ok::<(), galaxy_dl::Error>(())
+//! ```
+
+pub mod files;
+pub mod plan;
+pub mod state;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use serde::Serialize;
+
+use crate::api::builds::{choose_build, Build};
+use crate::api::secure_link::LinkCache;
+use crate::api::Client;
+use crate::error::{Error, Result};
+use crate::fetch::chunk::{ChunkJob, SecureLinkUrls, Target};
+use crate::fetch::{Engine, EngineOptions};
+use crate::http;
+use crate::journal::{Journal, Record};
+use crate::manifest::v2::{BuildManifest, DepotManifest};
+use crate::manifest::{meta_json_bytes, v2_meta_url};
+use crate::progress::{Event, FileStatus, Progress};
+use crate::select::{select_v2_depots, Selection};
+use files::FileSet;
+use plan::{Plan, PlanBuilder};
+use state::{InstallInfo, Stamp, StateDir};
+
+/// Settings of a [`Downloader`].
+#[derive(Clone, Debug)]
+pub struct DownloadOptions {
+    /// Engine settings (workers, rate limit, retries, timeouts).
+    pub engine: EngineOptions,
+    /// Where progress events go.
+    pub events: Option<Sender<Event>>,
+    /// Set to stop (Ctrl-C); the install stays resumable.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions { engine: EngineOptions::default(), events: None, cancel: Arc::new(AtomicBool::new(false)) }
+    }
+}
+
+/// What a download did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadSummary {
+    /// Base product.
+    pub product_id: String,
+    /// Build installed.
+    pub build_id: String,
+    /// 1 or 2.
+    pub generation: u8,
+    /// Files in the install.
+    pub files: usize,
+    /// Files that were already present and verified.
+    pub skipped_files: usize,
+    /// Files removed because the new build no longer has them.
+    pub removed_files: usize,
+    /// Bytes fetched from the network.
+    pub downloaded_bytes: u64,
+    /// Bytes of the finished install.
+    pub install_bytes: u64,
+    /// Notices (skipped unowned DLC, fallbacks).
+    pub notices: Vec<String>,
+}
+
+/// Downloads, verifies and repairs installs. Cheap to keep; one per launcher.
+pub struct Downloader {
+    client: Arc<Client>,
+    opts: DownloadOptions,
+}
+
+impl Downloader {
+    /// A downloader using `client` (endpoints and login) and `opts`.
+    pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
+        Downloader { client, opts }
+    }
+
+    fn emit(&self, ev: Event) {
+        if let Some(tx) = &self.opts.events {
+            let _ = tx.send(ev);
+        }
+    }
+
+    /// Install (or resume, or update) `product_id` into `dir` as `sel` says.
+    ///
+    /// # Errors
+    /// Usage errors for a malformed product id; [`Error::NotFound`] for unknown products,
+    /// builds and branches; [`Error::NotOwned`]; network, disk and checksum errors;
+    /// [`Error::Interrupted`] on cancel (the install resumes on the next call).
+    pub fn download(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
+        check_product_id(product_id)?;
+        let builds = self.client.builds(product_id, &sel.os, 2, sel.password.as_deref())?;
+        let build = choose_build(&builds, sel.build.as_deref(), sel.branch.as_deref())?.clone();
+        match build.generation {
+            2 => self.download_v2(product_id, &build, dir, sel),
+            g => Err(Error::NotFound(format!(
+                "build {} of product {product_id} is generation {g}; generation-1 (main.bin) installs are not supported yet",
+                build.build_id
+            ))),
+        }
+    }
+
+    fn download_v2(&self, product_id: &str, build: &Build, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
+        let started = Instant::now();
+        let agent = self.client.agent();
+        let retry = self.client.retry();
+        let raw = http::get_bytes(agent, &build.link, None, retry)?;
+        let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
+        let bm = BuildManifest::parse(&build_json, &build.link)?;
+        let owned = self.client.owned_products()?;
+        let (depots, notices) = select_v2_depots(&bm, product_id, sel, &owned);
+        for n in &notices {
+            self.emit(Event::Notice { message: n.clone() });
+        }
+        let state = StateDir::open(dir)?;
+        state.save_manifest("build.json", &build_json)?;
+        let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
+        for d in &depots {
+            let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
+            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let json = meta_json_bytes(&raw, &url)?.into_owned();
+            let dm = DepotManifest::parse(&json, &url)?;
+            state.save_manifest(&format!("{}.json", d.manifest), &json)?;
+            builder.add_v2_depot(&d.product_id, &dm)?;
+        }
+        let plan = builder.finish();
+        let info = InstallInfo {
+            version: 1,
+            product_id: product_id.to_string(),
+            build_id: build.build_id.clone(),
+            generation: 2,
+            os: sel.os.clone(),
+            lang: sel.lang.clone(),
+            bitness: sel.bitness,
+            dlc: sel.dlc.to_string(),
+            version_name: build.version_name.clone(),
+            v1_timestamp: None,
+            complete: false,
+        };
+        let old_plan = state.plan()?;
+        let links = LinkCache::v2(self.client.clone());
+        let mut summary = self.run_v2(&state, &plan, old_plan.as_ref(), &info, &links)?;
+        summary.notices = notices;
+        log::info!("install finished in {:?}", started.elapsed());
+        Ok(summary)
+    }
+
+    /// Fetch what `plan` still needs into `state`'s directory, then finish the install.
+    fn run_v2(
+        &self,
+        state: &StateDir,
+        plan: &Plan,
+        old_plan: Option<&Plan>,
+        info: &InstallInfo,
+        links: &LinkCache,
+    ) -> Result<DownloadSummary> {
+        let started = Instant::now();
+        let dir = state.install_dir();
+        let journal_state = state.journal();
+        state.save_info(info)?;
+        state.save_plan(plan)?;
+        let progress = Arc::new(Progress::new(self.opts.events.clone()));
+        let engine = Engine::new(&self.opts.engine, progress.clone(), self.opts.cancel.clone())?;
+        let journal = Journal::open(&state.journal_path(), &[], !state.journal_path().exists())?;
+        let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
+        let set = FileSet::new(state, plan, jtx.clone(), &progress);
+
+        // What is already done: finished files (journal identity, or checked on disk), then
+        // chunks of files under construction.
+        let mut done = vec![false; plan.files.len()];
+        let mut skipped = 0;
+        for (i, f) in plan.files.iter().enumerate() {
+            let content = f.content_id();
+            if journal_state.file_ok(dir, &f.path, &content) {
+                done[i] = true;
+            } else if let Some(stamp) = check_existing(dir, f)? {
+                let _ = jtx.send(Record { data: None, line: state::JournalState::file_line(&f.path, &stamp) });
+                done[i] = true;
+            }
+            if done[i] {
+                skipped += 1;
+                progress.emit(Event::File {
+                    path: f.path.clone(),
+                    size: f.size,
+                    md5: f.md5.clone(),
+                    status: FileStatus::Skipped,
+                });
+            }
+        }
+        let mut jobs: Vec<ChunkJob> = Vec::new();
+        let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut settle = Vec::new();
+        let mut resumed_bytes = 0;
+        let mut need_space = 0u64;
+        for (i, f) in plan.files.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let tmp = state.tmp_path(&f.path);
+            let tmp_ok = std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
+            if !tmp_ok {
+                need_space += f.size;
+            }
+            let covers = set.file_hash_covers(i);
+            let mut any = false;
+            for (ci, c) in f.chunks().iter().enumerate() {
+                if tmp_ok && journal_state.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
+                    set.mark_resumed(i, ci);
+                    resumed_bytes += c.compressed_size;
+                    continue;
+                }
+                any = true;
+                let key = (f.product_id.as_str(), c.compressed_md5.as_str());
+                let target = Target { file: i, offset: c.offset };
+                match by_chunk.get(&key) {
+                    Some(&j) => {
+                        jobs[j].targets.push(target);
+                        jobs[j].check_md5 |= !covers;
+                    }
+                    None => {
+                        by_chunk.insert(key, jobs.len());
+                        jobs.push(ChunkJob {
+                            product: f.product_id.clone(),
+                            compressed_md5: c.compressed_md5.clone(),
+                            compressed_size: c.compressed_size,
+                            md5: c.md5.clone(),
+                            size: c.size,
+                            targets: vec![target],
+                            check_md5: !covers,
+                        });
+                    }
+                }
+            }
+            if !any {
+                settle.push(i);
+            }
+        }
+        if let Some(free) = crate::sink::free_space(dir) {
+            if free < need_space {
+                return Err(Error::DiskFull { path: dir.to_path_buf(), needed: need_space });
+            }
+        }
+        let download: u64 = jobs.iter().map(|j| j.compressed_size).sum();
+        progress.set_totals(download + resumed_bytes, resumed_bytes);
+        progress.emit(Event::Start {
+            what: format!("{} build {}", info.product_id, info.build_id),
+            total_bytes: download + resumed_bytes,
+            resumed_bytes,
+            files: plan.files.len() as u64,
+        });
+        let urls = SecureLinkUrls { links };
+        let result = std::thread::scope(|s| {
+            let j = s.spawn(|| journal.run(jrx));
+            let r = (|| {
+                for &i in &settle {
+                    set.settle(i)?;
+                }
+                engine.download_chunks(&jobs, &urls, &set)
+            })();
+            drop(set);
+            drop(jtx);
+            let jr = j.join().unwrap_or(Err(Error::Interrupted));
+            r.and(jr)
+        });
+        result?;
+        self.finish_install(state, plan, old_plan, info, &progress, started, skipped)
+    }
+
+    /// Directories, links, removal of files the new build dropped, and the final records.
+    fn finish_install(
+        &self,
+        state: &StateDir,
+        plan: &Plan,
+        old_plan: Option<&Plan>,
+        info: &InstallInfo,
+        progress: &Progress,
+        started: Instant,
+        skipped: usize,
+    ) -> Result<DownloadSummary> {
+        let dir = state.install_dir();
+        for d in &plan.dirs {
+            let p = state::ensure_parents(dir, &format!("{d}/x"))?;
+            let _ = p;
+        }
+        for l in &plan.links {
+            let at = state::ensure_parents(dir, &l.path)?;
+            let link_dir = l.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let rel = crate::manifest::path::link_target_inside(link_dir, &l.target)?;
+            if let Ok(m) = std::fs::symlink_metadata(&at) {
+                if m.file_type().is_symlink() {
+                    let _ = std::fs::remove_file(&at);
+                } else {
+                    return Err(Error::Io {
+                        op: "create link",
+                        path: at,
+                        source: std::io::Error::other("a file is in the way"),
+                    });
+                }
+            }
+            std::os::unix::fs::symlink(&rel, &at).map_err(|e| Error::io("create link", &at, e))?;
+        }
+        let mut removed = 0;
+        if let Some(old) = old_plan {
+            let keep: std::collections::HashSet<String> = plan.files.iter().map(|f| f.path.to_lowercase()).collect();
+            for f in &old.files {
+                if !keep.contains(&f.path.to_lowercase()) {
+                    let p = dir.join(&f.path);
+                    if std::fs::symlink_metadata(&p).map(|m| m.is_file()).unwrap_or(false) {
+                        std::fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
+                        removed += 1;
+                        progress.emit(Event::File {
+                            path: f.path.clone(),
+                            size: f.size,
+                            md5: None,
+                            status: FileStatus::Removed,
+                        });
+                    }
+                }
+            }
+        }
+        let mut stamps = Vec::with_capacity(plan.files.len());
+        for f in &plan.files {
+            let p = dir.join(&f.path);
+            let stamp = Stamp::of(&p, &f.content_id())
+                .ok_or_else(|| Error::NotFound(format!("{} missing after download", f.path)))?;
+            stamps.push((f.path.clone(), stamp));
+        }
+        state.compact_journal(&stamps)?;
+        let _ = std::fs::remove_dir_all(state.root().join("tmp"));
+        let _ = std::fs::create_dir_all(state.root().join("tmp"));
+        state.save_info(&InstallInfo { complete: true, ..info.clone() })?;
+        let elapsed = started.elapsed().as_secs_f64();
+        progress.emit(Event::Done {
+            total_bytes: plan.install_size(),
+            downloaded_bytes: progress.downloaded(),
+            elapsed_secs: elapsed,
+            md5: None,
+        });
+        Ok(DownloadSummary {
+            product_id: info.product_id.clone(),
+            build_id: info.build_id.clone(),
+            generation: info.generation,
+            files: plan.files.len(),
+            skipped_files: skipped,
+            removed_files: removed,
+            downloaded_bytes: progress.downloaded(),
+            install_bytes: plan.install_size(),
+            notices: Vec::new(),
+        })
+    }
+}
+
+/// Product ids are decimal numbers.
+pub fn check_product_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Usage(format!("invalid product id {id:?}: expected a number")));
+    }
+    Ok(())
+}
+
+/// A file already at its final path without a journal record: accept it only if its content
+/// checks out (whole-file digest, or every chunk's MD5).
+fn check_existing(dir: &Path, f: &plan::PlanFile) -> Result<Option<Stamp>> {
+    let p = dir.join(&f.path);
+    let Some(stamp) = Stamp::of(&p, &f.content_id()) else { return Ok(None) };
+    if stamp.size != f.size {
+        return Ok(None);
+    }
+    Ok(verify_file(&p, f)?.then_some(stamp))
+}
+
+/// Whether the file at `p` has `f`'s content (MD5, SHA-256, or each chunk's MD5).
+pub fn verify_file(p: &Path, f: &plan::PlanFile) -> Result<bool> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut file = match std::fs::File::open(p) {
+        Ok(x) => x,
+        Err(_) => return Ok(false),
+    };
+    if file.metadata().map(|m| m.len()).unwrap_or(u64::MAX) != f.size {
+        return Ok(false);
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    if let Some(want) = &f.md5 {
+        let mut h = Md5::new();
+        loop {
+            let n = file.read(&mut buf).map_err(|e| Error::io("read", p, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        return Ok(&crate::verify::hex(&h.finalize()) == want);
+    }
+    if let Some(want) = &f.sha256 {
+        use sha2::Sha256;
+        let mut h = Sha256::new();
+        loop {
+            let n = file.read(&mut buf).map_err(|e| Error::io("read", p, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        return Ok(crate::verify::hex(&h.finalize()).eq_ignore_ascii_case(want));
+    }
+    for c in f.chunks() {
+        let mut h = Md5::new();
+        let mut left = c.size;
+        while left > 0 {
+            let want = left.min(buf.len() as u64) as usize;
+            file.read_exact(&mut buf[..want]).map_err(|e| Error::io("read", p, e))?;
+            h.update(&buf[..want]);
+            left -= want as u64;
+        }
+        if crate::verify::hex(&h.finalize()) != c.md5 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[allow(dead_code)]
+fn cancelled(flag: &AtomicBool) -> bool {
+    flag.load(Ordering::Relaxed)
+}

@@ -1,0 +1,419 @@
+//! The install plan: every file, directory and link of a selection with where its bytes come
+//! from and how to check them, built from V2 depot manifests or V1 depot manifests. Pure: no
+//! network, no disk. It is saved in the install's state directory, so `verify`, `repair` and
+//! updates work from it without asking GOG again.
+//!
+//! Paths are made safe here (`manifest::path::safe_relative`), `support` files are moved under
+//! `gog-support/<productId>/`, and on Windows builds paths are case-folded so two spellings of
+//! one folder land in one folder (first spelling wins). A later depot's file replaces an
+//! earlier one with the same path (a DLC overriding the base game's copy).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::manifest::path::{resolve_link_target, safe_relative, CaseFolder};
+use crate::manifest::v1::V1File;
+use crate::manifest::v2::{DepotManifest, Item, EMPTY_MD5};
+
+/// One chunk of a V2 file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    /// Offset in the file.
+    pub offset: u64,
+    /// Inflated size.
+    pub size: u64,
+    /// MD5 of the inflated bytes.
+    pub md5: String,
+    /// MD5 (and address) of the stored zlib object.
+    pub compressed_md5: String,
+    /// Size of the stored object.
+    pub compressed_size: u64,
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// V2 chunks of the file's product store, in order.
+    Chunks {
+        /// The chunks.
+        chunks: Vec<ChunkRef>,
+    },
+    /// A V1 `main.bin` byte range.
+    Blob {
+        /// Offset of the file in the product's `main.bin`.
+        offset: u64,
+    },
+}
+
+/// A file to install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Safe relative path under the install directory (`/` separators).
+    pub path: String,
+    /// Final size.
+    pub size: u64,
+    /// Whole-file MD5, when the manifest gives one (or a single chunk's).
+    pub md5: Option<String>,
+    /// Whole-file SHA-256, when given.
+    pub sha256: Option<String>,
+    /// Set the executable bits.
+    pub executable: bool,
+    /// Product whose store (or `main.bin`) holds the bytes.
+    pub product_id: String,
+    /// Where the bytes come from.
+    pub source: Source,
+    /// Offset in the depot's small files container, when it is a member.
+    pub sfc_offset: Option<u64>,
+}
+
+impl PlanFile {
+    /// The V2 chunks, or an empty slice for V1 files.
+    pub fn chunks(&self) -> &[ChunkRef] {
+        match &self.source {
+            Source::Chunks { chunks } => chunks,
+            Source::Blob { .. } => &[],
+        }
+    }
+
+    /// The digest that identifies this file's content: md5, else sha256, else the chunk list.
+    pub fn content_id(&self) -> String {
+        if let Some(m) = &self.md5 {
+            return m.clone();
+        }
+        if let Some(s) = &self.sha256 {
+            return s.clone();
+        }
+        let mut h = String::new();
+        for c in self.chunks() {
+            h.push_str(&c.md5);
+        }
+        crate::verify::md5_hex(h.as_bytes())
+    }
+}
+
+/// A symbolic link to create (after every file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLink {
+    /// Safe relative path of the link.
+    pub path: String,
+    /// Target, relative to the install directory, already checked to stay inside it.
+    pub target: String,
+}
+
+/// A small files container: many small files stored in one chunked blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSfc {
+    /// Product store holding its chunks.
+    pub product_id: String,
+    /// Its chunks (offsets inside the inflated container).
+    pub chunks: Vec<ChunkRef>,
+    /// Inflated size.
+    pub size: u64,
+    /// Indices into [`Plan::files`] of the members.
+    pub members: Vec<usize>,
+}
+
+/// Everything a selection installs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Files, in manifest order.
+    pub files: Vec<PlanFile>,
+    /// Directories to create (besides the parents of files).
+    pub dirs: Vec<String>,
+    /// Symbolic links.
+    pub links: Vec<PlanLink>,
+    /// Small files containers.
+    pub sfcs: Vec<PlanSfc>,
+}
+
+impl Plan {
+    /// Bytes on disk when installed.
+    pub fn install_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Bytes to download for all files (V2: compressed chunk sizes, each distinct chunk once;
+    /// V1: file sizes).
+    pub fn download_size(&self) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0;
+        for f in &self.files {
+            match &f.source {
+                Source::Chunks { chunks } => {
+                    for c in chunks {
+                        if seen.insert((f.product_id.as_str(), c.compressed_md5.as_str())) {
+                            n += c.compressed_size;
+                        }
+                    }
+                }
+                Source::Blob { .. } => n += f.size,
+            }
+        }
+        n
+    }
+}
+
+/// Builds a [`Plan`] depot by depot.
+#[derive(Debug)]
+pub struct PlanBuilder {
+    plan: Plan,
+    index: HashMap<String, usize>,
+    folder: Option<CaseFolder>,
+}
+
+impl PlanBuilder {
+    /// A builder; `case_insensitive` for Windows builds.
+    pub fn new(case_insensitive: bool) -> PlanBuilder {
+        PlanBuilder { plan: Plan::default(), index: HashMap::new(), folder: case_insensitive.then(CaseFolder::new) }
+    }
+
+    fn place(&mut self, raw: &str, support_of: Option<&str>) -> Result<String> {
+        let rel = safe_relative(raw)?;
+        let rel = match support_of {
+            Some(pid) => format!("gog-support/{pid}/{rel}"),
+            None => rel,
+        };
+        if rel == ".galaxy-dl" || rel.starts_with(".galaxy-dl/") || rel.to_ascii_lowercase().starts_with(".galaxy-dl/")
+        {
+            return Err(Error::UnsafePath {
+                path: raw.to_string(),
+                reason: "collides with galaxy-dl's state directory",
+            });
+        }
+        Ok(match &mut self.folder {
+            Some(f) => f.fold(&rel),
+            None => rel,
+        })
+    }
+
+    fn key(&self, path: &str) -> String {
+        if self.folder.is_some() {
+            path.to_lowercase()
+        } else {
+            path.to_string()
+        }
+    }
+
+    fn push_file(&mut self, f: PlanFile) -> usize {
+        let key = self.key(&f.path);
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.plan.files[i] = f;
+                i
+            }
+            None => {
+                self.plan.files.push(f);
+                let i = self.plan.files.len() - 1;
+                self.index.insert(key, i);
+                i
+            }
+        }
+    }
+
+    /// Add a V2 depot of `product_id`.
+    pub fn add_v2_depot(&mut self, product_id: &str, depot: &DepotManifest) -> Result<()> {
+        let mut members = Vec::new();
+        for item in &depot.items {
+            match item {
+                Item::DepotFile(df) => {
+                    let support = df.is_support().then_some(product_id);
+                    let path = self.place(&df.path, support)?;
+                    let mut chunks = Vec::with_capacity(df.chunks.len());
+                    let mut off = 0u64;
+                    for c in &df.chunks {
+                        chunks.push(ChunkRef {
+                            offset: off,
+                            size: c.size,
+                            md5: c.md5.clone(),
+                            compressed_md5: c.compressed_md5.clone(),
+                            compressed_size: c.compressed_size,
+                        });
+                        off =
+                            off.checked_add(c.size).ok_or_else(|| Error::manifest(&df.path, "file size overflows"))?;
+                    }
+                    let md5 = df.md5.clone().or_else(|| match chunks.len() {
+                        1 => Some(chunks[0].md5.clone()),
+                        0 => Some(EMPTY_MD5.to_string()),
+                        _ => None,
+                    });
+                    let i = self.push_file(PlanFile {
+                        path,
+                        size: off,
+                        md5,
+                        sha256: df.sha256.clone(),
+                        executable: df.is_executable(),
+                        product_id: product_id.to_string(),
+                        source: Source::Chunks { chunks },
+                        sfc_offset: df.sfc_ref.as_ref().map(|r| r.offset),
+                    });
+                    if let Some(r) = &df.sfc_ref {
+                        if r.size != off {
+                            return Err(Error::manifest(&df.path, "sfcRef size differs from the file size"));
+                        }
+                        members.push(i);
+                    }
+                }
+                Item::DepotDirectory { path } => {
+                    let p = self.place(path, None)?;
+                    self.plan.dirs.push(p);
+                }
+                Item::DepotLink { path, target } => {
+                    let p = self.place(path, None)?;
+                    let t = resolve_link_target(target)?;
+                    self.plan.links.push(PlanLink { path: p, target: t });
+                }
+            }
+        }
+        if let Some(sfc) = &depot.small_files_container {
+            if !members.is_empty() {
+                let mut chunks = Vec::new();
+                let mut off = 0;
+                for c in &sfc.chunks {
+                    chunks.push(ChunkRef {
+                        offset: off,
+                        size: c.size,
+                        md5: c.md5.clone(),
+                        compressed_md5: c.compressed_md5.clone(),
+                        compressed_size: c.compressed_size,
+                    });
+                    off += c.size;
+                }
+                for &m in &members {
+                    let f = &self.plan.files[m];
+                    let end = f.sfc_offset.unwrap_or(u64::MAX).checked_add(f.size);
+                    if end.is_none_or(|e| e > off) {
+                        return Err(Error::manifest(&f.path, "sfcRef lies outside the small files container"));
+                    }
+                }
+                self.plan.sfcs.push(PlanSfc { product_id: product_id.to_string(), chunks, size: off, members });
+            }
+        }
+        Ok(())
+    }
+
+    /// Add V1 files of `product_id` (its `main.bin`). Directory records become directories.
+    pub fn add_v1_files(&mut self, product_id: &str, files: &[V1File]) -> Result<()> {
+        for f in files {
+            if f.directory {
+                let p = self.place(&f.path, None)?;
+                self.plan.dirs.push(p);
+                continue;
+            }
+            let support = f.support.then_some(product_id);
+            let path = self.place(&f.path, support)?;
+            let offset = match (f.offset, f.size) {
+                (Some(o), _) => o,
+                (None, 0) => 0,
+                (None, _) => return Err(Error::manifest(&f.path, "V1 file without offset")),
+            };
+            offset.checked_add(f.size).ok_or_else(|| Error::manifest(&f.path, "offset + size overflows"))?;
+            let md5 = f.hash.clone().or_else(|| (f.size == 0).then(|| EMPTY_MD5.to_string()));
+            self.push_file(PlanFile {
+                path,
+                size: f.size,
+                md5,
+                sha256: None,
+                executable: f.executable,
+                product_id: product_id.to_string(),
+                source: Source::Blob { offset },
+                sfc_offset: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The finished plan. Members of a container whose file was later replaced by another
+    /// depot's copy are dropped from the container.
+    pub fn finish(mut self) -> Plan {
+        let files = &self.plan.files;
+        for s in &mut self.plan.sfcs {
+            s.members.retain(|&m| files[m].sfc_offset.is_some() && files[m].product_id == s.product_id);
+        }
+        self.plan.sfcs.retain(|s| !s.members.is_empty());
+        self.plan.dirs.sort();
+        self.plan.dirs.dedup();
+        self.plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depot(json: &str) -> DepotManifest {
+        DepotManifest::parse(json.as_bytes(), "test").unwrap()
+    }
+
+    const C1: &str = r#"{"md5":"00000000000000000000000000000001","size":10,"compressedMd5":"10000000000000000000000000000001","compressedSize":5}"#;
+    const C2: &str = r#"{"md5":"00000000000000000000000000000002","size":7,"compressedMd5":"10000000000000000000000000000002","compressedSize":7}"#;
+
+    #[test]
+    fn v2_files_offsets_support_and_case() {
+        let j = format!(
+            r#"{{"version":2,"depot":{{"items":[
+            {{"type":"DepotFile","path":"Data\\a.bin","chunks":[{C1},{C2}],"md5":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}},
+            {{"type":"DepotFile","path":"DATA\\b.bin","chunks":[{C1}]}},
+            {{"type":"DepotFile","path":"empty.txt","chunks":[]}},
+            {{"type":"DepotFile","path":"readme.txt","chunks":[{C2}],"flags":["support"]}},
+            {{"type":"DepotFile","path":"game.exe","chunks":[{C2}],"flags":["executable"]}},
+            {{"type":"DepotDirectory","path":"saves"}},
+            {{"type":"DepotLink","path":"link","target":"Data/a.bin"}}
+        ]}}}}"#
+        );
+        let mut b = PlanBuilder::new(true);
+        b.add_v2_depot("7", &depot(&j)).unwrap();
+        let p = b.finish();
+        let paths: Vec<&str> = p.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["Data/a.bin", "Data/b.bin", "empty.txt", "gog-support/7/readme.txt", "game.exe"]);
+        assert_eq!(p.files[0].size, 17);
+        assert_eq!(p.files[0].chunks()[1].offset, 10);
+        assert_eq!(p.files[1].md5.as_deref(), Some("00000000000000000000000000000001"));
+        assert_eq!(p.files[2].md5.as_deref(), Some(EMPTY_MD5));
+        assert!(p.files[4].executable);
+        assert_eq!(p.dirs, ["saves"]);
+        assert_eq!(p.links[0].target, "Data/a.bin");
+        assert_eq!(p.install_size(), 17 + 10 + 0 + 7 + 7);
+        // C1 and C2 are each downloaded once.
+        assert_eq!(p.download_size(), 5 + 7);
+    }
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        for bad in [r#"..\\evil"#, r#"a\\..\\..\\b"#, "C:\\\\x", ".galaxy-dl/journal"] {
+            let j =
+                format!(r#"{{"version":2,"depot":{{"items":[{{"type":"DepotFile","path":"{bad}","chunks":[]}}]}}}}"#);
+            let mut b = PlanBuilder::new(false);
+            assert!(b.add_v2_depot("1", &depot(&j)).is_err(), "{bad}");
+        }
+        let j = r#"{"version":2,"depot":{"items":[{"type":"DepotLink","path":"l","target":"../../etc/passwd"}]}}"#;
+        assert!(PlanBuilder::new(false).add_v2_depot("1", &depot(j)).is_err());
+    }
+
+    #[test]
+    fn later_depot_overrides_same_path() {
+        let a =
+            format!(r#"{{"version":2,"depot":{{"items":[{{"type":"DepotFile","path":"x.dat","chunks":[{C1}]}}]}}}}"#);
+        let b2 =
+            format!(r#"{{"version":2,"depot":{{"items":[{{"type":"DepotFile","path":"X.DAT","chunks":[{C2}]}}]}}}}"#);
+        let mut b = PlanBuilder::new(true);
+        b.add_v2_depot("1", &depot(&a)).unwrap();
+        b.add_v2_depot("2", &depot(&b2)).unwrap();
+        let p = b.finish();
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].product_id, "2");
+        assert_eq!(p.files[0].size, 7);
+    }
+
+    #[test]
+    fn plan_roundtrips_through_json() {
+        let j = format!(r#"{{"version":2,"depot":{{"items":[{{"type":"DepotFile","path":"x","chunks":[{C1}]}}]}}}}"#);
+        let mut b = PlanBuilder::new(false);
+        b.add_v2_depot("1", &depot(&j)).unwrap();
+        let p = b.finish();
+        let s = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Plan>(&s).unwrap(), p);
+    }
+}

