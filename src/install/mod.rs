@@ -285,7 +285,7 @@ impl Downloader {
             r.and(jr)
         });
         result?;
-        self.finish_install(state, plan, old_plan, info, &progress, started, skipped)
+        self.finish_install(state, plan, old_plan, info, &progress, (started, skipped))
     }
 
     /// Directories, links, removal of files the new build dropped, and the final records.
@@ -296,8 +296,7 @@ impl Downloader {
         old_plan: Option<&Plan>,
         info: &InstallInfo,
         progress: &Progress,
-        started: Instant,
-        skipped: usize,
+        (started, skipped): (Instant, usize),
     ) -> Result<DownloadSummary> {
         let dir = state.install_dir();
         for d in &plan.dirs {

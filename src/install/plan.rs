@@ -375,7 +375,7 @@ mod tests {
         assert!(p.files[4].executable);
         assert_eq!(p.dirs, ["saves"]);
         assert_eq!(p.links[0].target, "Data/a.bin");
-        assert_eq!(p.install_size(), 17 + 10 + 0 + 7 + 7);
+        assert_eq!(p.install_size(), 17 + 10 + 7 + 7);
         // C1 and C2 are each downloaded once.
         assert_eq!(p.download_size(), 5 + 7);
     }
