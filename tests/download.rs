@@ -112,7 +112,7 @@ fn v2_install_matches_the_selection_and_verifies() {
     assert!(err.contains(&UNOWNED_DLC.to_string()) || !err.contains("error"), "{err}");
     // Executable bits, directories and links.
     let b = e.newest_build(base, "windows");
-    for x in b.select(&"en-US", "64", &[base, OWNED_DLC]) {
+    for x in b.select("en-US", "64", &[base, OWNED_DLC]) {
         let p = dir.join(&x.path);
         match &x.kind {
             EntryKind::File if x.executable => {
