@@ -460,6 +460,9 @@ fn cdn_query_signed(st: &State, req: &Request) -> Response {
 
 fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> Response {
     let segs: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.get(1) == Some(&"v1") {
+        st.v1(); // wait for background generation before taking the faults lock
+    }
     let mut f = st.faults.lock().unwrap();
     if f.failing_endpoint == Some(endpoint) {
         return Response::text(404, "endpoint unavailable");
