@@ -32,6 +32,7 @@ fn fail(msg: &str) -> ! {
 fn main() {
     let mut cfg = MockConfig::default();
     let mut blob: Option<u64> = None;
+    let mut port: u16 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (key, inline) = match a.split_once('=') {
@@ -62,7 +63,7 @@ fn main() {
             || parse_size(&val).unwrap_or_else(|| fail(&format!("bad value for {key}: {val}")));
         match key.as_str() {
             "--port" => {
-                cfg.port = val
+                port = val
                     .parse()
                     .unwrap_or_else(|_| fail(&format!("bad port: {val}")))
             }
@@ -82,11 +83,11 @@ fn main() {
     let _guard: Box<dyn std::any::Any> = if let Some(n) = blob {
         let mut data = vec![0u8; n as usize];
         fill_compressible(0xB10B, &mut data);
-        let b = BlobServer::new_on(cfg.port, data);
+        let b = BlobServer::new_on(port, data);
         let _ = writeln!(out, "# url: {} md5: {} size: {n}", b.url(), b.md5_hex());
         Box::new(b)
     } else {
-        let m = GogMock::start(cfg);
+        let m = GogMock::start_on_port(cfg, port);
         m.wait_ready();
         for (k, v) in m.env() {
             let _ = writeln!(out, "export {k}={v}");

@@ -433,6 +433,10 @@ impl Stats {
             .filter(|e| e.path.contains(needle))
             .count() as u64
     }
+    /// Requests whose log entry satisfies `f`.
+    pub fn count_where(&self, f: impl Fn(&LogEntry) -> bool) -> u64 {
+        self.log.lock().unwrap().iter().filter(|e| f(e)).count() as u64
+    }
     /// A copy of the request log.
     pub fn log(&self) -> Vec<LogEntry> {
         self.log.lock().unwrap().clone()

@@ -159,6 +159,8 @@ pub struct ExpectedEntry {
     pub sfc_member: bool,
     /// V2: hex MD5 of each inflated chunk in order; empty for V1.
     pub chunk_md5s: Vec<String>,
+    /// V2: `compressedMd5` of each chunk in order (the CDN object names); empty for V1.
+    pub chunk_compressed_md5s: Vec<String>,
     /// V1: offset into `main.bin`.
     pub v1_offset: Option<u64>,
 }
@@ -502,6 +504,7 @@ impl DepotB {
             is_gog_depot: self.is_gog,
             sfc_member: false,
             chunk_md5s: Vec::new(),
+            chunk_compressed_md5s: Vec::new(),
             v1_offset: None,
         }
     }
@@ -550,6 +553,7 @@ impl DepotB {
         e.support = o.support;
         e.hidden = o.hidden;
         e.chunk_md5s = recs.iter().map(|r| r.md5.clone()).collect();
+        e.chunk_compressed_md5s = recs.iter().map(|r| r.cmd5.clone()).collect();
         self.entries.push(e);
         self.items.len() - 1
     }
@@ -1255,6 +1259,7 @@ fn gen_v1(
             is_gog_depot: false,
             sfc_member: false,
             chunk_md5s: Vec::new(),
+            chunk_compressed_md5s: Vec::new(),
             v1_offset: off,
         });
     };
@@ -1439,6 +1444,7 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
         e.size = size;
         e.md5 = md5;
         e.chunk_md5s = chunks.iter().map(|c| c.0.md5.clone()).collect();
+        e.chunk_compressed_md5s = chunks.iter().map(|c| c.0.cmd5.clone()).collect();
         d.entries.push(e);
         for (rec, z) in chunks {
             content.chunks.insert((BENCH_V2, rec.cmd5), z);

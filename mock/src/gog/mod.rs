@@ -29,8 +29,6 @@ pub struct MockConfig {
     pub bench_v2_size: Option<u64>,
     /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
     pub bench_v1_size: Option<u64>,
-    /// Port to bind on 127.0.0.1 (0 = any free port).
-    pub port: u16,
 }
 
 impl Default for MockConfig {
@@ -42,7 +40,6 @@ impl Default for MockConfig {
             v1_blob_size: 64 << 20,
             bench_v2_size: None,
             bench_v1_size: None,
-            port: 0,
         }
     }
 }
@@ -208,8 +205,13 @@ impl GogMock {
     /// `user_id` of the fixture user.
     pub const USER_ID: &'static str = "48620000000000001";
 
-    /// Generate the fixtures and start serving on 127.0.0.1.
+    /// Generate the fixtures and start serving on a free 127.0.0.1 port.
     pub fn start(cfg: MockConfig) -> GogMock {
+        GogMock::start_on_port(cfg, 0)
+    }
+
+    /// Like [`GogMock::start`] on a given port (0 = any free port).
+    pub fn start_on_port(cfg: MockConfig, port: u16) -> GogMock {
         let t = Instant::now();
         let (v2_fixtures, content, v1) = fixtures::build_all(&cfg);
         let state = Arc::new(State {
@@ -224,7 +226,7 @@ impl GogMock {
         });
         let st = state.clone();
         let server = Server::start_on(
-            cfg.port,
+            port,
             Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)),
         );
         let _ = state.base.set(server.url());
