@@ -146,7 +146,7 @@ fn handle(st: &BlobState, req: &Request) -> Response {
         return Response::text(404, "not found");
     }
     let mut f = st.faults.lock().unwrap();
-    let rate = Some(f.per_conn_rate.unwrap_or(0));
+    let rate = f.per_conn_rate;
     if let Some(s) = f.status_override {
         let mut r = Response::text(s, "status override");
         r.conn_rate = rate;

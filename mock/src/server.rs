@@ -125,7 +125,9 @@ pub struct Response {
     pub range: std::ops::Range<usize>,
     /// Per-response faults.
     pub faults: BodyFaults,
-    /// Pace the whole connection at this many bytes/s from now on (`Some(0)` removes pacing).
+    /// Pace this connection at this many bytes/s (`None` = the server-wide default set with
+    /// [`Server::set_per_conn_rate`], `Some(0)` = unpaced). The pacing budget carries over
+    /// between consecutive responses with the same rate on one connection.
     pub conn_rate: Option<u64>,
     /// Close the connection after this response.
     pub close: bool,
@@ -715,9 +717,7 @@ fn serve_conn(stream: TcpStream, id: u64, sh: &Shared, handler: &Handler) -> io:
             None => default_rate,
         };
         if want == 0 {
-            if resp.conn_rate == Some(0) {
-                conn_pacer = None;
-            }
+            conn_pacer = None;
         } else if conn_pacer.as_ref().map(|p| p.rate) != Some(want) {
             conn_pacer = Some(Pacer::new(want));
         }

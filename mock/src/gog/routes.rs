@@ -467,7 +467,7 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
     if f.failing_endpoint == Some(endpoint) {
         return Response::text(404, "endpoint unavailable");
     }
-    let rate = Some(f.per_conn_rate.unwrap_or(0));
+    let rate = f.per_conn_rate;
     match segs.as_slice() {
         ["content-system", "v2", "store", pid, aa, bb, h] => {
             let Ok(pid) = pid.parse::<u64>() else {
@@ -536,6 +536,6 @@ fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response
     }
     let mut r = range_response(req, z.clone(), 0..z.len(), true)
         .header("Content-Type", "application/octet-stream");
-    r.conn_rate = Some(f.per_conn_rate.unwrap_or(0));
+    r.conn_rate = f.per_conn_rate;
     post_fault(req, &mut f.chunk, r)
 }
