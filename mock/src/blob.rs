@@ -86,9 +86,14 @@ impl BlobServer {
 
     /// Serve `data` on `port` (0 = any free port).
     pub fn new_on(port: u16, data: Vec<u8>) -> BlobServer {
+        BlobServer::from_arc(port, Arc::from(data))
+    }
+
+    /// Serve an already shared buffer on `port` (0 = any free port) without copying it.
+    pub fn from_arc(port: u16, data: Arc<[u8]>) -> BlobServer {
         let md5 = md5_hex(&data);
         let state = Arc::new(BlobState {
-            data: Arc::from(data),
+            data,
             faults: Mutex::new(BlobFaults::default()),
         });
         let st = state.clone();

@@ -1,7 +1,7 @@
 //! `galaxy-dl-mock`: runs the GOG mock (or, with `--blob`, a plain Range blob server) on
 //! 127.0.0.1 and prints shell `export` lines pointing galaxy-dl at it, for demos and benchmarks.
 
-use galaxy_dl_mock::data::fill_compressible;
+use galaxy_dl_mock::data::{par_fill, zeroed_arc};
 use galaxy_dl_mock::{BlobServer, GogMock, MockConfig};
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -81,9 +81,9 @@ fn main() {
     let mut out = std::io::stdout().lock();
     // Keep the server alive for the rest of main.
     let _guard: Box<dyn std::any::Any> = if let Some(n) = blob {
-        let mut data = vec![0u8; n as usize];
-        fill_compressible(0xB10B, &mut data);
-        let b = BlobServer::new_on(port, data);
+        let mut data = zeroed_arc(n as usize);
+        par_fill(0xB10B, std::sync::Arc::get_mut(&mut data).unwrap(), true);
+        let b = BlobServer::from_arc(port, data);
         let _ = writeln!(out, "# url: {} md5: {} size: {n}", b.url(), b.md5_hex());
         Box::new(b)
     } else {
