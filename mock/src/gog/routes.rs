@@ -114,14 +114,16 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
         ["dependencies", "repository"] => Response::json(
             200,
             &json!({
-                "repository_manifest": format!("{}/content-system/v2/dependencies/meta/{}", st.base(), gp(&st.content.dep_repo_hash)),
+                "repository_manifest": format!("{}/content-system/v2/dependencies/meta/{}", st.base(), gp(&st.built.content.dep_repo_hash)),
                 "build_id": super::fixtures::DEPS_BUILD,
                 "generation": 2,
             }),
         ),
-        ["content-system", "v2", "meta", aa, bb, h] => meta(st, req, &st.content.meta, aa, bb, h),
+        ["content-system", "v2", "meta", aa, bb, h] => {
+            meta(st, req, &st.built.content.meta, aa, bb, h)
+        }
         ["content-system", "v2", "dependencies", "meta", aa, bb, h] => {
-            meta(st, req, &st.content.dep_meta, aa, bb, h)
+            meta(st, req, &st.built.content.dep_meta, aa, bb, h)
         }
         ["content-system", "v2", "dependencies", "store", aa, bb, h] => {
             dep_chunk(st, req, aa, bb, h)
@@ -195,7 +197,7 @@ fn builds(st: &State, req: &Request, id: &str, os: &str) -> Response {
     let Ok(pid) = id.parse::<u64>() else {
         return not_found();
     };
-    let c = &st.content;
+    let c = &st.built.content;
     if !c.listings.iter().any(|l| l.product_id == pid) {
         return err(404, "not_found", "unknown product");
     }
@@ -476,11 +478,11 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if h.len() < 4 || &h[0..2] != *aa || &h[2..4] != *bb {
                 return not_found();
             }
-            let Some(z) = st.content.chunks.get(&(pid, h.to_string())) else {
+            let Some(z) = st.built.content.chunks.get(&(pid, h.to_string())) else {
                 return not_found();
             };
-            if (f.withhold_sfc && st.content.sfc_chunks.contains(*h))
-                || (f.withhold_sfc_members && st.content.sfc_member_chunks.contains(*h))
+            if (f.withhold_sfc && st.built.content.sfc_chunks.contains(*h))
+                || (f.withhold_sfc_members && st.built.content.sfc_member_chunks.contains(*h))
             {
                 return not_found();
             }
@@ -524,7 +526,7 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
 }
 
 fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response {
-    let Some(z) = st.content.dep_chunks.get(h) else {
+    let Some(z) = st.built.content.dep_chunks.get(h) else {
         return not_found();
     };
     if h.len() < 4 || &h[0..2] != aa || &h[2..4] != bb {
