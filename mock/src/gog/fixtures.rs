@@ -45,7 +45,8 @@
 //! English depot with 5 files; a `redist` entry `MOCKREDIST`. Generated on a background thread.
 //!
 //! **1000000004 "Bench V2"** (build `1400000000000001`, only with `bench_v2_size`): 4 files
-//! `bench\file{0..3}.bin` of `size/4` each, ~1.56:1 compressible. **1000000005 "Bench V1"**
+//! `bench\file{0..3}.bin` of `size/4` each, ~1.56:1 compressible (chunks encoded by the
+//! fast [`crate::data::rle_zlib`]). **1000000005 "Bench V1"**
 //! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): ~1000 small files
 //! (1-32 KiB) and up to 8 large files.
 //!
@@ -1415,7 +1416,7 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
                         buf.resize(n, 0);
                         fill_compressible(gen_seed(&format!("bench/{f}/{off}")), &mut buf);
                         h.update(&buf);
-                        let z = zlib(&buf, 1);
+                        let z = crate::data::rle_zlib(&buf);
                         let rec = ChunkRec {
                             md5: md5_hex(&buf),
                             size: n as u64,
