@@ -164,7 +164,18 @@ fn access_token_expiry() {
     assert_eq!(secure_link(&m, &at, QUEST).status, 200);
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(secure_link(&m, &at, QUEST).status, 401);
+    let builds = format!(
+        "{}/products/{QUEST}/os/windows/builds?generation=2",
+        m.url()
+    );
+    assert_eq!(
+        get_auth(&builds, &at).status,
+        401,
+        "a sent token must be valid"
+    );
+    assert_eq!(get(&builds).status, 200, "no token is fine");
     let at = m.issue_access_token();
+    assert_eq!(get_auth(&builds, &at).status, 200);
     assert_eq!(secure_link(&m, &at, QUEST).status, 200);
     m.faults(|f| f.expire_access_tokens_now = true);
     assert_eq!(secure_link(&m, &at, QUEST).status, 401);

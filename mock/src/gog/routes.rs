@@ -95,6 +95,14 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
     if path.starts_with("/token=") {
         return cdn_fastly(st, req);
     }
+    // Content-system API routes work without a token, but a token that is sent must be valid.
+    let api = matches!(
+        segs.as_slice(),
+        ["products", ..] | ["open_link"] | ["dependencies", "repository"]
+    );
+    if api && req.header("authorization").is_some() && !bearer_ok(st, req) {
+        return unauthorized();
+    }
     match segs.as_slice() {
         ["auth"] => Response::bytes(200, "<html><body>Mock GOG login</body></html>")
             .header("Content-Type", "text/html"),
