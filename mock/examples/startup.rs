@@ -1,16 +1,19 @@
-//! Prints `GogMock::start` timings for a few configurations.
+//! Prints `GogMock::start` timings (and the time until the background V1 products are ready)
+//! for a few configurations: `cargo run -p galaxy-dl-mock --example startup [--release]`.
 use galaxy_dl_mock::{GogMock, MockConfig};
 use std::time::Instant;
 fn main() {
     for (name, cfg) in [
-        ("small", MockConfig::small()),
-        ("256K chunks, 64 MiB v1", MockConfig { chunk_size: 256 << 10, ..MockConfig::default() }),
-        ("256K chunks, 1 MiB v1", MockConfig { chunk_size: 256 << 10, v1_blob_size: 1 << 20, ..MockConfig::default() }),
-        ("default", MockConfig::default()),
+        ("small()", MockConfig::small()),
+        ("chunk 256K, V1 64M", MockConfig { chunk_size: 256 << 10, ..MockConfig::default() }),
+        ("default (chunk 10M, V1 64M)", MockConfig::default()),
     ] {
-        let t = Instant::now();
-        let m = GogMock::start(cfg);
-        println!("{name}: {:?}", t.elapsed());
-        drop(m);
+        for _ in 0..2 {
+            let t = Instant::now();
+            let m = GogMock::start(cfg.clone());
+            let started = t.elapsed();
+            m.wait_ready();
+            println!("{name}: start {started:?}, V1 ready {:?}", t.elapsed());
+        }
     }
 }

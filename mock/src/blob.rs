@@ -86,8 +86,13 @@ impl BlobServer {
 
     /// Serve `data` on `port` (0 = any free port).
     pub fn new_on(port: u16, data: Vec<u8>) -> BlobServer {
+        BlobServer::from_arc(port, Arc::from(data))
+    }
+
+    /// Serve an already shared buffer on `port` (0 = any free port) without copying it.
+    pub fn from_arc(port: u16, data: Arc<[u8]>) -> BlobServer {
         let md5 = md5_hex(&data);
-        let state = Arc::new(BlobState { data: Arc::from(data), faults: Mutex::new(BlobFaults::default()) });
+        let state = Arc::new(BlobState { data, faults: Mutex::new(BlobFaults::default()) });
         let st = state.clone();
         let server = Server::start_on(port, Arc::new(move |req: &Request| handle(&st, req)));
         BlobServer { server, state, md5 }
@@ -143,7 +148,7 @@ fn handle(st: &BlobState, req: &Request) -> Response {
         return Response::text(404, "not found");
     }
     let mut f = st.faults.lock().unwrap();
-    let rate = Some(f.per_conn_rate.unwrap_or(0));
+    let rate = f.per_conn_rate;
     if let Some(s) = f.status_override {
         let mut r = Response::text(s, "status override");
         r.conn_rate = rate;

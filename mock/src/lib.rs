@@ -6,6 +6,8 @@
 //! - [`gog`]: [`GogMock`], the GOG auth/content-system/CDN/embed mock with fixture products;
 //! - [`client`]: a tiny raw-`TcpStream` HTTP client used by this crate's tests.
 
+#![warn(missing_docs)]
+
 pub mod blob;
 pub mod client;
 pub mod data;

@@ -1,7 +1,7 @@
 //! `galaxy-dl-mock`: runs the GOG mock (or, with `--blob`, a plain Range blob server) on
 //! 127.0.0.1 and prints shell `export` lines pointing galaxy-dl at it, for demos and benchmarks.
 
-use galaxy_dl_mock::data::fill_compressible;
+use galaxy_dl_mock::data::{par_fill, zeroed_arc};
 use galaxy_dl_mock::{BlobServer, GogMock, MockConfig};
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -32,6 +32,7 @@ fn fail(msg: &str) -> ! {
 fn main() {
     let mut cfg = MockConfig::default();
     let mut blob: Option<u64> = None;
+    let mut port: u16 = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (key, inline) = match a.split_once('=') {
@@ -50,7 +51,7 @@ fn main() {
         let val = inline.or_else(|| args.next()).unwrap_or_else(|| fail(&format!("{key} needs a value")));
         let size = || parse_size(&val).unwrap_or_else(|| fail(&format!("bad value for {key}: {val}")));
         match key.as_str() {
-            "--port" => cfg.port = val.parse().unwrap_or_else(|_| fail(&format!("bad port: {val}"))),
+            "--port" => port = val.parse().unwrap_or_else(|_| fail(&format!("bad port: {val}"))),
             "--chunk-size" => cfg.chunk_size = size() as usize,
             "--v1-size" => cfg.v1_blob_size = size(),
             "--bench-v2" => cfg.bench_v2_size = Some(size()),
@@ -65,13 +66,13 @@ fn main() {
     let mut out = std::io::stdout().lock();
     // Keep the server alive for the rest of main.
     let _guard: Box<dyn std::any::Any> = if let Some(n) = blob {
-        let mut data = vec![0u8; n as usize];
-        fill_compressible(0xB10B, &mut data);
-        let b = BlobServer::new_on(cfg.port, data);
+        let mut data = zeroed_arc(n as usize);
+        par_fill(0xB10B, std::sync::Arc::get_mut(&mut data).unwrap(), true);
+        let b = BlobServer::from_arc(port, data);
         let _ = writeln!(out, "# url: {} md5: {} size: {n}", b.url(), b.md5_hex());
         Box::new(b)
     } else {
-        let m = GogMock::start(cfg);
+        let m = GogMock::start_on_port(cfg, port);
         m.wait_ready();
         for (k, v) in m.env() {
             let _ = writeln!(out, "export {k}={v}");

@@ -119,7 +119,9 @@ pub struct Response {
     pub range: std::ops::Range<usize>,
     /// Per-response faults.
     pub faults: BodyFaults,
-    /// Pace the whole connection at this many bytes/s from now on (`Some(0)` removes pacing).
+    /// Pace this connection at this many bytes/s (`None` = the server-wide default set with
+    /// [`Server::set_per_conn_rate`], `Some(0)` = unpaced). The pacing budget carries over
+    /// between consecutive responses with the same rate on one connection.
     pub conn_rate: Option<u64>,
     /// Close the connection after this response.
     pub close: bool,
@@ -396,6 +398,10 @@ impl Stats {
     pub fn count_containing(&self, needle: &str) -> u64 {
         self.log.lock().unwrap().iter().filter(|e| e.path.contains(needle)).count() as u64
     }
+    /// Requests whose log entry satisfies `f`.
+    pub fn count_where(&self, f: impl Fn(&LogEntry) -> bool) -> u64 {
+        self.log.lock().unwrap().iter().filter(|e| f(e)).count() as u64
+    }
     /// A copy of the request log.
     pub fn log(&self) -> Vec<LogEntry> {
         self.log.lock().unwrap().clone()
@@ -637,9 +643,7 @@ fn serve_conn(stream: TcpStream, id: u64, sh: &Shared, handler: &Handler) -> io:
             None => default_rate,
         };
         if want == 0 {
-            if resp.conn_rate == Some(0) {
-                conn_pacer = None;
-            }
+            conn_pacer = None;
         } else if conn_pacer.as_ref().map(|p| p.rate) != Some(want) {
             conn_pacer = Some(Pacer::new(want));
         }

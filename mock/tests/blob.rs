@@ -196,3 +196,38 @@ fn generic_server_query_and_headers() {
     s.stats().reset();
     assert_eq!(s.stats().requests(), 0);
 }
+
+#[test]
+fn parallel_ranges_reassemble_and_rate_is_per_connection() {
+    let b = blob(400_000);
+    b.faults(|f| f.per_conn_rate = Some(400_000));
+    let url = b.url();
+    let t = Instant::now();
+    let parts: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let url = url.clone();
+                s.spawn(move || {
+                    let (host, path) = split_url(&url);
+                    let mut c = Conn::connect(&host).unwrap();
+                    let mut out = Vec::new();
+                    // two keep-alive requests per connection
+                    for k in 0..2 {
+                        let a = i * 100_000 + k * 50_000;
+                        let r = c.send("GET", &path, &[("Range", &format!("bytes={a}-{}", a + 49_999))]).unwrap();
+                        assert_eq!(r.status, 206);
+                        out.extend(r.body);
+                    }
+                    out
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let el = t.elapsed();
+    assert_eq!(parts.concat(), b.data());
+    // 100 KB per connection at 400 KB/s each: ~0.25 s if per connection, ~1 s if global.
+    assert!(el >= Duration::from_millis(180) && el < Duration::from_millis(800), "{el:?}");
+    assert_eq!(b.stats().connections(), 4);
+    assert_eq!(b.stats().range_requests(), 8);
+}

@@ -135,7 +135,11 @@ fn access_token_expiry() {
     assert_eq!(secure_link(&m, &at, QUEST).status, 200);
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(secure_link(&m, &at, QUEST).status, 401);
+    let builds = format!("{}/products/{QUEST}/os/windows/builds?generation=2", m.url());
+    assert_eq!(get_auth(&builds, &at).status, 401, "a sent token must be valid");
+    assert_eq!(get(&builds).status, 200, "no token is fine");
     let at = m.issue_access_token();
+    assert_eq!(get_auth(&builds, &at).status, 200);
     assert_eq!(secure_link(&m, &at, QUEST).status, 200);
     m.faults(|f| f.expire_access_tokens_now = true);
     assert_eq!(secure_link(&m, &at, QUEST).status, 401);
@@ -289,6 +293,8 @@ fn secure_link_auth_and_chunks() {
     let (chunk, _) = first_chunk_of(&m, QUEST_BUILD_NEW, "Data\\big.pak");
     let cmd5 = chunk["compressedMd5"].as_str().unwrap();
     let suffix = format!("/{}", gp(cmd5));
+    let fx = m.fixtures().build(QUEST, QUEST_BUILD_NEW).unwrap();
+    assert_eq!(fx.entry("Data/big.pak").unwrap().chunk_compressed_md5s[0], cmd5);
     for e in urls {
         let u = chunk_url(e, &suffix);
         let r = get(&u);
@@ -514,4 +520,31 @@ fn patches_not_found_and_auth_page() {
     assert_eq!(r.json()["error"], "not_found");
     assert_eq!(get(&format!("{}/auth?client_id=1", m.url())).status, 200);
     assert_eq!(m.env().len(), 4);
+}
+
+#[test]
+fn bench_products() {
+    let m = GogMock::start(MockConfig {
+        bench_v2_size: Some(4 << 20),
+        bench_v1_size: Some(4 << 20),
+        ..MockConfig::small()
+    });
+    let at = m.issue_access_token();
+    let b = m.fixtures().build(BENCH_V2, BENCH_V2_BUILD).unwrap();
+    assert_eq!(b.entries.len(), 4);
+    assert_eq!(b.entries.iter().map(|e| e.size).sum::<u64>(), 4 << 20);
+    let f = &b.entries[0];
+    let link = secure_link(&m, &at, BENCH_V2).json();
+    let mut data = Vec::new();
+    for c in &f.chunk_compressed_md5s {
+        let r = get(&chunk_url(&link["urls"][1], &format!("/{}", gp(c))));
+        assert_eq!(&md5_hex(&r.body), c);
+        data.extend(inflate(&r.body));
+    }
+    assert_eq!(md5_hex(&data), f.md5);
+    let v1 = m.fixtures().build(BENCH_V1, BENCH_V1_BUILD).unwrap();
+    assert!(v1.entries.len() > 20);
+    let r = get(&format!("{}/products/{BENCH_V1}/os/windows/builds?generation=2", m.url())).json();
+    assert_eq!(r["items"][0]["build_id"], BENCH_V1_BUILD);
+    assert_eq!(get(&format!("{}{}", m.url(), v1.link_path)).status, 200);
 }

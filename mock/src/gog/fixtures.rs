@@ -1,6 +1,60 @@
 //! The GOG mock's deterministic fixture products: generates file data, zlib chunks, V2 depot and
 //! build manifests, V1 repository/depot manifests and `main.bin` blobs, the dependency
 //! repository, and the public [`Fixtures`] description tests assert against.
+//!
+//! Sizes below use `cs` = [`MockConfig::chunk_size`]. Chunks are zlib level 1 (manifests level
+//! 6); chunk `md5` = MD5 of the inflated bytes, `compressedMd5` = MD5 of the zlib object.
+//! Automatic chunking emits `cs` pieces while at least `2*cs` remain, then one tail piece, so a
+//! tail chunk may be up to 2x `cs` (as on GOG's CDN).
+//!
+//! **1000000001 "Fixture Quest"** (V2). Windows builds `1100000000000002` (newest public,
+//! listed first), `1100000000000001` (older public), `1100000000000003` (private branch `beta`,
+//! password `s3cret`, listed first when the password is given); osx build `1100000000000021`.
+//! Build manifests list `dependencies: ["MOCKDEP_GAME","MOCKREDIST"]` and `products` 1000000001,
+//! 1000000002, 1000000009. Windows depots, in order:
+//! 1. game depot `["*"]`: `Game.exe` (executable), `Data\big.pak` (chunks cs, cs, 1.5cs; the
+//!    middle chunk differs between the two public builds), `Data\a.txt` (changed between
+//!    builds), `DATA\b.txt` (case-variant directory), `Data\empty.dat` (zero chunks),
+//!    `Data\nomd5.bin` (2 chunks, no `md5`/`sha256`), `Data\sha_only.bin` (2 chunks, `sha256`
+//!    only), `Data\repeat.bin` (chunks R,R,S) and `Data\shared_r.bin` (chunk R),
+//!    `Data\random.bin` (incompressible: `compressedSize > size`), `Data\hidden.cfg` (hidden),
+//!    `Data\Sub\Deep\nested.txt`, `app\settings.ini` (support -> installs to
+//!    `gog-support/1000000001/app/settings.ini`), `Data\old_only_b1.txt` (old build only) or
+//!    `Data\new_in_b2.txt` (new + beta), `Data\beta.txt` (beta only), `DepotDirectory`s
+//!    `Data`, `saves`, `saves\empty` (empty);
+//! 2. `["en-US"]`: `lang\en\strings.txt`, `lang\en\voice.bin` (one 1.2cs chunk);
+//! 3. `["de-DE"]`: `lang\de\strings.txt` - this depot manifest is served as *plain* JSON;
+//! 4. `osBitness ["32"]`: `bin32\engine.dll`; 5. `osBitness ["64"]`: `bin64\engine.dll`;
+//! 6. `isGogDepot`: `goggame-1000000001.info`, `goggame-1000000001.script`;
+//! 7. small-files container: `sfc\small_000.txt` .. `small_049.txt` (200-4000 bytes, each with
+//!    its own chunk and `sfcRef`), `smallFilesContainer` = one chunk of their concatenation;
+//! 8. DLC 1000000002 (owned): `DLC\owned\pack.dat` (1.2cs), `DLC\owned\readme.txt`;
+//! 9. DLC 1000000009 (not owned): `DLC\unowned\pack.dat`.
+//!
+//! osx: `Fixture Quest.app/Contents/MacOS/FixtureQuest` and `.../launcher.sh` (executable),
+//! `.../Resources/data.pak` (1.5cs), `.../Info.plist`, directories, `DepotLink`s
+//! `Fixture Quest.app/Contents/Frameworks/Current` -> `Fixture Quest.app/Contents/Resources` and
+//! `game.sh` -> `Fixture Quest.app/Contents/MacOS/launcher.sh` (targets relative to the install
+//! dir), plus an `["en-US"]` depot with one file.
+//!
+//! **1000000003 "Fixture Legacy"** (V1 build `3003`, timestamp 1600000003, windows): one
+//! `main.bin` of [`MockConfig::v1_blob_size`] random bytes; Neutral depot with up to 1000 small
+//! files (1-64 KiB, filling at most half the blob), `/Game.exe` (executable),
+//! `/support/readme.txt` (support), 4 large files filling the rest, `/Data/empty.dat` (size 0),
+//! `/Data/duplicate_of_3.dat` (same offset and hash as another file), directory records;
+//! English depot with 5 files; a `redist` entry `MOCKREDIST`. Generated on a background thread.
+//!
+//! **1000000004 "Bench V2"** (build `1400000000000001`, only with `bench_v2_size`): 4 files
+//! `bench\file{0..3}.bin` of `size/4` each, ~1.56:1 compressible (chunks encoded by the
+//! fast [`crate::data::rle_zlib`]). **1000000005 "Bench V1"**
+//! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): ~1000 small files
+//! (1-32 KiB) and up to 8 large files.
+//!
+//! **Dependencies** (build `1500000000000001`): `MOCKREDIST` (`__redist/MOCKREDIST/setup.exe`),
+//! `MOCKDEP_GAME` (game-dir: `MOCKDEP_GAME/bin/helper.exe`), `MOCKISI` (internal,
+//! `__redist/ISI/scriptinterpreter.exe`).
+//!
+//! Owned by the fixture user: 1000000001, 1000000002, 1000000003, 1000000004, 1000000005.
 
 use crate::data::{compressible_bytes, fill_compressible, hex, md5_hex, random_bytes, text_bytes, Rng};
 use flate2::write::ZlibEncoder;
@@ -103,6 +157,8 @@ pub struct ExpectedEntry {
     pub sfc_member: bool,
     /// V2: hex MD5 of each inflated chunk in order; empty for V1.
     pub chunk_md5s: Vec<String>,
+    /// V2: `compressedMd5` of each chunk in order (the CDN object names); empty for V1.
+    pub chunk_compressed_md5s: Vec<String>,
     /// V1: offset into `main.bin`.
     pub v1_offset: Option<u64>,
 }
@@ -421,6 +477,7 @@ impl DepotB {
             is_gog_depot: self.is_gog,
             sfc_member: false,
             chunk_md5s: Vec::new(),
+            chunk_compressed_md5s: Vec::new(),
             v1_offset: None,
         }
     }
@@ -469,6 +526,7 @@ impl DepotB {
         e.support = o.support;
         e.hidden = o.hidden;
         e.chunk_md5s = recs.iter().map(|r| r.md5.clone()).collect();
+        e.chunk_compressed_md5s = recs.iter().map(|r| r.cmd5.clone()).collect();
         self.entries.push(e);
         self.items.len() - 1
     }
@@ -935,6 +993,7 @@ fn gen_v1(
             is_gog_depot: false,
             sfc_member: false,
             chunk_md5s: Vec::new(),
+            chunk_compressed_md5s: Vec::new(),
             v1_offset: off,
         });
     };
@@ -1042,7 +1101,7 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
                         buf.resize(n, 0);
                         fill_compressible(gen_seed(&format!("bench/{f}/{off}")), &mut buf);
                         h.update(&buf);
-                        let z = zlib(&buf, 1);
+                        let z = crate::data::rle_zlib(&buf);
                         let rec =
                             ChunkRec { md5: md5_hex(&buf), size: n as u64, cmd5: md5_hex(&z), csize: z.len() as u64 };
                         chunks.push((rec, Arc::from(z)));
@@ -1066,6 +1125,7 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
         e.size = size;
         e.md5 = md5;
         e.chunk_md5s = chunks.iter().map(|c| c.0.md5.clone()).collect();
+        e.chunk_compressed_md5s = chunks.iter().map(|c| c.0.cmd5.clone()).collect();
         d.entries.push(e);
         for (rec, z) in chunks {
             content.chunks.insert((BENCH_V2, rec.cmd5), z);

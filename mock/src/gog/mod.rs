@@ -27,8 +27,6 @@ pub struct MockConfig {
     pub bench_v2_size: Option<u64>,
     /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
     pub bench_v1_size: Option<u64>,
-    /// Port to bind on 127.0.0.1 (0 = any free port).
-    pub port: u16,
 }
 
 impl Default for MockConfig {
@@ -40,7 +38,6 @@ impl Default for MockConfig {
             v1_blob_size: 64 << 20,
             bench_v2_size: None,
             bench_v1_size: None,
-            port: 0,
         }
     }
 }
@@ -152,12 +149,47 @@ pub(crate) struct AuthState {
     pub counter: u64,
 }
 
+/// Generated, immutable content for one size configuration; shared by every mock of the
+/// process that uses the same sizes (generation is deterministic).
+pub(crate) struct Built {
+    pub v2_fixtures: Fixtures,
+    pub content: fixtures::Content,
+    /// V1 content, available once the background generation finished (see [`Built::v1`]).
+    v1: OnceLock<fixtures::V1Content>,
+    v1_pending: Mutex<Option<std::thread::JoinHandle<fixtures::V1Content>>>,
+}
+
+impl Built {
+    /// V1 content; blocks until the background generation is done.
+    pub fn v1(&self) -> &fixtures::V1Content {
+        self.v1.get_or_init(|| {
+            let h = self.v1_pending.lock().unwrap().take();
+            h.map(|h| h.join().expect("V1 fixture generation panicked")).unwrap_or_default()
+        })
+    }
+}
+
+/// Sizes that determine the generated content.
+type BuildKey = (usize, u64, Option<u64>, Option<u64>);
+
+/// Process-wide cache of generated content, so that many mocks in one test binary pay the
+/// generation cost once per configuration.
+fn built_for(cfg: &MockConfig) -> Arc<Built> {
+    static CACHE: OnceLock<Mutex<HashMap<BuildKey, Arc<Built>>>> = OnceLock::new();
+    let key = (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v1_size);
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+    cache
+        .entry(key)
+        .or_insert_with(|| {
+            let (v2_fixtures, content, v1) = fixtures::build_all(cfg);
+            Arc::new(Built { v2_fixtures, content, v1: OnceLock::new(), v1_pending: Mutex::new(Some(v1)) })
+        })
+        .clone()
+}
+
 pub(crate) struct State {
     pub cfg: MockConfig,
-    pub content: fixtures::Content,
-    /// V1 content, available once the background generation finished (see [`State::v1`]).
-    pub v1: OnceLock<fixtures::V1Content>,
-    pub v1_pending: Mutex<Option<std::thread::JoinHandle<fixtures::V1Content>>>,
+    pub built: Arc<Built>,
     pub owned: Vec<u64>,
     pub base: OnceLock<String>,
     pub faults: Mutex<GogFaults>,
@@ -167,10 +199,7 @@ pub(crate) struct State {
 impl State {
     /// V1 content; blocks until the background generation is done.
     pub fn v1(&self) -> &fixtures::V1Content {
-        self.v1.get_or_init(|| {
-            let h = self.v1_pending.lock().unwrap().take();
-            h.map(|h| h.join().expect("V1 fixture generation panicked")).unwrap_or_default()
-        })
+        self.built.v1()
     }
 
     pub fn base(&self) -> &str {
@@ -186,8 +215,7 @@ pub(crate) fn now_secs() -> u64 {
 pub struct GogMock {
     server: Server,
     state: Arc<State>,
-    /// V2 fixtures; V1 builds are appended on first access of [`GogMock::fixtures`].
-    v2_fixtures: Fixtures,
+    /// All fixtures; V1 builds are appended on first access of [`GogMock::fixtures`].
     fixtures: OnceLock<Fixtures>,
     startup: std::time::Duration,
 }
@@ -198,24 +226,30 @@ impl GogMock {
     /// `user_id` of the fixture user.
     pub const USER_ID: &'static str = "48620000000000001";
 
-    /// Generate the fixtures and start serving on 127.0.0.1.
+    /// Generate the fixtures and start serving on a free 127.0.0.1 port. Generated content is
+    /// cached per process and size configuration (`chunk_size`, `v1_blob_size`, bench sizes),
+    /// so later mocks with the same sizes start in about a millisecond; auth state, tokens,
+    /// faults and statistics are always per mock.
     pub fn start(cfg: MockConfig) -> GogMock {
+        GogMock::start_on_port(cfg, 0)
+    }
+
+    /// Like [`GogMock::start`] on a given port (0 = any free port).
+    pub fn start_on_port(cfg: MockConfig, port: u16) -> GogMock {
         let t = Instant::now();
-        let (v2_fixtures, content, v1) = fixtures::build_all(&cfg);
+        let built = built_for(&cfg);
         let state = Arc::new(State {
-            owned: v2_fixtures.owned.clone(),
+            owned: built.v2_fixtures.owned.clone(),
             cfg: cfg.clone(),
-            content,
-            v1: OnceLock::new(),
-            v1_pending: Mutex::new(Some(v1)),
+            built,
             base: OnceLock::new(),
             faults: Mutex::new(GogFaults::default()),
             auth: Mutex::new(AuthState::default()),
         });
         let st = state.clone();
-        let server = Server::start_on(cfg.port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
+        let server = Server::start_on(port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
         let _ = state.base.set(server.url());
-        GogMock { server, state, v2_fixtures, fixtures: OnceLock::new(), startup: t.elapsed() }
+        GogMock { server, state, fixtures: OnceLock::new(), startup: t.elapsed() }
     }
 
     /// `http://127.0.0.1:PORT` (the one origin for every route).
@@ -236,7 +270,7 @@ impl GogMock {
     /// the background V1 generation).
     pub fn fixtures(&self) -> &Fixtures {
         self.fixtures.get_or_init(|| {
-            let mut f = self.v2_fixtures.clone();
+            let mut f = self.state.built.v2_fixtures.clone();
             f.builds.extend(self.state.v1().builds.iter().cloned());
             f
         })

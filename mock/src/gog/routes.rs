@@ -90,6 +90,11 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
     if path.starts_with("/token=") {
         return cdn_fastly(st, req);
     }
+    // Content-system API routes work without a token, but a token that is sent must be valid.
+    let api = matches!(segs.as_slice(), ["products", ..] | ["open_link"] | ["dependencies", "repository"]);
+    if api && req.header("authorization").is_some() && !bearer_ok(st, req) {
+        return unauthorized();
+    }
     match segs.as_slice() {
         ["auth"] => {
             Response::bytes(200, "<html><body>Mock GOG login</body></html>").header("Content-Type", "text/html")
@@ -111,13 +116,15 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
         ["dependencies", "repository"] => Response::json(
             200,
             &json!({
-                "repository_manifest": format!("{}/content-system/v2/dependencies/meta/{}", st.base(), gp(&st.content.dep_repo_hash)),
+                "repository_manifest": format!("{}/content-system/v2/dependencies/meta/{}", st.base(), gp(&st.built.content.dep_repo_hash)),
                 "build_id": super::fixtures::DEPS_BUILD,
                 "generation": 2,
             }),
         ),
-        ["content-system", "v2", "meta", aa, bb, h] => meta(st, req, &st.content.meta, aa, bb, h),
-        ["content-system", "v2", "dependencies", "meta", aa, bb, h] => meta(st, req, &st.content.dep_meta, aa, bb, h),
+        ["content-system", "v2", "meta", aa, bb, h] => meta(st, req, &st.built.content.meta, aa, bb, h),
+        ["content-system", "v2", "dependencies", "meta", aa, bb, h] => {
+            meta(st, req, &st.built.content.dep_meta, aa, bb, h)
+        }
         ["content-system", "v2", "dependencies", "store", aa, bb, h] => dep_chunk(st, req, aa, bb, h),
         ["content-system", "v1", "manifests", rest @ ..] => v1_manifest(st, req, &rest.join("/")),
         ["content-system", "v2", "store", ..] | ["content-system", "v1", "depots", ..] => cdn_query_signed(st, req),
@@ -178,7 +185,7 @@ fn builds(st: &State, req: &Request, id: &str, os: &str) -> Response {
     let Ok(pid) = id.parse::<u64>() else {
         return not_found();
     };
-    let c = &st.content;
+    let c = &st.built.content;
     if !c.listings.iter().any(|l| l.product_id == pid) {
         return err(404, "not_found", "unknown product");
     }
@@ -426,11 +433,14 @@ fn cdn_query_signed(st: &State, req: &Request) -> Response {
 
 fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> Response {
     let segs: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
+    if segs.get(1) == Some(&"v1") {
+        st.v1(); // wait for background generation before taking the faults lock
+    }
     let mut f = st.faults.lock().unwrap();
     if f.failing_endpoint == Some(endpoint) {
         return Response::text(404, "endpoint unavailable");
     }
-    let rate = Some(f.per_conn_rate.unwrap_or(0));
+    let rate = f.per_conn_rate;
     match segs.as_slice() {
         ["content-system", "v2", "store", pid, aa, bb, h] => {
             let Ok(pid) = pid.parse::<u64>() else {
@@ -439,11 +449,11 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if h.len() < 4 || &h[0..2] != *aa || &h[2..4] != *bb {
                 return not_found();
             }
-            let Some(z) = st.content.chunks.get(&(pid, h.to_string())) else {
+            let Some(z) = st.built.content.chunks.get(&(pid, h.to_string())) else {
                 return not_found();
             };
-            if (f.withhold_sfc && st.content.sfc_chunks.contains(*h))
-                || (f.withhold_sfc_members && st.content.sfc_member_chunks.contains(*h))
+            if (f.withhold_sfc && st.built.content.sfc_chunks.contains(*h))
+                || (f.withhold_sfc_members && st.built.content.sfc_member_chunks.contains(*h))
             {
                 return not_found();
             }
@@ -481,7 +491,7 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
 }
 
 fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response {
-    let Some(z) = st.content.dep_chunks.get(h) else {
+    let Some(z) = st.built.content.dep_chunks.get(h) else {
         return not_found();
     };
     if h.len() < 4 || &h[0..2] != aa || &h[2..4] != bb {
@@ -492,6 +502,6 @@ fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response
         return r;
     }
     let mut r = range_response(req, z.clone(), 0..z.len(), true).header("Content-Type", "application/octet-stream");
-    r.conn_rate = Some(f.per_conn_rate.unwrap_or(0));
+    r.conn_rate = f.per_conn_rate;
     post_fault(req, &mut f.chunk, r)
 }
