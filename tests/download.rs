@@ -267,3 +267,90 @@ fn kill_and_resume_fetches_only_missing_chunks() {
         }
     }
 }
+
+fn v1_expected(e: &Env) -> BTreeMap<String, String> {
+    let b =
+        e.mock.fixtures().builds.iter().find(|b| b.product_id == 1000000003 && b.generation == 1).expect("V1 fixture");
+    b.select_files("en-US", "64", &[1000000003]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+}
+
+#[test]
+fn v1_install_coalesces_small_files_and_checks_every_md5() {
+    let e = Env::with(MockConfig { v1_blob_size: 64 << 20, ..MockConfig::small() });
+    let d = Scratch::new("v1");
+    let dir = d.path("legacy");
+    e.mock.stats().reset();
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    let want = v1_expected(&e);
+    assert!(want.len() > 500, "fixture has many small files");
+    assert_eq!(tree(&dir), want);
+    let ranges = e.mock.stats().count_containing("main.bin");
+    // ~1000 small files cost a handful of requests, not one each.
+    assert!(ranges < want.len() as u64 / 20, "{ranges} requests for {} files", want.len());
+    let execs = e
+        .mock
+        .fixtures()
+        .builds
+        .iter()
+        .find(|b| b.product_id == 1000000003)
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|x| x.executable)
+        .count();
+    assert!(execs > 0);
+}
+
+#[test]
+fn v1_server_ignoring_range_is_streamed_once() {
+    let e = Env::new();
+    e.mock.faults(|f| f.ignore_range_on_main_bin = true);
+    let d = Scratch::new("v1norange");
+    let dir = d.path("legacy");
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap()]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("ignores Range"), "{}", stderr(&o));
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
+
+#[test]
+fn v1_wrong_content_range_fails_cleanly_and_corruption_is_caught() {
+    let e = Env::new();
+    e.mock.faults(|f| f.wrong_content_range_on_main_bin = true);
+    let d = Scratch::new("v1wcr");
+    let dir = d.path("legacy");
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "Content-Range");
+    e.mock.faults(|f| {
+        f.wrong_content_range_on_main_bin = false;
+        f.main_bin.corrupt_next = 1;
+    });
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    // A V1 piece has no checksum of its own: the corrupt file fails its MD5, is thrown away
+    // and fetched again.
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("failed its checksum"), "{}", stderr(&o));
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
+
+#[test]
+fn persistently_corrupt_data_fails_and_is_never_installed() {
+    let e = Env::new();
+    e.mock.faults(|f| f.main_bin.corrupt_next = 10_000);
+    let d = Scratch::new("v1corrupt");
+    let dir = d.path("legacy");
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "checksum mismatch");
+    // Whatever is on disk verifies: no file with wrong content under its final name.
+    let want = v1_expected(&e);
+    for (p, md5) in tree(&dir) {
+        assert_eq!(want.get(&p), Some(&md5), "{p} has wrong content");
+    }
+    e.mock.faults(|f| f.main_bin.corrupt_next = 0);
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), want);
+}

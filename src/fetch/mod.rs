@@ -10,6 +10,7 @@
 //! `--workers`, independent of the CPU count: workers block on sockets, not on CPU), the rate
 //! limiter, the retry policy, the stall detector, progress and the cancel flag.
 
+pub mod blob;
 pub mod chunk;
 pub mod range;
 pub mod ratelimit;

@@ -15,9 +15,10 @@ use crossbeam_channel::Sender;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
-use super::plan::{Plan, PlanFile};
+use super::plan::{Plan, PlanFile, Source};
 use super::state::{ensure_parents, JournalState, Stamp, StateDir};
 use crate::error::{Error, Result};
+use crate::fetch::blob::{BlobSink, Segment};
 use crate::fetch::chunk::{ChunkJob, ChunkSink};
 use crate::journal::Record;
 use crate::progress::{Event, FileStatus, Progress};
@@ -39,30 +40,42 @@ struct Slot {
 pub struct FileSet<'a> {
     state: &'a StateDir,
     plan: &'a Plan,
+    parts: Vec<Vec<(u64, u64)>>,
     slots: Vec<Mutex<Slot>>,
     journal: Sender<Record>,
     progress: &'a Progress,
     /// Files finished in this run.
     pub finished: AtomicU64,
+    bad: Mutex<Vec<(usize, Error)>>,
+}
+
+impl Slot {
+    fn fresh(f: &PlanFile, parts: usize) -> Slot {
+        let fh = needs_file_hash(f);
+        Slot {
+            done: vec![false; parts],
+            md5: f.md5.as_ref().filter(|_| fh).map(|_| Md5::new()),
+            sha: if f.md5.is_none() && fh { f.sha256.as_ref().map(|_| Sha256::new()) } else { None },
+            ..Slot::default()
+        }
+    }
 }
 
 impl<'a> FileSet<'a> {
     /// A set over `plan`, journaling to `journal`.
     pub fn new(state: &'a StateDir, plan: &'a Plan, journal: Sender<Record>, progress: &'a Progress) -> FileSet<'a> {
-        let slots = plan
-            .files
-            .iter()
-            .map(|f| {
-                let fh = needs_file_hash(f);
-                Mutex::new(Slot {
-                    done: vec![false; f.chunks().len()],
-                    md5: f.md5.as_ref().filter(|_| fh).map(|_| Md5::new()),
-                    sha: if f.md5.is_none() && fh { f.sha256.as_ref().map(|_| Sha256::new()) } else { None },
-                    ..Slot::default()
-                })
-            })
-            .collect();
-        FileSet { state, plan, slots, journal, progress, finished: AtomicU64::new(0) }
+        let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(parts_of).collect();
+        let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
+        FileSet {
+            state,
+            plan,
+            parts,
+            slots,
+            journal,
+            progress,
+            finished: AtomicU64::new(0),
+            bad: Mutex::new(Vec::new()),
+        }
     }
 
     fn slot(&self, i: usize) -> std::sync::MutexGuard<'_, Slot> {
@@ -76,9 +89,47 @@ impl<'a> FileSet<'a> {
         needs_file_hash(f) && (f.md5.is_some() || f.sha256.is_some())
     }
 
-    /// Mark chunk `chunk` of file `i` as already present (resumed from the journal).
-    pub fn mark_resumed(&self, i: usize, chunk: usize) {
-        self.slot(i).done[chunk] = true;
+    /// The pieces file `i` is tracked in: its chunks (V2) or [`V1_PART`]-sized ranges (V1).
+    pub fn parts(&self, i: usize) -> &[(u64, u64)] {
+        &self.parts[i]
+    }
+
+    /// The journal key of part `(offset, len)` of file `i`: the chunk's compressedMd5 (V2) or
+    /// `r<len>` (V1).
+    pub fn part_key(&self, i: usize, part: usize) -> String {
+        match self.plan.files[i].chunks().get(part) {
+            Some(c) => c.compressed_md5.clone(),
+            None => format!("r{}", self.parts[i][part].1),
+        }
+    }
+
+    /// Whether the part at `offset` of file `i` is written.
+    pub fn is_part_done(&self, i: usize, offset: u64) -> bool {
+        match self.parts[i].binary_search_by_key(&offset, |p| p.0) {
+            Ok(idx) => self.slot(i).done[idx],
+            Err(_) => false,
+        }
+    }
+
+    /// Mark part `part` of file `i` as already present (resumed from the journal).
+    pub fn mark_resumed(&self, i: usize, part: usize) {
+        self.slot(i).done[part] = true;
+    }
+
+    /// Record part at `offset` of file `i` as written: journal it, advance the file's digest.
+    fn part_done(&self, i: usize, offset: u64, len: u64) -> Result<()> {
+        let f = &self.plan.files[i];
+        let idx = self.parts[i]
+            .binary_search_by_key(&offset, |p| p.0)
+            .map_err(|_| Error::manifest(&f.path, "piece not in plan"))?;
+        let mut s = self.slot(i);
+        let m = self.open(i, &mut s)?;
+        let _ = self.journal.send(Record {
+            data: Some((m, offset, len)),
+            line: JournalState::chunk_line(&f.path, offset, &self.part_key(i, idx)),
+        });
+        s.done[idx] = true;
+        self.advance(i, &mut s)
     }
 
     /// Open (create, preallocate, map) file `i` under construction.
@@ -101,13 +152,15 @@ impl<'a> FileSet<'a> {
         if let (Some(h), Some(want)) = (s.md5.take(), &f.md5) {
             let got = hex(&h.finalize());
             if &got != want {
-                return Err(self.bad_file(f, want, got));
+                self.bad_file(i, s, want, got);
+                return Ok(());
             }
         }
         if let (Some(h), Some(want)) = (s.sha.take(), &f.sha256) {
             let got = hex(&h.finalize());
             if !got.eq_ignore_ascii_case(want) {
-                return Err(self.bad_file(f, want, got));
+                self.bad_file(i, s, want, got);
+                return Ok(());
             }
         }
         let map = s.map.take();
@@ -132,23 +185,34 @@ impl<'a> FileSet<'a> {
         Ok(())
     }
 
-    fn bad_file(&self, f: &PlanFile, want: &str, got: String) -> Error {
-        // Nothing of it may be trusted on the next run.
+    /// A finished file failed its whole-file check: forget everything about it (nothing of it
+    /// may be trusted, now or on the next run) and record it for another fetch.
+    fn bad_file(&self, i: usize, s: &mut Slot, want: &str, got: String) {
+        let f = &self.plan.files[i];
+        log::warn!("{} failed its checksum (expected {want}, got {got}); fetching it again", f.path);
+        s.map = None;
         let _ = std::fs::remove_file(self.state.tmp_path(&f.path));
         let _ = self.journal.send(Record { data: None, line: format!("x\t{}", f.path) });
-        Error::Checksum { what: f.path.clone(), expected: want.to_string(), actual: got }
+        let fresh = Slot::fresh(f, self.parts[i].len());
+        *s = fresh;
+        let err = Error::Checksum { what: f.path.clone(), expected: want.to_string(), actual: got };
+        self.bad.lock().unwrap_or_else(|p| p.into_inner()).push((i, err));
+    }
+
+    /// Files that failed their check since the last call (they are reset and need fetching).
+    pub fn take_bad(&self) -> Vec<(usize, Error)> {
+        std::mem::take(&mut *self.bad.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Advance file `i`'s whole-file digest over chunks done in order; finish it when complete.
     fn advance(&self, i: usize, s: &mut Slot) -> Result<()> {
-        let f = &self.plan.files[i];
-        let chunks = f.chunks();
-        while s.next < chunks.len() && s.done[s.next] {
+        let parts = &self.parts[i];
+        while s.next < parts.len() && s.done[s.next] {
             if s.md5.is_some() || s.sha.is_some() {
-                let c = &chunks[s.next];
+                let (off, len) = parts[s.next];
                 let m = self.open(i, s)?;
-                // SAFETY: chunk `next` is finished; no writer touches it any more.
-                let bytes = unsafe { m.slice(c.offset, c.size as usize) };
+                // SAFETY: part `next` is finished; no writer touches it any more.
+                let bytes = unsafe { m.slice(off, len as usize) };
                 if let Some(h) = s.md5.as_mut() {
                     h.update(bytes);
                 }
@@ -158,7 +222,7 @@ impl<'a> FileSet<'a> {
             }
             s.next += 1;
         }
-        if s.next == chunks.len() && !s.finished {
+        if s.next == parts.len() && !s.finished {
             self.finish(i, s)?;
         }
         Ok(())
@@ -183,21 +247,40 @@ impl ChunkSink for FileSet<'_> {
 
     fn done(&self, job: &ChunkJob) -> Result<()> {
         for t in &job.targets {
-            let f = &self.plan.files[t.file];
-            let idx = f
-                .chunks()
-                .binary_search_by_key(&t.offset, |c| c.offset)
-                .map_err(|_| Error::manifest(&f.path, "chunk target not in plan"))?;
-            let mut s = self.slot(t.file);
-            let m = self.open(t.file, &mut s)?;
-            let _ = self.journal.send(Record {
-                data: Some((m, t.offset, job.size)),
-                line: JournalState::chunk_line(&f.path, t.offset, &job.compressed_md5),
-            });
-            s.done[idx] = true;
-            self.advance(t.file, &mut s)?;
+            self.part_done(t.file, t.offset, job.size)?;
         }
         Ok(())
+    }
+}
+
+impl BlobSink for FileSet<'_> {
+    fn file(&self, file: usize) -> Result<Arc<MappedFile>> {
+        let mut s = self.slot(file);
+        self.open(file, &mut s)
+    }
+
+    fn segment_done(&self, seg: &Segment) -> Result<()> {
+        self.part_done(seg.file, seg.file_offset, seg.len)
+    }
+}
+
+/// Size of the pieces a V1 file is fetched and journaled in.
+pub const V1_PART: u64 = 4 << 20;
+
+/// The pieces a file is tracked in.
+pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
+    match &f.source {
+        Source::Chunks { chunks } => chunks.iter().map(|c| (c.offset, c.size)).collect(),
+        Source::Blob { .. } => {
+            let mut v = Vec::new();
+            let mut o = 0;
+            while o < f.size {
+                let n = V1_PART.min(f.size - o);
+                v.push((o, n));
+                o += n;
+            }
+            v
+        }
     }
 }
 
@@ -205,6 +288,9 @@ impl ChunkSink for FileSet<'_> {
 /// data); for one chunk only when the file digest is not simply that chunk's MD5, which the
 /// chunk engine checks anyway.
 fn needs_file_hash(f: &PlanFile) -> bool {
+    if matches!(f.source, Source::Blob { .. }) {
+        return true;
+    }
     match f.chunks() {
         [] => true,
         [one] => f.md5.as_deref() != Some(one.md5.as_str()),

@@ -33,16 +33,18 @@ use crate::api::builds::{choose_build, Build};
 use crate::api::secure_link::LinkCache;
 use crate::api::Client;
 use crate::error::{Error, Result};
-use crate::fetch::chunk::{ChunkJob, SecureLinkUrls, Target};
+use crate::fetch::blob::{BlobJob, BlobOutcome, BlobUrls};
+use crate::fetch::chunk::{ChunkJob, ChunkUrls, Target};
 use crate::fetch::{Engine, EngineOptions};
 use crate::http;
 use crate::journal::{Journal, Record};
+use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
-use crate::manifest::{meta_json_bytes, v2_meta_url};
+use crate::manifest::{meta_json_bytes, v1_depot_manifest_url, v2_meta_url};
 use crate::progress::{Event, FileStatus, Progress};
-use crate::select::{select_v2_depots, Selection};
+use crate::select::{select_v1_depots, select_v2_depots, Selection};
 use files::FileSet;
-use plan::{Plan, PlanBuilder};
+use plan::{Plan, PlanBuilder, Source};
 use state::{InstallInfo, Stamp, StateDir};
 
 /// Settings of a [`Downloader`].
@@ -115,10 +117,8 @@ impl Downloader {
         let build = choose_build(&builds, sel.build.as_deref(), sel.branch.as_deref())?.clone();
         match build.generation {
             2 => self.download_v2(product_id, &build, dir, sel),
-            g => Err(Error::NotFound(format!(
-                "build {} of product {product_id} is generation {g}; generation-1 (main.bin) installs are not supported yet",
-                build.build_id
-            ))),
+            1 => self.download_v1(product_id, &build, dir, sel),
+            g => Err(Error::manifest(format!("build {}", build.build_id), format!("unknown generation {g}"))),
         }
     }
 
@@ -161,20 +161,122 @@ impl Downloader {
         };
         let old_plan = state.plan()?;
         let links = LinkCache::v2(self.client.clone());
-        let mut summary = self.run_v2(&state, &plan, old_plan.as_ref(), &info, &links)?;
+        let mut summary =
+            self.run_plan(&state, &plan, old_plan.as_ref(), &info, &Links { v2: Some(&links), v1: None })?;
         summary.notices = notices;
         log::info!("install finished in {:?}", started.elapsed());
         Ok(summary)
     }
 
+    fn download_v1(&self, product_id: &str, build: &Build, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
+        let agent = self.client.agent();
+        let retry = self.client.retry();
+        let raw = http::get_bytes(agent, &build.link, None, retry)?;
+        let repo = Repository::parse(&raw, &build.link)?;
+        let owned = self.client.owned_products()?;
+        let (depots, notices) = select_v1_depots(&repo, sel, &owned);
+        for n in &notices {
+            self.emit(Event::Notice { message: n.clone() });
+        }
+        let state = StateDir::open(dir)?;
+        state.save_manifest("repository.json", &raw)?;
+        let ts = repo.product.timestamp.clone();
+        let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
+        for d in &depots {
+            let pid = d.product_id().unwrap_or(product_id).to_string();
+            let url = v1_depot_manifest_url(&self.client.endpoints().cdn, &pid, &sel.os, &ts, &d.manifest)?;
+            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let m = V1DepotManifest::parse(&raw, &url)?;
+            state.save_manifest(&d.manifest, &raw)?;
+            builder.add_v1_files(&pid, &m.depot.files)?;
+        }
+        let plan = builder.finish();
+        let info = InstallInfo {
+            version: 1,
+            product_id: product_id.to_string(),
+            build_id: build.build_id.clone(),
+            generation: 1,
+            os: sel.os.clone(),
+            lang: sel.lang.clone(),
+            bitness: sel.bitness,
+            dlc: sel.dlc.to_string(),
+            version_name: build.version_name.clone(),
+            v1_timestamp: Some(ts.clone()),
+            complete: false,
+        };
+        let old_plan = state.plan()?;
+        let client = self.client.clone();
+        let os = sel.os.clone();
+        let links = LinkCache::new(move |p| client.secure_link_v1(p, &os, &ts));
+        let mut summary =
+            self.run_plan(&state, &plan, old_plan.as_ref(), &info, &Links { v2: None, v1: Some(&links) })?;
+        summary.notices = notices;
+        Ok(summary)
+    }
+
+    fn fetch_work(
+        &self,
+        engine: &Engine,
+        work: &Work,
+        links: &Links<'_>,
+        set: &FileSet<'_>,
+        progress: &Progress,
+    ) -> Result<()> {
+        for &i in &work.settle {
+            set.settle(i)?;
+        }
+        if !work.chunks.is_empty() {
+            engine.download_chunks(&work.chunks, links, set)?;
+        }
+        if !work.blobs.is_empty() && engine.download_blob_jobs(&work.blobs, links, set)? == BlobOutcome::NoRangeSupport
+        {
+            progress.emit(Event::Notice {
+                message: "the CDN ignores Range requests on main.bin; streaming it whole".into(),
+            });
+            let mut rest: Vec<BlobJob> = work
+                .blobs
+                .iter()
+                .filter_map(|j| {
+                    let segments: Vec<_> =
+                        j.segments.iter().copied().filter(|sg| !set.is_part_done(sg.file, sg.file_offset)).collect();
+                    let start = segments.first()?.blob_offset;
+                    let end = segments.last().map(|sg| sg.blob_offset + sg.len)?;
+                    Some(BlobJob { segments, start, end, product: j.product.clone() })
+                })
+                .collect();
+            // One pass per product per layer of overlapping pieces (files may share blob bytes).
+            while !rest.is_empty() {
+                rest.sort_by_key(|j| (j.product.clone(), j.start));
+                let mut pass = Vec::new();
+                let mut later = Vec::new();
+                let mut last: Option<(String, u64)> = None;
+                for j in rest {
+                    match &last {
+                        Some((p, end)) if *p == j.product && j.start < *end => later.push(j),
+                        _ => {
+                            last = Some((j.product.clone(), j.end));
+                            pass.push(j);
+                        }
+                    }
+                }
+                let products: std::collections::BTreeSet<String> = pass.iter().map(|j| j.product.clone()).collect();
+                for p in products {
+                    engine.stream_blob(&p, &pass, links, set)?;
+                }
+                rest = later;
+            }
+        }
+        Ok(())
+    }
+
     /// Fetch what `plan` still needs into `state`'s directory, then finish the install.
-    fn run_v2(
+    fn run_plan(
         &self,
         state: &StateDir,
         plan: &Plan,
         old_plan: Option<&Plan>,
         info: &InstallInfo,
-        links: &LinkCache,
+        links: &Links<'_>,
     ) -> Result<DownloadSummary> {
         let started = Instant::now();
         let dir = state.install_dir();
@@ -187,19 +289,20 @@ impl Downloader {
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
         let set = FileSet::new(state, plan, jtx.clone(), &progress);
 
-        // What is already done: finished files (journal identity, or checked on disk), then
-        // chunks of files under construction.
-        let mut done = vec![false; plan.files.len()];
+        // What is already done: finished files (journal identity, or checked on disk).
+        let mut todo = Vec::new();
         let mut skipped = 0;
         for (i, f) in plan.files.iter().enumerate() {
             let content = f.content_id();
-            if journal_state.file_ok(dir, &f.path, &content) {
-                done[i] = true;
+            let done = if journal_state.file_ok(dir, &f.path, &content) {
+                true
             } else if let Some(stamp) = check_existing(dir, f)? {
                 let _ = jtx.send(Record { data: None, line: state::JournalState::file_line(&f.path, &stamp) });
-                done[i] = true;
-            }
-            if done[i] {
+                true
+            } else {
+                false
+            };
+            if done {
                 skipped += 1;
                 progress.emit(Event::File {
                     path: f.path.clone(),
@@ -207,77 +310,40 @@ impl Downloader {
                     md5: f.md5.clone(),
                     status: FileStatus::Skipped,
                 });
+            } else {
+                todo.push(i);
             }
         }
-        let mut jobs: Vec<ChunkJob> = Vec::new();
-        let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut settle = Vec::new();
-        let mut resumed_bytes = 0;
-        let mut need_space = 0u64;
-        for (i, f) in plan.files.iter().enumerate() {
-            if done[i] {
-                continue;
-            }
-            let tmp = state.tmp_path(&f.path);
-            let tmp_ok = std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
-            if !tmp_ok {
-                need_space += f.size;
-            }
-            let covers = set.file_hash_covers(i);
-            let mut any = false;
-            for (ci, c) in f.chunks().iter().enumerate() {
-                if tmp_ok && journal_state.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
-                    set.mark_resumed(i, ci);
-                    resumed_bytes += c.compressed_size;
-                    continue;
-                }
-                any = true;
-                let key = (f.product_id.as_str(), c.compressed_md5.as_str());
-                let target = Target { file: i, offset: c.offset };
-                match by_chunk.get(&key) {
-                    Some(&j) => {
-                        jobs[j].targets.push(target);
-                        jobs[j].check_md5 |= !covers;
-                    }
-                    None => {
-                        by_chunk.insert(key, jobs.len());
-                        jobs.push(ChunkJob {
-                            product: f.product_id.clone(),
-                            compressed_md5: c.compressed_md5.clone(),
-                            compressed_size: c.compressed_size,
-                            md5: c.md5.clone(),
-                            size: c.size,
-                            targets: vec![target],
-                            check_md5: !covers,
-                        });
-                    }
-                }
-            }
-            if !any {
-                settle.push(i);
-            }
-        }
+        let work = Work::build(state, plan, &set, &todo, Some(&journal_state));
         if let Some(free) = crate::sink::free_space(dir) {
-            if free < need_space {
-                return Err(Error::DiskFull { path: dir.to_path_buf(), needed: need_space });
+            if free < work.need_space {
+                return Err(Error::DiskFull { path: dir.to_path_buf(), needed: work.need_space });
             }
         }
-        let download: u64 = jobs.iter().map(|j| j.compressed_size).sum();
-        progress.set_totals(download + resumed_bytes, resumed_bytes);
+        let download = work.bytes();
+        progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
         progress.emit(Event::Start {
             what: format!("{} build {}", info.product_id, info.build_id),
-            total_bytes: download + resumed_bytes,
-            resumed_bytes,
+            total_bytes: download + work.resumed_bytes,
+            resumed_bytes: work.resumed_bytes,
             files: plan.files.len() as u64,
         });
-        let urls = SecureLinkUrls { links };
+        log::info!("{} chunk requests, {} main.bin range requests", work.chunks.len(), work.blobs.len());
         let result = std::thread::scope(|s| {
             let j = s.spawn(|| journal.run(jrx));
             let r = (|| {
-                for &i in &settle {
-                    set.settle(i)?;
+                let mut work = work;
+                for round in 0.. {
+                    self.fetch_work(&engine, &work, links, &set, &progress)?;
+                    let bad = set.take_bad();
+                    let Some((_, first)) = bad.first() else { break };
+                    if round >= MAX_FILE_REFETCH {
+                        return Err(clone_err(first));
+                    }
+                    let again: Vec<usize> = bad.iter().map(|(i, _)| *i).collect();
+                    work = Work::build(state, plan, &set, &again, None);
                 }
-                engine.download_chunks(&jobs, &urls, &set)
+                Ok(())
             })();
             drop(set);
             drop(jtx);
@@ -368,6 +434,153 @@ impl Downloader {
             install_bytes: plan.install_size(),
             notices: Vec::new(),
         })
+    }
+}
+
+/// Rounds of re-fetching files that failed their whole-file check.
+const MAX_FILE_REFETCH: usize = 2;
+
+fn clone_err(e: &Error) -> Error {
+    match e {
+        Error::Checksum { what, expected, actual } => {
+            Error::Checksum { what: what.clone(), expected: expected.clone(), actual: actual.clone() }
+        }
+        other => Error::manifest("install", other.to_string()),
+    }
+}
+
+/// The requests one round makes.
+struct Work {
+    chunks: Vec<ChunkJob>,
+    blobs: Vec<BlobJob>,
+    settle: Vec<usize>,
+    resumed_bytes: u64,
+    need_space: u64,
+}
+
+impl Work {
+    /// Requests for `files` of `plan`, minus pieces the journal proves written (when given).
+    fn build(
+        state: &StateDir,
+        plan: &Plan,
+        set: &FileSet<'_>,
+        files: &[usize],
+        journal: Option<&state::JournalState>,
+    ) -> Work {
+        let mut w = Work { chunks: Vec::new(), blobs: Vec::new(), settle: Vec::new(), resumed_bytes: 0, need_space: 0 };
+        let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut blob_files: HashMap<&str, Vec<(usize, u64, Vec<(u64, u64)>)>> = HashMap::new();
+        for &i in files {
+            let f = &plan.files[i];
+            let tmp = state.tmp_path(&f.path);
+            let tmp_ok = journal.is_some() && std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
+            if !tmp_ok {
+                w.need_space += f.size;
+            }
+            let covers = set.file_hash_covers(i);
+            let mut missing_parts = Vec::new();
+            let mut pending = false;
+            for (pi, &(off, len)) in set.parts(i).iter().enumerate() {
+                let chunk = f.chunks().get(pi);
+                if tmp_ok && journal.is_some_and(|j| j.chunks.contains(&(f.path.clone(), off, set.part_key(i, pi)))) {
+                    set.mark_resumed(i, pi);
+                    w.resumed_bytes += chunk.map(|c| c.compressed_size).unwrap_or(len);
+                    continue;
+                }
+                pending = true;
+                let Some(c) = chunk else {
+                    missing_parts.push((off, len));
+                    continue;
+                };
+                let key = (f.product_id.as_str(), c.compressed_md5.as_str());
+                let target = Target { file: i, offset: c.offset };
+                match by_chunk.get(&key) {
+                    Some(&j) => {
+                        w.chunks[j].targets.push(target);
+                        w.chunks[j].check_md5 |= !covers;
+                    }
+                    None => {
+                        by_chunk.insert(key, w.chunks.len());
+                        w.chunks.push(ChunkJob {
+                            product: f.product_id.clone(),
+                            compressed_md5: c.compressed_md5.clone(),
+                            compressed_size: c.compressed_size,
+                            md5: c.md5.clone(),
+                            size: c.size,
+                            targets: vec![target],
+                            check_md5: !covers,
+                        });
+                    }
+                }
+            }
+            if let (Source::Blob { offset }, false) = (&f.source, missing_parts.is_empty()) {
+                blob_files.entry(f.product_id.as_str()).or_default().push((i, *offset, missing_parts));
+            }
+            if !pending {
+                // Empty, or every piece resumed: finish it without the network.
+                w.settle.push(i);
+            }
+        }
+        for (product, files) in blob_files {
+            w.blobs.extend(crate::fetch::blob::plan_blob_jobs(product, files, files::V1_PART, BLOB_GAP));
+        }
+        w
+    }
+
+    /// Bytes the requests fetch.
+    fn bytes(&self) -> u64 {
+        self.chunks.iter().map(|j| j.compressed_size).sum::<u64>()
+            + self.blobs.iter().map(|j| j.end - j.start).sum::<u64>()
+    }
+}
+
+/// Largest gap between two small V1 files that are still fetched in one request.
+const BLOB_GAP: u64 = 64 << 10;
+
+/// Where chunk and `main.bin` URLs come from: per-product secure links (V2 store, V1 depots).
+pub struct Links<'a> {
+    /// V2 store links.
+    pub v2: Option<&'a LinkCache>,
+    /// V1 depot links.
+    pub v1: Option<&'a LinkCache>,
+}
+
+fn cache<'a>(c: Option<&'a LinkCache>, what: &str) -> Result<&'a LinkCache> {
+    c.ok_or_else(|| Error::manifest(what, "no secure link source for this kind of content"))
+}
+
+fn pick(link: &crate::api::secure_link::SecureLink, endpoint: usize, rel: &str) -> Result<String> {
+    let n = link.endpoints.len();
+    if n == 0 {
+        return Err(Error::manifest(format!("secure link of product {}", link.product_id), "no endpoints"));
+    }
+    Ok(link.endpoints[endpoint % n].url_for(rel))
+}
+
+impl ChunkUrls for Links<'_> {
+    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<crate::api::secure_link::SecureLink>)> {
+        let link = cache(self.v2, "chunk")?.get(&job.product)?;
+        let rel = format!("/{}", crate::api::secure_link::galaxy_path(&job.compressed_md5)?);
+        Ok((pick(&link, endpoint, &rel)?, link))
+    }
+    fn endpoints(&self, job: &ChunkJob) -> usize {
+        self.v2.and_then(|c| c.get(&job.product).ok()).map(|l| l.endpoints.len()).unwrap_or(1)
+    }
+    fn refused(&self, job: &ChunkJob, link: &Arc<crate::api::secure_link::SecureLink>) -> Result<()> {
+        cache(self.v2, "chunk")?.invalidate(&job.product, link).map(|_| ())
+    }
+}
+
+impl BlobUrls for Links<'_> {
+    fn url(&self, product: &str, endpoint: usize) -> Result<(String, Arc<crate::api::secure_link::SecureLink>)> {
+        let link = cache(self.v1, "main.bin")?.get(product)?;
+        Ok((pick(&link, endpoint, "/main.bin")?, link))
+    }
+    fn endpoints(&self, product: &str) -> usize {
+        self.v1.and_then(|c| c.get(product).ok()).map(|l| l.endpoints.len()).unwrap_or(1)
+    }
+    fn refused(&self, product: &str, link: &Arc<crate::api::secure_link::SecureLink>) -> Result<()> {
+        cache(self.v1, "main.bin")?.invalidate(product, link).map(|_| ())
     }
 }
 

@@ -1,0 +1,398 @@
+//! V1 `main.bin` downloads: Range requests over one big uncompressed blob per product, each
+//! answer cut into the files it covers as it streams.
+//!
+//! A [`BlobJob`] is one Range request `start..end` of a product's blob and the [`Segment`]s it
+//! feeds: a large file is split into several jobs, and runs of small adjacent files are
+//! coalesced into one request (so a thousand small files cost a handful of requests, not a
+//! thousand). Each segment is written straight into its file's mapped slice and reported done
+//! as soon as its last byte lands. Only `206` with the exact `Content-Range` is accepted; a
+//! retry resumes at the first byte not yet written. A server that ignores Range (`200`) makes
+//! the engine stop and the caller stream the blob once from the start instead.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::range::parse_content_range;
+use super::Engine;
+use crate::api::secure_link::SecureLink;
+use crate::error::{redact_url, Error, Result};
+use crate::http;
+use crate::progress::TICK;
+use crate::sink::MappedFile;
+
+/// A piece of one file carried by a blob request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Offset of the piece in the blob.
+    pub blob_offset: u64,
+    /// Index of the file in the caller's list.
+    pub file: usize,
+    /// Offset of the piece in the file.
+    pub file_offset: u64,
+    /// Length of the piece.
+    pub len: u64,
+}
+
+/// One Range request of a product's blob.
+#[derive(Debug, Clone)]
+pub struct BlobJob {
+    /// Product whose `main.bin` this is.
+    pub product: String,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// The pieces it feeds, in blob order, inside `start..end`, not overlapping.
+    pub segments: Vec<Segment>,
+}
+
+/// Where blob URLs come from (per product secure links).
+pub trait BlobUrls: Sync {
+    /// The `main.bin` URL of `product` through endpoint `endpoint`, and the link used.
+    fn url(&self, product: &str, endpoint: usize) -> Result<(String, Arc<SecureLink>)>;
+    /// Endpoints available for `product`.
+    fn endpoints(&self, product: &str) -> usize;
+    /// The CDN refused a URL of `link`: renew it (bounded).
+    fn refused(&self, product: &str, link: &Arc<SecureLink>) -> Result<()>;
+}
+
+/// Where segments land.
+pub trait BlobSink: Sync {
+    /// The mapped file for index `file`.
+    fn file(&self, file: usize) -> Result<Arc<MappedFile>>;
+    /// `seg` is written.
+    fn segment_done(&self, seg: &Segment) -> Result<()>;
+}
+
+/// How a blob download ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// Every job is done.
+    Complete,
+    /// The server ignores Range: stream the blob instead ([`Engine::stream_blob`]).
+    NoRangeSupport,
+}
+
+impl Engine {
+    /// Run `jobs` on all workers.
+    pub fn download_blob_jobs(
+        &self,
+        jobs: &[BlobJob],
+        urls: &dyn BlobUrls,
+        sink: &dyn BlobSink,
+    ) -> Result<BlobOutcome> {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let no_ranges = AtomicBool::new(false);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        let workers = self.workers.min(jobs.len()).max(1);
+        let live = AtomicUsize::new(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
+        self.pool.in_place_scope(|s| {
+            for _ in 0..workers {
+                let (next, failed, no_ranges, first_error, live, done_tx) =
+                    (&next, &failed, &no_ranges, &first_error, &live, done_tx.clone());
+                s.spawn(move |_| {
+                    loop {
+                        if failed.load(Ordering::Acquire) || self.cancelled() {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::AcqRel);
+                        let Some(job) = jobs.get(i) else { break };
+                        if let Err(e) = self.fetch_blob_job(job, urls, sink, no_ranges) {
+                            if !matches!(e, Error::Interrupted) {
+                                let mut g = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                if g.is_none() {
+                                    *g = Some(e);
+                                }
+                            }
+                            failed.store(true, Ordering::Release);
+                            break;
+                        }
+                    }
+                    live.fetch_sub(1, Ordering::AcqRel);
+                    let _ = done_tx.send(());
+                });
+            }
+            while live.load(Ordering::Acquire) > 0 {
+                self.progress.tick();
+                let _ = done_rx.recv_timeout(TICK);
+            }
+        });
+        self.progress.tick();
+        if no_ranges.load(Ordering::Acquire) {
+            return Ok(BlobOutcome::NoRangeSupport);
+        }
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        Ok(BlobOutcome::Complete)
+    }
+
+    fn fetch_blob_job(
+        &self,
+        job: &BlobJob,
+        urls: &dyn BlobUrls,
+        sink: &dyn BlobSink,
+        no_ranges: &AtomicBool,
+    ) -> Result<()> {
+        let mut pos = job.start;
+        let mut endpoint = 0usize;
+        let mut attempt = 0u32;
+        while pos < job.end {
+            let (url, link) = urls.url(&job.product, endpoint)?;
+            let before = pos;
+            match self.fetch_blob_once(job, &url, &mut pos, sink, no_ranges) {
+                Ok(()) => {}
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => {
+                    if no_ranges.load(Ordering::Acquire) {
+                        return Err(e);
+                    }
+                    if pos > before {
+                        attempt = 0;
+                    }
+                    attempt += 1;
+                    if matches!(e, Error::HttpStatus { status: 401 | 403, .. }) {
+                        urls.refused(&job.product, &link)?;
+                        if attempt > self.retry.max_retries + 3 {
+                            return Err(e);
+                        }
+                        continue;
+                    }
+                    let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
+                    let n = urls.endpoints(&job.product).max(1);
+                    if missing && (attempt as usize) < n {
+                        endpoint += 1;
+                        continue;
+                    }
+                    if !e.is_spurious() || attempt > self.retry.max_retries {
+                        return Err(e);
+                    }
+                    if n > 1 {
+                        endpoint += 1;
+                    }
+                    self.backoff(&format!("main.bin of {} bytes {}-{}", job.product, pos, job.end - 1), attempt, &e);
+                    if self.cancelled() {
+                        return Err(Error::Interrupted);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One request for `*pos..job.end`, advancing `*pos` as bytes land.
+    fn fetch_blob_once(
+        &self,
+        job: &BlobJob,
+        url: &str,
+        pos: &mut u64,
+        sink: &dyn BlobSink,
+        no_ranges: &AtomicBool,
+    ) -> Result<()> {
+        let (start, end) = (*pos, job.end);
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Range", &format!("bytes={}-{}", start, end - 1))
+            .call()
+            .map_err(|e| http::from_ureq(url, e))?;
+        let status = resp.status().as_u16();
+        match status {
+            206 => {
+                let cr = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                match parse_content_range(&cr) {
+                    Some((a, b, _)) if a == start && b == end - 1 => {}
+                    _ => {
+                        return Err(Error::BadRange {
+                            url: redact_url(url),
+                            start,
+                            end,
+                            got: format!("206 with Content-Range {cr:?}"),
+                        });
+                    }
+                }
+            }
+            200 => {
+                no_ranges.store(true, Ordering::Release);
+                return Err(Error::BadRange {
+                    url: redact_url(url),
+                    start,
+                    end,
+                    got: "200 OK: the server ignores Range".into(),
+                });
+            }
+            s => {
+                let mut body = Vec::new();
+                let _ = resp.body_mut().as_reader().take(4096).read_to_end(&mut body);
+                return Err(Error::status(url, s, http::error_detail(&body)));
+            }
+        }
+        let mut body = resp.body_mut().as_reader();
+        self.feed_segments(job, url, &mut body, pos, sink)?;
+        let mut probe = [0u8; 1];
+        let _ = body.read(&mut probe);
+        Ok(())
+    }
+
+    /// Stream `*pos..job.end` of a body positioned at `*pos` into the job's segments.
+    fn feed_segments(
+        &self,
+        job: &BlobJob,
+        url: &str,
+        body: &mut dyn Read,
+        pos: &mut u64,
+        sink: &dyn BlobSink,
+    ) -> Result<()> {
+        let mut stall = self.stall_watch();
+        for seg in &job.segments {
+            let seg_end = seg.blob_offset + seg.len;
+            if seg_end <= *pos {
+                continue;
+            }
+            if seg.blob_offset > *pos {
+                // A gap between coalesced files: read past it.
+                let gap = seg.blob_offset - *pos;
+                let got =
+                    std::io::copy(&mut body.take(gap), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+                self.progress.add(got);
+                if got != gap {
+                    return Err(Error::network(url, "connection closed before the body was complete"));
+                }
+                *pos = seg.blob_offset;
+            }
+            let file = sink.file(seg.file)?;
+            let within = *pos - seg.blob_offset;
+            const STEP: u64 = 1 << 20;
+            while *pos < seg_end {
+                let n = (seg_end - *pos).min(STEP);
+                let off = seg.file_offset + (*pos - seg.blob_offset);
+                // SAFETY: each segment's file range belongs to one job, and within the job to
+                // one segment: no other writer touches it.
+                let buf = unsafe { file.slice_mut(off, n as usize) };
+                self.read_exact_into(url, body, buf, &mut stall)?;
+                *pos += n;
+            }
+            let _ = within;
+            sink.segment_done(seg)?;
+        }
+        if *pos < job.end {
+            let rest = job.end - *pos;
+            let got = std::io::copy(&mut body.take(rest), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+            *pos += got;
+        }
+        Ok(())
+    }
+
+    /// Fallback for servers that ignore Range: one GET of the whole blob, cutting every job's
+    /// segments out of the stream in blob order (`jobs` must not overlap).
+    pub fn stream_blob(&self, product: &str, jobs: &[BlobJob], urls: &dyn BlobUrls, sink: &dyn BlobSink) -> Result<()> {
+        let mut ordered: Vec<&BlobJob> = jobs.iter().filter(|j| j.product == product).collect();
+        ordered.sort_by_key(|j| j.start);
+        let (url, _) = urls.url(product, 0)?;
+        let mut resp = self.agent.get(&url).call().map_err(|e| http::from_ureq(&url, e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(Error::status(&url, status, None));
+        }
+        let mut body = resp.body_mut().as_reader();
+        let mut pos = 0u64;
+        for job in ordered {
+            if job.start < pos {
+                return Err(Error::BadRange {
+                    url: redact_url(&url),
+                    start: job.start,
+                    end: job.end,
+                    got: "overlapping pieces in one stream".into(),
+                });
+            }
+            let skip = job.start - pos;
+            let got = std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink())
+                .map_err(|e| http::from_io(&url, &e))?;
+            if got != skip {
+                return Err(Error::network(&url, "connection closed before the body was complete"));
+            }
+            pos = job.start;
+            self.feed_segments(job, &url, &mut body, &mut pos, sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// Cut files into blob jobs: files larger than `piece` are split into `piece`-sized jobs; runs
+/// of smaller files that follow each other in the blob (gaps up to `max_gap`) are coalesced
+/// into jobs of at most `piece` bytes. `files` are `(file index, blob offset, parts)` where
+/// `parts` are the `(file_offset, len)` pieces the caller tracks (already cut at `piece`).
+pub fn plan_blob_jobs(
+    product: &str,
+    mut files: Vec<(usize, u64, Vec<(u64, u64)>)>,
+    piece: u64,
+    max_gap: u64,
+) -> Vec<BlobJob> {
+    files.sort_by_key(|f| f.1);
+    let mut jobs: Vec<BlobJob> = Vec::new();
+    let mut run: Option<BlobJob> = None;
+    for (file, blob_off, parts) in files {
+        for (fo, len) in parts {
+            if len == 0 {
+                continue;
+            }
+            let seg = Segment { blob_offset: blob_off + fo, file, file_offset: fo, len };
+            let seg_end = seg.blob_offset + len;
+            let fits = run.as_ref().is_some_and(|r| {
+                seg.blob_offset >= r.end && seg.blob_offset - r.end <= max_gap && seg_end - r.start <= piece
+            });
+            if fits {
+                let r = run.as_mut().expect("run exists");
+                r.end = seg_end;
+                r.segments.push(seg);
+            } else {
+                if let Some(r) = run.take() {
+                    jobs.push(r);
+                }
+                run = Some(BlobJob {
+                    product: product.to_string(),
+                    start: seg.blob_offset,
+                    end: seg_end,
+                    segments: vec![seg],
+                });
+            }
+        }
+    }
+    if let Some(r) = run {
+        jobs.push(r);
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coalesces_small_files_and_splits_large_ones() {
+        let files = vec![
+            (0, 0, vec![(0, 100)]),
+            (1, 100, vec![(0, 50)]),
+            (2, 160, vec![(0, 40)]), // 10-byte gap
+            (3, 1000, vec![(0, 300), (300, 300), (600, 10)]),
+            (4, 2000, vec![]), // empty
+        ];
+        let jobs = plan_blob_jobs("p", files, 300, 16);
+        let spans: Vec<(u64, u64, usize)> = jobs.iter().map(|j| (j.start, j.end, j.segments.len())).collect();
+        assert_eq!(spans, vec![(0, 200, 3), (1000, 1300, 1), (1300, 1600, 1), (1600, 1610, 1)]);
+        assert_eq!(jobs[0].segments[2], Segment { blob_offset: 160, file: 2, file_offset: 0, len: 40 });
+    }
+
+    #[test]
+    fn overlapping_files_are_not_coalesced() {
+        let files = vec![(0, 0, vec![(0, 100)]), (1, 50, vec![(0, 100)])];
+        let jobs = plan_blob_jobs("p", files, 1000, 16);
+        assert_eq!(jobs.len(), 2);
+    }
+}
