@@ -324,16 +324,15 @@ impl Engine {
     }
 }
 
+/// A file to cut into blob jobs: its index, its offset in the blob, and the
+/// `(file_offset, len)` parts still to fetch.
+pub type BlobFile = (usize, u64, Vec<(u64, u64)>);
+
 /// Cut files into blob jobs: files larger than `piece` are split into `piece`-sized jobs; runs
 /// of smaller files that follow each other in the blob (gaps up to `max_gap`) are coalesced
 /// into jobs of at most `piece` bytes. `files` are `(file index, blob offset, parts)` where
 /// `parts` are the `(file_offset, len)` pieces the caller tracks (already cut at `piece`).
-pub fn plan_blob_jobs(
-    product: &str,
-    mut files: Vec<(usize, u64, Vec<(u64, u64)>)>,
-    piece: u64,
-    max_gap: u64,
-) -> Vec<BlobJob> {
+pub fn plan_blob_jobs(product: &str, mut files: Vec<BlobFile>, piece: u64, max_gap: u64) -> Vec<BlobJob> {
     files.sort_by_key(|f| f.1);
     let mut jobs: Vec<BlobJob> = Vec::new();
     let mut run: Option<BlobJob> = None;

@@ -469,7 +469,7 @@ impl Work {
     ) -> Work {
         let mut w = Work { chunks: Vec::new(), blobs: Vec::new(), settle: Vec::new(), resumed_bytes: 0, need_space: 0 };
         let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut blob_files: HashMap<&str, Vec<(usize, u64, Vec<(u64, u64)>)>> = HashMap::new();
+        let mut blob_files: HashMap<&str, Vec<crate::fetch::blob::BlobFile>> = HashMap::new();
         for &i in files {
             let f = &plan.files[i];
             let tmp = state.tmp_path(&f.path);
