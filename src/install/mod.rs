@@ -122,6 +122,29 @@ impl Downloader {
         }
     }
 
+    /// Finish the install in `dir` from its saved plan (no manifests are fetched): whatever
+    /// the journal and the disk do not prove done is fetched. `repair` uses this after it
+    /// has marked the bad files.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `dir` holds no galaxy-dl install; as [`Downloader::download`].
+    pub fn complete_install(&self, dir: &Path) -> Result<DownloadSummary> {
+        let state = StateDir::open_existing(dir)?;
+        self.complete_in(&state)
+    }
+
+    /// As [`Downloader::complete_install`] with the state directory already open (and locked).
+    pub fn complete_in(&self, state: &StateDir) -> Result<DownloadSummary> {
+        let info = state.info()?.ok_or_else(|| Error::NotFound("install.json".into()))?;
+        let plan = state.plan()?.ok_or_else(|| Error::NotFound(format!("{}/plan.json", state::STATE_DIR)))?;
+        let client = self.client.clone();
+        let v2 = LinkCache::v2(client.clone());
+        let (os, ts) = (info.os.clone(), info.v1_timestamp.clone().unwrap_or_default());
+        let v1 = LinkCache::new(move |p| client.secure_link_v1(p, &os, &ts));
+        let links = Links { v2: Some(&v2), v1: (info.generation == 1).then_some(&v1) };
+        self.run_plan(state, &plan, None, &info, &links)
+    }
+
     fn download_v2(&self, product_id: &str, build: &Build, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
         let started = Instant::now();
         let agent = self.client.agent();
