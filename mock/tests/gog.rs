@@ -548,3 +548,11 @@ fn bench_products() {
     assert_eq!(r["items"][0]["build_id"], BENCH_V1_BUILD);
     assert_eq!(get(&format!("{}{}", m.url(), v1.link_path)).status, 200);
 }
+
+#[test]
+fn mocks_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GogMock>();
+    assert_send_sync::<galaxy_dl_mock::BlobServer>();
+    assert_send_sync::<galaxy_dl_mock::Server>();
+}
