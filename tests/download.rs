@@ -354,3 +354,52 @@ fn persistently_corrupt_data_fails_and_is_never_installed() {
     assert_code(&o, 0);
     assert_eq!(tree(&dir), want);
 }
+
+#[test]
+fn update_fetches_only_changed_chunks_and_removes_dropped_files() {
+    let e = Env::new();
+    let d = Scratch::new("update");
+    let dir = d.path("game");
+    let base: u64 = GAME.parse().unwrap();
+    let old = "1100000000000001";
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--build", old]);
+    assert_code(&o, 0);
+    let fx = e.mock.fixtures();
+    let old_b = fx.build(base, old).unwrap();
+    let old_files: BTreeMap<String, String> = old_b
+        .select_files("en-US", "64", &[base, OWNED_DLC])
+        .into_iter()
+        .map(|x| (x.path.clone(), x.md5.clone()))
+        .collect();
+    assert_eq!(tree(&dir), old_files);
+    let new_b = e.newest_build(base, "windows");
+    let old_chunks: std::collections::HashSet<String> = old_b
+        .select_files("en-US", "64", &[base, OWNED_DLC])
+        .into_iter()
+        .flat_map(|x| x.chunk_compressed_md5s.clone())
+        .collect();
+    let changed: std::collections::HashSet<String> = new_b
+        .select_files("en-US", "64", &[base, OWNED_DLC])
+        .into_iter()
+        .flat_map(|x| x.chunk_compressed_md5s.clone())
+        .filter(|c| !old_chunks.contains(c))
+        .collect();
+    assert!(!changed.is_empty());
+    e.mock.stats().reset();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    let fetched: Vec<String> = e
+        .mock
+        .stats()
+        .log()
+        .into_iter()
+        .filter(|l| l.path.contains("/store/"))
+        .map(|l| l.path.rsplit('/').next().unwrap().to_string())
+        .collect();
+    for f in &fetched {
+        assert!(changed.contains(f), "unchanged chunk {f} downloaded again");
+    }
+    assert_eq!(fetched.len(), changed.len(), "fetched {fetched:?}, changed {changed:?}");
+    assert!(stdout(&o).contains("removed"), "{}", stdout(&o));
+}

@@ -56,6 +56,9 @@ pub struct ChunkJob {
     pub targets: Vec<Target>,
     /// Check `md5` here (false when a whole-file MD5 covers every target).
     pub check_md5: bool,
+    /// A local copy of the inflated bytes (a file of the installed build at an offset): used
+    /// instead of the network when its MD5 matches (updates, repairs).
+    pub local: Option<(std::path::PathBuf, u64)>,
 }
 
 /// Source of chunk URLs.
@@ -167,43 +170,52 @@ impl Engine {
         let file = sink.file(first.file)?;
         let mut endpoint = 0usize;
         let mut attempt = 0u32;
-        loop {
-            let (url, link) = urls.url(job, endpoint)?;
-            match self.fetch_chunk_once(w, job, &url, &file, first.offset) {
-                Ok(()) => break,
-                Err(Error::Interrupted) => return Err(Error::Interrupted),
-                Err(e) => {
-                    let refused = matches!(e, Error::HttpStatus { status: 401 | 403, .. });
-                    let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
-                    attempt += 1;
-                    if refused {
-                        // Expired or revoked link: renew (bounded, one renewal per product in
-                        // flight) and try again without counting it as a failure of the data.
-                        urls.refused(job, &link)?;
-                        if attempt > self.retry.max_retries + 3 {
+        let reused = match &job.local {
+            Some((path, off)) => copy_local(job, path, *off, &file, first.offset),
+            None => false,
+        };
+        if reused {
+            self.progress.add_local(job.compressed_size);
+        }
+        if !reused {
+            loop {
+                let (url, link) = urls.url(job, endpoint)?;
+                match self.fetch_chunk_once(w, job, &url, &file, first.offset) {
+                    Ok(()) => break,
+                    Err(Error::Interrupted) => return Err(Error::Interrupted),
+                    Err(e) => {
+                        let refused = matches!(e, Error::HttpStatus { status: 401 | 403, .. });
+                        let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
+                        attempt += 1;
+                        if refused {
+                            // Expired or revoked link: renew (bounded, one renewal per product in
+                            // flight) and try again without counting it as a failure of the data.
+                            urls.refused(job, &link)?;
+                            if attempt > self.retry.max_retries + 3 {
+                                return Err(e);
+                            }
+                            continue;
+                        }
+                        let n = urls.endpoints(job).max(1);
+                        if missing && attempt < n as u32 {
+                            endpoint += 1;
+                            log::info!(
+                                "chunk {} missing on endpoint {}; trying the next",
+                                job.compressed_md5,
+                                endpoint - 1
+                            );
+                            continue;
+                        }
+                        if !(e.is_spurious() || missing) || attempt > self.retry.max_retries {
                             return Err(e);
                         }
-                        continue;
-                    }
-                    let n = urls.endpoints(job).max(1);
-                    if missing && attempt < n as u32 {
-                        endpoint += 1;
-                        log::info!(
-                            "chunk {} missing on endpoint {}; trying the next",
-                            job.compressed_md5,
-                            endpoint - 1
-                        );
-                        continue;
-                    }
-                    if !(e.is_spurious() || missing) || attempt > self.retry.max_retries {
-                        return Err(e);
-                    }
-                    if n > 1 {
-                        endpoint += 1;
-                    }
-                    self.backoff(&format!("chunk {}", job.compressed_md5), attempt, &e);
-                    if self.cancelled() {
-                        return Err(Error::Interrupted);
+                        if n > 1 {
+                            endpoint += 1;
+                        }
+                        self.backoff(&format!("chunk {}", job.compressed_md5), attempt, &e);
+                        if self.cancelled() {
+                            return Err(Error::Interrupted);
+                        }
                     }
                 }
             }
@@ -336,6 +348,24 @@ impl Engine {
         log::trace!("chunk {} ok ({wire_len} bytes on the wire)", job.compressed_md5);
         Ok(())
     }
+}
+
+/// Copy a chunk's inflated bytes from a local file into place and check their MD5; false (and
+/// nothing trusted) when the local copy is missing or different.
+fn copy_local(job: &ChunkJob, path: &std::path::Path, off: u64, file: &MappedFile, at: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(src) = std::fs::File::open(path) else { return false };
+    let Ok(size) = usize::try_from(job.size) else { return false };
+    // SAFETY: this chunk's range of its first target is written by this worker only.
+    let out = unsafe { file.slice_mut(at, size) };
+    if src.read_exact_at(out, off).is_err() {
+        return false;
+    }
+    let ok = hex(&Md5::digest(&*out)) == job.md5;
+    if ok {
+        log::debug!("chunk {} reused from {}", job.compressed_md5, path.display());
+    }
+    ok
 }
 
 fn ranges_overlap(a: u64, b: u64, len: u64) -> bool {

@@ -337,7 +337,14 @@ impl Downloader {
                 todo.push(i);
             }
         }
-        let work = Work::build(state, plan, &set, &todo, Some(&journal_state));
+        let mut plans = vec![plan];
+        plans.extend(old_plan);
+        let local = local_chunks(dir, &plans, &journal_state);
+        let work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
+        let reused: u64 = work.chunks.iter().filter(|j| j.local.is_some()).map(|j| j.compressed_size).sum();
+        if reused > 0 {
+            log::info!("{} of chunks may be reused from files on disk", crate::units::human_bytes(reused));
+        }
         if let Some(free) = crate::sink::free_space(dir) {
             if free < work.need_space {
                 return Err(Error::DiskFull { path: dir.to_path_buf(), needed: work.need_space });
@@ -364,7 +371,7 @@ impl Downloader {
                         return Err(clone_err(first));
                     }
                     let again: Vec<usize> = bad.iter().map(|(i, _)| *i).collect();
-                    work = Work::build(state, plan, &set, &again, None);
+                    work = Work::build(state, plan, &set, &again, None, &LocalChunks::new());
                 }
                 Ok(())
             })();
@@ -472,6 +479,26 @@ fn clone_err(e: &Error) -> Error {
     }
 }
 
+/// Inflated chunks available on disk, by (md5, size): a verified file and the offset.
+type LocalChunks = HashMap<(String, u64), (std::path::PathBuf, u64)>;
+
+/// Index the chunks of files that are on disk and unchanged since they were verified: the
+/// previous build's files (updates) and this plan's finished files.
+fn local_chunks(dir: &Path, plans: &[&Plan], journal: &state::JournalState) -> LocalChunks {
+    let mut m = LocalChunks::new();
+    for plan in plans {
+        for f in &plan.files {
+            if f.chunks().is_empty() || !journal.file_ok(dir, &f.path, &f.content_id()) {
+                continue;
+            }
+            for c in f.chunks() {
+                m.entry((c.md5.clone(), c.size)).or_insert_with(|| (dir.join(&f.path), c.offset));
+            }
+        }
+    }
+    m
+}
+
 /// The requests one round makes.
 struct Work {
     chunks: Vec<ChunkJob>,
@@ -489,6 +516,7 @@ impl Work {
         set: &FileSet<'_>,
         files: &[usize],
         journal: Option<&state::JournalState>,
+        local: &LocalChunks,
     ) -> Work {
         let mut w = Work { chunks: Vec::new(), blobs: Vec::new(), settle: Vec::new(), resumed_bytes: 0, need_space: 0 };
         let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
@@ -532,6 +560,7 @@ impl Work {
                             size: c.size,
                             targets: vec![target],
                             check_md5: !covers,
+                            local: local.get(&(c.md5.clone(), c.size)).cloned(),
                         });
                     }
                 }
@@ -547,6 +576,9 @@ impl Work {
         for (product, files) in blob_files {
             w.blobs.extend(crate::fetch::blob::plan_blob_jobs(product, files, files::V1_PART, BLOB_GAP));
         }
+        // Local copies first: they finish fast and are read before any rename could replace
+        // the file they come from (a stale copy fails its MD5 and is fetched instead).
+        w.chunks.sort_by_key(|j| j.local.is_none());
         w
     }
 
