@@ -403,3 +403,48 @@ fn update_fetches_only_changed_chunks_and_removes_dropped_files() {
     assert_eq!(fetched.len(), changed.len(), "fetched {fetched:?}, changed {changed:?}");
     assert!(stdout(&o).contains("removed"), "{}", stdout(&o));
 }
+
+fn member_chunks(e: &Env) -> std::collections::HashSet<String> {
+    let base: u64 = GAME.parse().unwrap();
+    e.newest_build(base, "windows")
+        .select_files("en-US", "64", &[base, OWNED_DLC])
+        .into_iter()
+        .filter(|x| x.sfc_member)
+        .flat_map(|x| x.chunk_compressed_md5s.clone())
+        .collect()
+}
+
+fn store_requests(e: &Env) -> Vec<String> {
+    e.mock
+        .stats()
+        .log()
+        .into_iter()
+        .filter(|l| l.path.contains("/store/"))
+        .map(|l| l.path.rsplit('/').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn small_files_container_saves_requests_and_falls_back() {
+    let base: u64 = GAME.parse().unwrap();
+    // The container alone delivers its members (their own chunks are withheld).
+    let e = Env::new();
+    let members = member_chunks(&e);
+    assert!(members.len() > 10);
+    e.mock.faults(|f| f.withhold_sfc_members = true);
+    let d = Scratch::new("sfc");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    assert!(store_requests(&e).iter().all(|c| !members.contains(c)), "member chunks fetched despite the container");
+    // Without the container, members come chunk by chunk.
+    let e = Env::new();
+    e.mock.faults(|f| f.withhold_sfc = true);
+    let d = Scratch::new("nosfc");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap()]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("small files container unavailable"), "{}", stderr(&o));
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+}

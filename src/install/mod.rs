@@ -237,6 +237,66 @@ impl Downloader {
         Ok(summary)
     }
 
+    /// Download small files containers and cut their members out of them.
+    fn fetch_sfcs(
+        &self,
+        engine: &Engine,
+        state: &StateDir,
+        plan: &Plan,
+        sfcs: &[usize],
+        links: &Links<'_>,
+        set: &FileSet<'_>,
+    ) -> Result<()> {
+        for &si in sfcs {
+            let sfc = &plan.sfcs[si];
+            let path = state.root().join("tmp").join(format!("sfc-{si}"));
+            let (m, _) = crate::sink::MappedFile::create(&path, sfc.size)?;
+            let sink = SfcSink(Arc::new(m));
+            let jobs: Vec<ChunkJob> = sfc
+                .chunks
+                .iter()
+                .map(|c| ChunkJob {
+                    product: sfc.product_id.clone(),
+                    compressed_md5: c.compressed_md5.clone(),
+                    compressed_size: c.compressed_size,
+                    md5: c.md5.clone(),
+                    size: c.size,
+                    targets: vec![Target { file: 0, offset: c.offset }],
+                    check_md5: true,
+                    local: None,
+                })
+                .collect();
+            match engine.download_chunks(&jobs, links, &sink) {
+                Ok(()) => {
+                    let mut cut = 0;
+                    for &i in &sfc.members {
+                        let f = &plan.files[i];
+                        let Some(off) = f.sfc_offset else { continue };
+                        // SAFETY: every chunk of the container is written; nothing writes it now.
+                        let bytes = unsafe { sink.0.slice(off, f.size as usize) };
+                        if set.fill_from(i, bytes)? {
+                            cut += 1;
+                        }
+                    }
+                    log::info!(
+                        "small files container {si}: {cut} of {} files cut out of {} requests",
+                        sfc.members.len(),
+                        jobs.len()
+                    );
+                }
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => {
+                    self.emit(Event::Notice {
+                        message: format!("small files container unavailable ({e}); fetching its files one by one"),
+                    });
+                }
+            }
+            drop(sink);
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
+    }
+
     fn fetch_work(
         &self,
         engine: &Engine,
@@ -337,6 +397,7 @@ impl Downloader {
                 todo.push(i);
             }
         }
+        let sfcs = worthwhile_sfcs(plan, &todo, &journal_state);
         let mut plans = vec![plan];
         plans.extend(old_plan);
         let local = local_chunks(dir, &plans, &journal_state);
@@ -350,7 +411,8 @@ impl Downloader {
                 return Err(Error::DiskFull { path: dir.to_path_buf(), needed: work.need_space });
             }
         }
-        let download = work.bytes();
+        let download = work.bytes()
+            + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
         progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
         progress.emit(Event::Start {
             what: format!("{} build {}", info.product_id, info.build_id),
@@ -363,6 +425,12 @@ impl Downloader {
             let j = s.spawn(|| journal.run(jrx));
             let r = (|| {
                 let mut work = work;
+                if !sfcs.is_empty() {
+                    self.fetch_sfcs(&engine, state, plan, &sfcs, links, &set)?;
+                    // Members the containers did not deliver are fetched chunk by chunk.
+                    let rest: Vec<usize> = todo.iter().copied().filter(|&i| !set.is_finished(i)).collect();
+                    work = Work::build(state, plan, &set, &rest, Some(&journal_state), &local);
+                }
                 for round in 0.. {
                     self.fetch_work(&engine, &work, links, &set, &progress)?;
                     let bad = set.take_bad();
@@ -479,6 +547,38 @@ fn clone_err(e: &Error) -> Error {
     }
 }
 
+/// A small files container being downloaded: one mapped temporary file.
+struct SfcSink(Arc<crate::sink::MappedFile>);
+
+impl crate::fetch::chunk::ChunkSink for SfcSink {
+    fn file(&self, _: usize) -> Result<Arc<crate::sink::MappedFile>> {
+        Ok(self.0.clone())
+    }
+    fn done(&self, _: &ChunkJob) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Containers worth downloading: at least two members still to fetch and fewer requests than
+/// fetching those members' chunks one by one (and nothing of them resumed already).
+fn worthwhile_sfcs(plan: &Plan, todo: &[usize], journal: &state::JournalState) -> Vec<usize> {
+    let todo: std::collections::HashSet<usize> = todo.iter().copied().collect();
+    let started: std::collections::HashSet<&str> = journal.chunks.iter().map(|(p, _, _)| p.as_str()).collect();
+    let mut out = Vec::new();
+    for (si, sfc) in plan.sfcs.iter().enumerate() {
+        let pending: Vec<usize> = sfc.members.iter().copied().filter(|m| todo.contains(m)).collect();
+        if pending.iter().any(|&m| started.contains(plan.files[m].path.as_str())) {
+            continue;
+        }
+        let member_chunks: std::collections::HashSet<&str> =
+            pending.iter().flat_map(|&m| plan.files[m].chunks().iter().map(|c| c.compressed_md5.as_str())).collect();
+        if pending.len() >= 2 && member_chunks.len() > sfc.chunks.len() {
+            out.push(si);
+        }
+    }
+    out
+}
+
 /// Inflated chunks available on disk, by (md5, size): a verified file and the offset.
 type LocalChunks = HashMap<(String, u64), (std::path::PathBuf, u64)>;
 
@@ -522,6 +622,9 @@ impl Work {
         let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
         let mut blob_files: HashMap<&str, Vec<crate::fetch::blob::BlobFile>> = HashMap::new();
         for &i in files {
+            if set.is_finished(i) {
+                continue;
+            }
             let f = &plan.files[i];
             let tmp = state.tmp_path(&f.path);
             let tmp_ok = journal.is_some() && std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
