@@ -3,9 +3,11 @@
 //! downloads or verifies anything by itself.
 
 mod args;
+mod gog;
 mod logger;
 mod report;
 mod signal;
+mod table;
 
 use std::process::ExitCode;
 
@@ -53,6 +55,9 @@ pub fn run() -> ExitCode {
             Ok(())
         }
         Command::Get(g) => commands::get(*g),
+        Command::Login(l) => gog::login(l),
+        Command::Builds(b) => gog::builds(b),
+        Command::Info(i) => gog::info(*i),
     };
     match result {
         Ok(()) => Exit::Ok.into(),
