@@ -7,10 +7,6 @@ fn main() {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(lvl));
         e.write_all(&v).unwrap();
         let z = e.finish().unwrap();
-        println!(
-            "level {lvl}: ratio {:.3} in {:?}",
-            v.len() as f64 / z.len() as f64,
-            t.elapsed()
-        );
+        println!("level {lvl}: ratio {:.3} in {:?}", v.len() as f64 / z.len() as f64, t.elapsed());
     }
 }

@@ -4,21 +4,8 @@ use std::time::Instant;
 fn main() {
     for (name, cfg) in [
         ("small", MockConfig::small()),
-        (
-            "256K chunks, 64 MiB v1",
-            MockConfig {
-                chunk_size: 256 << 10,
-                ..MockConfig::default()
-            },
-        ),
-        (
-            "256K chunks, 1 MiB v1",
-            MockConfig {
-                chunk_size: 256 << 10,
-                v1_blob_size: 1 << 20,
-                ..MockConfig::default()
-            },
-        ),
+        ("256K chunks, 64 MiB v1", MockConfig { chunk_size: 256 << 10, ..MockConfig::default() }),
+        ("256K chunks, 1 MiB v1", MockConfig { chunk_size: 256 << 10, v1_blob_size: 1 << 20, ..MockConfig::default() }),
         ("default", MockConfig::default()),
     ] {
         let t = Instant::now();

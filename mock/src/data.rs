@@ -97,10 +97,7 @@ pub fn md5_hex(data: &[u8]) -> String {
 const PAR_BLOCK: usize = 1 << 20;
 
 fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 16)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 16)
 }
 
 /// Fill `buf` on all cores: random bytes, or [`fill_compressible`] data when `compressible`.

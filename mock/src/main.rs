@@ -42,30 +42,15 @@ fn main() {
             println!("{USAGE}");
             return;
         }
-        const KNOWN: &[&str] = &[
-            "--port",
-            "--chunk-size",
-            "--v1-size",
-            "--bench-v2",
-            "--bench-v1",
-            "--token-ttl",
-            "--link-ttl",
-            "--blob",
-        ];
+        const KNOWN: &[&str] =
+            &["--port", "--chunk-size", "--v1-size", "--bench-v2", "--bench-v1", "--token-ttl", "--link-ttl", "--blob"];
         if !KNOWN.contains(&key.as_str()) {
             fail(&format!("unknown argument: {key}"));
         }
-        let val = inline
-            .or_else(|| args.next())
-            .unwrap_or_else(|| fail(&format!("{key} needs a value")));
-        let size =
-            || parse_size(&val).unwrap_or_else(|| fail(&format!("bad value for {key}: {val}")));
+        let val = inline.or_else(|| args.next()).unwrap_or_else(|| fail(&format!("{key} needs a value")));
+        let size = || parse_size(&val).unwrap_or_else(|| fail(&format!("bad value for {key}: {val}")));
         match key.as_str() {
-            "--port" => {
-                cfg.port = val
-                    .parse()
-                    .unwrap_or_else(|_| fail(&format!("bad port: {val}")))
-            }
+            "--port" => cfg.port = val.parse().unwrap_or_else(|_| fail(&format!("bad port: {val}"))),
             "--chunk-size" => cfg.chunk_size = size() as usize,
             "--v1-size" => cfg.v1_blob_size = size(),
             "--bench-v2" => cfg.bench_v2_size = Some(size()),

@@ -62,13 +62,7 @@ fn chunk_url(endpoint: &Value, suffix: &str) -> String {
 }
 
 fn secure_link(m: &GogMock, at: &str, pid: u64) -> ClientResponse {
-    get_auth(
-        &format!(
-            "{}/products/{pid}/secure_link?_version=2&generation=2&path=/",
-            m.url()
-        ),
-        at,
-    )
+    get_auth(&format!("{}/products/{pid}/secure_link?_version=2&generation=2&path=/", m.url()), at)
 }
 
 fn build_manifest(m: &GogMock, build: &str) -> Value {
@@ -94,10 +88,7 @@ fn first_chunk_of(m: &GogMock, build: &str, file: &str) -> (Value, Value) {
 fn startup_is_fast() {
     // Warm up page cache / allocator once, then measure.
     let t = Instant::now();
-    let m = GogMock::start(MockConfig {
-        chunk_size: 256 << 10,
-        ..MockConfig::default()
-    });
+    let m = GogMock::start(MockConfig { chunk_size: 256 << 10, ..MockConfig::default() });
     let el = t.elapsed();
     eprintln!("GogMock::start (256 KiB chunks, 64 MiB V1 blob): {el:?}");
     assert!(m.fixtures().builds.len() >= 5);
@@ -108,15 +99,7 @@ fn startup_is_fast() {
 fn token_flow_and_rotation() {
     let m = mock();
     let t = login(&m);
-    for k in [
-        "expires_in",
-        "scope",
-        "token_type",
-        "access_token",
-        "user_id",
-        "refresh_token",
-        "session_id",
-    ] {
+    for k in ["expires_in", "scope", "token_type", "access_token", "user_id", "refresh_token", "session_id"] {
         assert!(t.get(k).is_some(), "{k}");
     }
     assert_eq!(t["expires_in"], 3600);
@@ -134,20 +117,11 @@ fn token_flow_and_rotation() {
     assert_eq!(r.status, 200);
     let t2 = r.json();
     assert_ne!(t2["refresh_token"], t["refresh_token"]);
-    assert_eq!(
-        get(&url(rt)).status,
-        401,
-        "old refresh token must be invalid"
-    );
+    assert_eq!(get(&url(rt)).status, 401, "old refresh token must be invalid");
     let at = t2["access_token"].as_str().unwrap();
     let owned = get_auth(&format!("{}/user/data/games", m.url()), at);
     assert_eq!(owned.status, 200);
-    let ids: Vec<u64> = owned.json()["owned"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let ids: Vec<u64> = owned.json()["owned"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert!(ids.contains(&QUEST) && ids.contains(&DLC_OWNED) && !ids.contains(&DLC_UNOWNED));
     assert_eq!(get(&format!("{}/user/data/games", m.url())).status, 401);
     m.faults(|f| f.expire_refresh_tokens = true);
@@ -156,10 +130,7 @@ fn token_flow_and_rotation() {
 
 #[test]
 fn access_token_expiry() {
-    let m = GogMock::start(MockConfig {
-        token_ttl_secs: 1,
-        ..MockConfig::small()
-    });
+    let m = GogMock::start(MockConfig { token_ttl_secs: 1, ..MockConfig::small() });
     let at = login(&m)["access_token"].as_str().unwrap().to_string();
     assert_eq!(secure_link(&m, &at, QUEST).status, 200);
     std::thread::sleep(Duration::from_millis(1100));
@@ -173,17 +144,8 @@ fn access_token_expiry() {
 #[test]
 fn builds_listing() {
     let m = mock();
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/windows/builds?generation=2",
-        m.url()
-    ))
-    .json();
-    let ids: Vec<&str> = r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["build_id"].as_str().unwrap())
-        .collect();
+    let r = get(&format!("{}/products/{QUEST}/os/windows/builds?generation=2", m.url())).json();
+    let ids: Vec<&str> = r["items"].as_array().unwrap().iter().map(|i| i["build_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![QUEST_BUILD_NEW, QUEST_BUILD_OLD]);
     assert_eq!(r["has_private_branches"], true);
     assert_eq!(r["total_count"], 2);
@@ -202,66 +164,29 @@ fn builds_listing() {
     ] {
         assert!(item.get(k).is_some(), "{k}");
     }
-    assert!(item["link"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("{}/content-system/v2/meta/", m.url())));
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/windows/builds?generation=2&password=s3cret",
-        m.url()
-    ))
-    .json();
+    assert!(item["link"].as_str().unwrap().starts_with(&format!("{}/content-system/v2/meta/", m.url())));
+    let r = get(&format!("{}/products/{QUEST}/os/windows/builds?generation=2&password=s3cret", m.url())).json();
     assert_eq!(r["items"][0]["build_id"], QUEST_BUILD_BETA);
     assert_eq!(r["items"][0]["branch"], "beta");
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/windows/builds?generation=2&password=wrong",
-        m.url()
-    ))
-    .json();
+    let r = get(&format!("{}/products/{QUEST}/os/windows/builds?generation=2&password=wrong", m.url())).json();
     assert_eq!(r["count"], 2);
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/windows/builds?generation=1",
-        m.url()
-    ))
-    .json();
+    let r = get(&format!("{}/products/{QUEST}/os/windows/builds?generation=1", m.url())).json();
     assert_eq!(r["total_count"], 0);
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/osx/builds?generation=2",
-        m.url()
-    ))
-    .json();
+    let r = get(&format!("{}/products/{QUEST}/os/osx/builds?generation=2", m.url())).json();
     assert_eq!(r["items"][0]["build_id"], QUEST_BUILD_OSX);
     for g in ["1", "2"] {
-        let r = get(&format!(
-            "{}/products/{LEGACY}/os/windows/builds?generation={g}",
-            m.url()
-        ))
-        .json();
+        let r = get(&format!("{}/products/{LEGACY}/os/windows/builds?generation={g}", m.url())).json();
         assert_eq!(r["items"][0]["generation"], 1);
         assert_eq!(r["items"][0]["legacy_build_id"], LEGACY_TIMESTAMP);
-        assert!(r["items"][0]["link"]
-            .as_str()
-            .unwrap()
-            .ends_with("/repository.json"));
+        assert!(r["items"][0]["link"].as_str().unwrap().ends_with("/repository.json"));
     }
-    assert_eq!(
-        get(&format!(
-            "{}/products/123/os/windows/builds?generation=2",
-            m.url()
-        ))
-        .status,
-        404
-    );
+    assert_eq!(get(&format!("{}/products/123/os/windows/builds?generation=2", m.url())).status, 404);
 }
 
 #[test]
 fn meta_hash_matches_link_and_manifests_parse() {
     let m = mock();
-    let r = get(&format!(
-        "{}/products/{QUEST}/os/windows/builds?generation=2",
-        m.url()
-    ))
-    .json();
+    let r = get(&format!("{}/products/{QUEST}/os/windows/builds?generation=2", m.url())).json();
     let link = r["items"][0]["link"].as_str().unwrap();
     let hash = link.rsplit('/').next().unwrap();
     let resp = get(link);
@@ -273,16 +198,9 @@ fn meta_hash_matches_link_and_manifests_parse() {
     let bm = meta_json(&resp.body);
     assert_eq!(bm["version"], 2);
     assert_eq!(bm["buildId"], QUEST_BUILD_NEW);
-    assert_eq!(
-        bm["dependencies"],
-        serde_json::json!(["MOCKDEP_GAME", "MOCKREDIST"])
-    );
-    let products: Vec<&str> = bm["products"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["productId"].as_str().unwrap())
-        .collect();
+    assert_eq!(bm["dependencies"], serde_json::json!(["MOCKDEP_GAME", "MOCKREDIST"]));
+    let products: Vec<&str> =
+        bm["products"].as_array().unwrap().iter().map(|p| p["productId"].as_str().unwrap()).collect();
     assert_eq!(products, vec!["1000000001", "1000000002", "1000000009"]);
     let mut plain = 0;
     let mut files = 0;
@@ -299,14 +217,7 @@ fn meta_hash_matches_link_and_manifests_parse() {
     assert_eq!(plain, 1);
     let b = m.fixtures().build(QUEST, QUEST_BUILD_NEW).unwrap();
     assert_eq!(files, b.entries.len());
-    assert_eq!(
-        get(&format!(
-            "{}/content-system/v2/meta/00/00/0000ffff",
-            m.url()
-        ))
-        .status,
-        404
-    );
+    assert_eq!(get(&format!("{}/content-system/v2/meta/00/00/0000ffff", m.url())).status, 404);
 }
 
 #[test]
@@ -320,11 +231,7 @@ fn fixtures_shape() {
     // case-folded path keeps the first spelling
     assert!(b.entry("Data/b.txt").is_some());
     assert_eq!(b.entry("Data/b.txt").unwrap().manifest_path, "DATA/b.txt");
-    assert!(
-        b.entry("gog-support/1000000001/app/settings.ini")
-            .unwrap()
-            .support
-    );
+    assert!(b.entry("gog-support/1000000001/app/settings.ini").unwrap().support);
     assert!(b.entry("Game.exe").unwrap().executable);
     assert_eq!(b.entry("Data/empty.dat").unwrap().size, 0);
     assert_eq!(b.entry("saves/empty").unwrap().kind, EntryKind::Directory);
@@ -334,10 +241,7 @@ fn fixtures_shape() {
     // repeated chunk inside one file and shared with another
     let rep = b.entry("Data/repeat.bin").unwrap();
     assert_eq!(rep.chunk_md5s[0], rep.chunk_md5s[1]);
-    assert_eq!(
-        b.entry("Data/shared_r.bin").unwrap().chunk_md5s[0],
-        rep.chunk_md5s[0]
-    );
+    assert_eq!(b.entry("Data/shared_r.bin").unwrap().chunk_md5s[0], rep.chunk_md5s[0]);
     let sel = b.select_files("en-US", "64", &[QUEST, DLC_OWNED]);
     assert!(sel.iter().any(|e| e.path == "lang/en/strings.txt"));
     assert!(!sel.iter().any(|e| e.path.starts_with("lang/de")));
@@ -351,34 +255,23 @@ fn fixtures_shape() {
     assert_eq!(ob.chunk_md5s[0], big.chunk_md5s[0]);
     assert_ne!(ob.chunk_md5s[1], big.chunk_md5s[1]);
     assert_eq!(ob.chunk_md5s[2], big.chunk_md5s[2]);
-    assert!(
-        old.entry("Data/old_only_b1.txt").is_some() && b.entry("Data/old_only_b1.txt").is_none()
-    );
+    assert!(old.entry("Data/old_only_b1.txt").is_some() && b.entry("Data/old_only_b1.txt").is_none());
     let osx = m.fixtures().build(QUEST, QUEST_BUILD_OSX).unwrap();
-    assert!(osx.entries.iter().any(|e| matches!(&e.kind, EntryKind::Symlink { target } if target == "Fixture Quest.app/Contents/Resources")));
+    assert!(osx
+        .entries
+        .iter()
+        .any(|e| matches!(&e.kind, EntryKind::Symlink { target } if target == "Fixture Quest.app/Contents/Resources")));
     let v1 = m.fixtures().build(LEGACY, LEGACY_BUILD).unwrap();
     assert!(v1.entries.len() > 50, "{}", v1.entries.len());
-    assert!(v1
-        .entry("gog-support/1000000003/support/readme.txt")
-        .is_some());
-    assert_eq!(
-        v1.select("English", "64", &[LEGACY]).len(),
-        v1.entries.len()
-    );
+    assert!(v1.entry("gog-support/1000000003/support/readme.txt").is_some());
+    assert_eq!(v1.select("English", "64", &[LEGACY]).len(), v1.entries.len());
     assert!(v1.select("de-DE", "64", &[LEGACY]).len() < v1.entries.len());
 }
 
 #[test]
 fn secure_link_auth_and_chunks() {
     let m = mock();
-    assert_eq!(
-        get(&format!(
-            "{}/products/{QUEST}/secure_link?_version=2&generation=2&path=/",
-            m.url()
-        ))
-        .status,
-        401
-    );
+    assert_eq!(get(&format!("{}/products/{QUEST}/secure_link?_version=2&generation=2&path=/", m.url())).status, 401);
     assert_eq!(secure_link(&m, "bogus", QUEST).status, 401);
     let at = login(&m)["access_token"].as_str().unwrap().to_string();
     let r = secure_link(&m, &at, DLC_UNOWNED);
@@ -390,14 +283,7 @@ fn secure_link_auth_and_chunks() {
     let urls = link["urls"].as_array().unwrap();
     assert_eq!(urls.len(), 2);
     assert!(urls[0]["priority"].as_i64() < urls[1]["priority"].as_i64());
-    for k in [
-        "endpoint_name",
-        "supports_generation",
-        "max_fails",
-        "fallback_only",
-        "url_format",
-        "parameters",
-    ] {
+    for k in ["endpoint_name", "supports_generation", "max_fails", "fallback_only", "url_format", "parameters"] {
         assert!(urls[0].get(k).is_some(), "{k}");
     }
     let (chunk, _) = first_chunk_of(&m, QUEST_BUILD_NEW, "Data\\big.pak");
@@ -410,72 +296,38 @@ fn secure_link_auth_and_chunks() {
         assert!(r.header("content-encoding").is_none());
         assert_eq!(md5_hex(&r.body), cmd5);
         assert_eq!(md5_hex(&inflate(&r.body)), chunk["md5"].as_str().unwrap());
-        assert_eq!(
-            r.body.len() as u64,
-            chunk["compressedSize"].as_u64().unwrap()
-        );
+        assert_eq!(r.body.len() as u64, chunk["compressedSize"].as_u64().unwrap());
         let rr = request("GET", &u, &[("Range", "bytes=10-")]);
         assert_eq!(rr.status, 206);
         assert_eq!(rr.body, &r.body[10..]);
         let h = request("HEAD", &u, &[]);
-        assert_eq!(
-            h.header("content-length").unwrap(),
-            r.body.len().to_string()
-        );
+        assert_eq!(h.header("content-length").unwrap(), r.body.len().to_string());
     }
     // Tampered token / wrong product scope / unsigned.
     let u = chunk_url(&urls[0], &suffix).replace("token=", "token=x");
     assert_eq!(get(&u).status, 403);
     let dlc_link = secure_link(&m, &at, DLC_OWNED).json();
-    assert_eq!(
-        get(&chunk_url(&dlc_link["urls"][0], &suffix).replace("1000000002", "1000000001")).status,
-        403
-    );
-    assert_eq!(
-        get(&chunk_url(&dlc_link["urls"][0], &suffix)).status,
-        404,
-        "chunk not in the DLC store"
-    );
-    assert_eq!(
-        get(&format!(
-            "{}/content-system/v2/store/{QUEST}{suffix}",
-            m.url()
-        ))
-        .status,
-        403
-    );
+    assert_eq!(get(&chunk_url(&dlc_link["urls"][0], &suffix).replace("1000000002", "1000000001")).status, 403);
+    assert_eq!(get(&chunk_url(&dlc_link["urls"][0], &suffix)).status, 404, "chunk not in the DLC store");
+    assert_eq!(get(&format!("{}/content-system/v2/store/{QUEST}{suffix}", m.url())).status, 403);
     // Expiry via the switch, then renewal.
     m.faults(|f| f.expire_links_now = true);
     assert_eq!(get(&chunk_url(&urls[0], &suffix)).status, 403);
     assert_eq!(get(&chunk_url(&urls[1], &suffix)).status, 403);
     let link2 = secure_link(&m, &at, QUEST).json();
     assert_eq!(get(&chunk_url(&link2["urls"][0], &suffix)).status, 200);
-    assert_eq!(
-        m.stats().count(&format!("/products/{QUEST}/secure_link")),
-        4
-    );
+    assert_eq!(m.stats().count(&format!("/products/{QUEST}/secure_link")), 4);
 }
 
 #[test]
 fn link_ttl_expiry() {
-    let m = GogMock::start(MockConfig {
-        link_ttl_secs: 1,
-        ..MockConfig::small()
-    });
+    let m = GogMock::start(MockConfig { link_ttl_secs: 1, ..MockConfig::small() });
     let at = m.issue_access_token();
     let link = secure_link(&m, &at, QUEST).json();
     let (chunk, _) = first_chunk_of(&m, QUEST_BUILD_NEW, "Game.exe");
-    let u = chunk_url(
-        &link["urls"][0],
-        &format!("/{}", gp(chunk["compressedMd5"].as_str().unwrap())),
-    );
-    let exp = link["urls"][0]["parameters"]["expires_at"]
-        .as_u64()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let u = chunk_url(&link["urls"][0], &format!("/{}", gp(chunk["compressedMd5"].as_str().unwrap())));
+    let exp = link["urls"][0]["parameters"]["expires_at"].as_u64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!(exp > now - 1 && exp <= now + 1);
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(get(&u).status, 403);
@@ -533,12 +385,7 @@ fn small_files_container_switches() {
     let mut found = None;
     for d in bm["depots"].as_array().unwrap() {
         let dm = meta_json(
-            &get(&format!(
-                "{}/content-system/v2/meta/{}",
-                m.url(),
-                gp(d["manifest"].as_str().unwrap())
-            ))
-            .body,
+            &get(&format!("{}/content-system/v2/meta/{}", m.url(), gp(d["manifest"].as_str().unwrap()))).body,
         );
         if dm["depot"].get("smallFilesContainer").is_some() {
             found = Some(dm);
@@ -548,23 +395,12 @@ fn small_files_container_switches() {
     let sfc = dm["depot"]["smallFilesContainer"]["chunks"][0].clone();
     let items = dm["depot"]["items"].as_array().unwrap();
     let member = items.iter().find(|i| i.get("sfcRef").is_some()).unwrap();
-    assert_eq!(
-        items.iter().filter(|i| i.get("sfcRef").is_some()).count(),
-        50
-    );
-    let url = |c: &Value| {
-        chunk_url(
-            &link["urls"][0],
-            &format!("/{}", gp(c["compressedMd5"].as_str().unwrap())),
-        )
-    };
+    assert_eq!(items.iter().filter(|i| i.get("sfcRef").is_some()).count(), 50);
+    let url = |c: &Value| chunk_url(&link["urls"][0], &format!("/{}", gp(c["compressedMd5"].as_str().unwrap())));
     let sfc_data = inflate(&get(&url(&sfc)).body);
     let off = member["sfcRef"]["offset"].as_u64().unwrap() as usize;
     let size = member["sfcRef"]["size"].as_u64().unwrap() as usize;
-    assert_eq!(
-        md5_hex(&sfc_data[off..off + size]),
-        member["md5"].as_str().unwrap()
-    );
+    assert_eq!(md5_hex(&sfc_data[off..off + size]), member["md5"].as_str().unwrap());
     assert_eq!(get(&url(&member["chunks"][0])).status, 200);
     m.faults(|f| f.withhold_sfc_members = true);
     assert_eq!(get(&url(&member["chunks"][0])).status, 404);
@@ -593,38 +429,30 @@ fn v1_manifests_and_main_bin() {
     assert!(files.iter().any(|f| f["directory"] == true));
     assert!(files.iter().any(|f| f["executable"] == true));
     assert!(files.iter().any(|f| f["support"] == true));
-    let link = get_auth(&format!("{}/products/{LEGACY}/secure_link?_version=2&type=depot&path=/windows/{LEGACY_TIMESTAMP}/", m.url()), &at).json();
+    let link = get_auth(
+        &format!("{}/products/{LEGACY}/secure_link?_version=2&type=depot&path=/windows/{LEGACY_TIMESTAMP}/", m.url()),
+        &at,
+    )
+    .json();
     assert_eq!(
         link["urls"][0]["parameters"]["path"],
         format!("/content-system/v1/depots/{LEGACY}/windows/{LEGACY_TIMESTAMP}")
     );
-    let f = files
-        .iter()
-        .find(|f| f["size"].as_u64().unwrap_or(0) > 5000 && f.get("directory").is_none())
-        .unwrap();
+    let f = files.iter().find(|f| f["size"].as_u64().unwrap_or(0) > 5000 && f.get("directory").is_none()).unwrap();
     let (o, s) = (f["offset"].as_u64().unwrap(), f["size"].as_u64().unwrap());
     for (e, suffix) in [(0, "/main.bin"), (1, "/main.bin"), (0, "//main.bin")] {
         let u = chunk_url(&link["urls"][e], suffix);
         let r = request("GET", &u, &[("Range", &format!("bytes={o}-{}", o + s - 1))]);
         assert_eq!(r.status, 206, "{u}");
-        assert_eq!(
-            r.header("content-range").unwrap(),
-            format!("bytes {o}-{}/{}", o + s - 1, m.config().v1_blob_size)
-        );
+        assert_eq!(r.header("content-range").unwrap(), format!("bytes {o}-{}/{}", o + s - 1, m.config().v1_blob_size));
         assert_eq!(md5_hex(&r.body), f["hash"].as_str().unwrap());
         let h = request("HEAD", &u, &[]);
-        assert_eq!(
-            h.header("content-length").unwrap(),
-            m.config().v1_blob_size.to_string()
-        );
+        assert_eq!(h.header("content-length").unwrap(), m.config().v1_blob_size.to_string());
     }
     let u = chunk_url(&link["urls"][0], "/main.bin");
     m.faults(|f| f.wrong_content_range_on_main_bin = true);
     let r = request("GET", &u, &[("Range", "bytes=0-9")]);
-    assert_eq!(
-        r.header("content-range"),
-        Some(format!("bytes 1-10/{}", m.config().v1_blob_size).as_str())
-    );
+    assert_eq!(r.header("content-range"), Some(format!("bytes 1-10/{}", m.config().v1_blob_size).as_str()));
     m.faults(|f| {
         f.wrong_content_range_on_main_bin = false;
         f.ignore_range_on_main_bin = true;
@@ -639,10 +467,7 @@ fn v1_manifests_and_main_bin() {
     assert_eq!(request("GET", &u, &[("Range", "bytes=0-9")]).status, 503);
     assert_eq!(request("GET", &u, &[("Range", "bytes=0-9")]).status, 206);
     let r = get_auth(
-        &format!(
-            "{}/products/{DLC_UNOWNED}/secure_link?_version=2&type=depot&path=/windows/1/",
-            m.url()
-        ),
+        &format!("{}/products/{DLC_UNOWNED}/secure_link?_version=2&type=depot&path=/windows/1/", m.url()),
         &at,
     );
     assert_eq!(r.status, 403);
@@ -659,25 +484,14 @@ fn dependencies_and_open_link() {
     let repo = meta_json(&body);
     let deps = repo["depots"].as_array().unwrap();
     assert_eq!(deps.len(), 3);
-    assert!(deps.iter().any(|d| d["executable"]["path"]
-        .as_str()
-        .unwrap()
-        .starts_with("__redist/")));
+    assert!(deps.iter().any(|d| d["executable"]["path"].as_str().unwrap().starts_with("__redist/")));
     assert!(deps.iter().any(|d| d["dependencyId"] == "MOCKDEP_GAME"));
-    let ol = get(&format!(
-        "{}/open_link?generation=2&_version=2&path=/dependencies/store/",
-        m.url()
-    ))
-    .json();
+    let ol = get(&format!("{}/open_link?generation=2&_version=2&path=/dependencies/store/", m.url())).json();
     let e = &ol["urls"][0];
     let dep = &deps[0];
     let dm = meta_json(
-        &get(&format!(
-            "{}/content-system/v2/dependencies/meta/{}",
-            m.url(),
-            gp(dep["manifest"].as_str().unwrap())
-        ))
-        .body,
+        &get(&format!("{}/content-system/v2/dependencies/meta/{}", m.url(), gp(dep["manifest"].as_str().unwrap())))
+            .body,
     );
     let ch = &dm["depot"]["items"][0]["chunks"][0];
     let cmd5 = ch["compressedMd5"].as_str().unwrap();
@@ -685,20 +499,17 @@ fn dependencies_and_open_link() {
     let b = get(&chunk_url(e, &format!("/{}", gp(cmd5))));
     assert_eq!(md5_hex(&a.body), cmd5);
     assert_eq!(a.body, b.body);
-    let fx = m
-        .fixtures()
-        .dependency(dep["dependencyId"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(
-        fx.entries.len(),
-        dm["depot"]["items"].as_array().unwrap().len()
-    );
+    let fx = m.fixtures().dependency(dep["dependencyId"].as_str().unwrap()).unwrap();
+    assert_eq!(fx.entries.len(), dm["depot"]["items"].as_array().unwrap().len());
 }
 
 #[test]
 fn patches_not_found_and_auth_page() {
     let m = mock();
-    let r = get(&format!("{}/products/{QUEST}/patches?_version=4&from_build_id={QUEST_BUILD_OLD}&to_build_id={QUEST_BUILD_NEW}", m.url()));
+    let r = get(&format!(
+        "{}/products/{QUEST}/patches?_version=4&from_build_id={QUEST_BUILD_OLD}&to_build_id={QUEST_BUILD_NEW}",
+        m.url()
+    ));
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"], "not_found");
     assert_eq!(get(&format!("{}/auth?client_id=1", m.url())).status, 200);

@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use galaxy_dl::api::Client;
+use galaxy_dl::api::auth::login_url;
+use galaxy_dl::api::{Client, Endpoints};
 use galaxy_dl::http::{agent, HttpOptions};
 use galaxy_dl::info::{build_info, list_builds, BuildInfo};
 use galaxy_dl::units::human_bytes;
@@ -32,15 +33,16 @@ fn note(msg: &str) {
 }
 
 pub fn login(a: LoginArgs) -> Result<(), Error> {
-    let c = client()?;
     let Some(code) = a.code else {
-        out(&format!("{}\n", c.login_url()))?;
+        // Printing the URL needs no config directory and no network.
+        out(&format!("{}\n", login_url(&Endpoints::from_env().auth)))?;
         eprintln!(
             "galaxy-dl: open this URL in a browser and log in, then run:\n  \
              galaxy-dl login --code '<the whole redirect URL or the code>'"
         );
         return Ok(());
     };
+    let c = client()?;
     let t = c.exchange_code(&code)?;
     let who = if t.user_id.is_empty() { String::new() } else { format!(" as user {}", t.user_id) };
     out(&format!("logged in{who}\n"))?;
@@ -117,7 +119,11 @@ pub fn info_text(i: &BuildInfo) -> String {
     s.push_str(&format!("published     {}\n", dash(Some(&i.date_published))));
     s.push_str(&format!("os            {}\n", i.os));
     s.push_str(&format!("install dir   {}\n", dash(Some(&i.install_directory))));
-    s.push_str(&format!("selection     language {}, {}-bit\n", i.language, i.bitness));
+    if i.generation == 1 {
+        s.push_str(&format!("selection     language {}\n", i.language));
+    } else {
+        s.push_str(&format!("selection     language {}, {}-bit\n", i.language, i.bitness));
+    }
     s.push_str(&format!("download size {}\n", sizes(i.download_size)));
     s.push_str(&format!("install size  {}\n", sizes(i.install_size)));
     let deps = if i.dependencies.is_empty() { "none".to_string() } else { i.dependencies.join(", ") };

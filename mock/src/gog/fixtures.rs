@@ -2,9 +2,7 @@
 //! build manifests, V1 repository/depot manifests and `main.bin` blobs, the dependency
 //! repository, and the public [`Fixtures`] description tests assert against.
 
-use crate::data::{
-    compressible_bytes, fill_compressible, hex, md5_hex, random_bytes, text_bytes, Rng,
-};
+use crate::data::{compressible_bytes, fill_compressible, hex, md5_hex, random_bytes, text_bytes, Rng};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -54,8 +52,7 @@ pub const DEPS_BUILD: &str = "1500000000000001";
 /// The game's own OAuth client id written into V2 build manifests.
 pub const GAME_CLIENT_ID: &str = "58000000000000001";
 /// The game's own OAuth client secret written into V2 build manifests.
-pub const GAME_CLIENT_SECRET: &str =
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub const GAME_CLIENT_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// What an expected install entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,11 +145,7 @@ pub fn lang_matches(depot_lang: &str, want: &str) -> bool {
         return true;
     }
     let primary = |s: &str| {
-        let p = s
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let p = s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
         match p.as_str() {
             "english" => "en".to_string(),
             "german" => "de".to_string(),
@@ -180,10 +173,7 @@ impl ExpectedBuild {
 
     /// Only the regular files of [`ExpectedBuild::select`].
     pub fn select_files(&self, lang: &str, bitness: &str, products: &[u64]) -> Vec<&ExpectedEntry> {
-        self.select(lang, bitness, products)
-            .into_iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .collect()
+        self.select(lang, bitness, products).into_iter().filter(|e| e.kind == EntryKind::File).collect()
     }
 
     /// The entry with install path `path` (exact match).
@@ -221,9 +211,7 @@ pub struct Fixtures {
 impl Fixtures {
     /// The build `build_id` of `product_id`.
     pub fn build(&self, product_id: u64, build_id: &str) -> Option<&ExpectedBuild> {
-        self.builds
-            .iter()
-            .find(|b| b.product_id == product_id && b.build_id == build_id)
+        self.builds.iter().find(|b| b.product_id == product_id && b.build_id == build_id)
     }
 
     /// A dependency by id.
@@ -295,9 +283,7 @@ fn v1_listing(product_id: u64, build_id: &str, ts: u64, version: &str, date: &st
         password: None,
         version_name: version.into(),
         date_published: date.into(),
-        link_path: format!(
-            "/content-system/v1/manifests/{product_id}/windows/{ts}/repository.json"
-        ),
+        link_path: format!("/content-system/v1/manifests/{product_id}/windows/{ts}/repository.json"),
         legacy_build_id: Some(ts),
     }
 }
@@ -321,10 +307,7 @@ impl ChunkRec {
 type StoreKey = Option<u64>;
 
 fn zlib(data: &[u8], level: u32) -> Vec<u8> {
-    let mut e = ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        Compression::new(level),
-    );
+    let mut e = ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::new(level));
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
@@ -342,12 +325,7 @@ impl Chunker<'_> {
             return r.clone();
         }
         let z = zlib(data, 1);
-        let rec = ChunkRec {
-            md5: md5.clone(),
-            size: data.len() as u64,
-            cmd5: md5_hex(&z),
-            csize: z.len() as u64,
-        };
+        let rec = ChunkRec { md5: md5.clone(), size: data.len() as u64, cmd5: md5_hex(&z), csize: z.len() as u64 };
         self.insert(store, &rec, Arc::from(z));
         self.seen.insert((store, md5), rec.clone());
         rec
@@ -389,13 +367,7 @@ struct Opts {
     hidden: bool,
 }
 
-const MD5: Opts = Opts {
-    md5: true,
-    sha256: false,
-    executable: false,
-    support: false,
-    hidden: false,
-};
+const MD5: Opts = Opts { md5: true, sha256: false, executable: false, support: false, hidden: false };
 
 struct DepotB {
     product_id: u64,
@@ -513,38 +485,23 @@ impl DepotB {
     }
 
     fn dir(&mut self, path: &str) {
-        self.items
-            .push(json!({"type": "DepotDirectory", "path": path}));
+        self.items.push(json!({"type": "DepotDirectory", "path": path}));
         self.entries.push(self.entry(path, EntryKind::Directory));
     }
 
     fn link(&mut self, path: &str, target: &str) {
-        self.items
-            .push(json!({"type": "DepotLink", "path": path, "target": target}));
-        self.entries.push(self.entry(
-            path,
-            EntryKind::Symlink {
-                target: norm(target),
-            },
-        ));
+        self.items.push(json!({"type": "DepotLink", "path": path, "target": target}));
+        self.entries.push(self.entry(path, EntryKind::Symlink { target: norm(target) }));
     }
 
     /// Serialize, store under `meta` (zlib unless `plain`), return (hash, entries, depot json).
-    fn finish(
-        mut self,
-        meta: &mut HashMap<String, Arc<[u8]>>,
-        version: u32,
-    ) -> (String, Vec<ExpectedEntry>, Value) {
+    fn finish(mut self, meta: &mut HashMap<String, Arc<[u8]>>, version: u32) -> (String, Vec<ExpectedEntry>, Value) {
         let mut depot = json!({"items": self.items});
         if let Some(s) = self.sfc.take() {
             depot["smallFilesContainer"] = s;
         }
         let body = json!({"version": version, "depot": depot}).to_string();
-        let served = if self.plain {
-            body.into_bytes()
-        } else {
-            zlib(body.as_bytes(), 6)
-        };
+        let served = if self.plain { body.into_bytes() } else { zlib(body.as_bytes(), 6) };
         let hash = md5_hex(&served);
         meta.insert(hash.clone(), Arc::from(served));
         for e in &mut self.entries {
@@ -574,10 +531,7 @@ fn canonicalize_case(entries: &mut [ExpectedEntry]) {
                 out.push('/');
             }
             key.push_str(&seg.to_lowercase());
-            let spelled = seen
-                .entry(key.clone())
-                .or_insert_with(|| format!("{out}{seg}"))
-                .clone();
+            let spelled = seen.entry(key.clone()).or_insert_with(|| format!("{out}{seg}")).clone();
             out = spelled;
         }
         e.path = out;
@@ -624,16 +578,7 @@ fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
     let mut depots = Vec::new();
     // Game depot, every language, no bitness.
     let mut g = DepotB::new(QUEST, &["*"]);
-    g.file(
-        ch,
-        cs,
-        "Game.exe",
-        &text_bytes("Game.exe", 40_000),
-        Opts {
-            executable: true,
-            ..MD5
-        },
-    );
+    g.file(ch, cs, "Game.exe", &text_bytes("Game.exe", 40_000), Opts { executable: true, ..MD5 });
     g.dir("Data");
     let p0 = cdata("big.pak/0", cs);
     let p1 = match v {
@@ -654,135 +599,43 @@ fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
     g.file_pieces(ch, "Data\\nomd5.bin", &[&n0, &n1], Opts::default());
     let s0 = cdata("sha/0", cs);
     let s1 = cdata("sha/1", cs / 2);
-    g.file_pieces(
-        ch,
-        "Data\\sha_only.bin",
-        &[&s0, &s1],
-        Opts {
-            sha256: true,
-            ..Opts::default()
-        },
-    );
+    g.file_pieces(ch, "Data\\sha_only.bin", &[&s0, &s1], Opts { sha256: true, ..Opts::default() });
     let r = cdata("repeat/R", cs / 4);
     let s = cdata("repeat/S", cs / 8);
     g.file_pieces(ch, "Data\\repeat.bin", &[&r, &r, &s], MD5);
     g.file_pieces(ch, "Data\\shared_r.bin", &[&r], MD5);
-    g.file(
-        ch,
-        cs,
-        "Data\\random.bin",
-        &random_bytes(gen_seed("random.bin"), cs / 2),
-        MD5,
-    );
-    g.file(
-        ch,
-        cs,
-        "Data\\hidden.cfg",
-        &text_bytes("hidden", 300),
-        Opts {
-            hidden: true,
-            ..MD5
-        },
-    );
-    g.file(
-        ch,
-        cs,
-        "Data\\Sub\\Deep\\nested.txt",
-        &text_bytes("nested", 700),
-        MD5,
-    );
-    g.file(
-        ch,
-        cs,
-        "app\\settings.ini",
-        &text_bytes("support settings", 500),
-        Opts {
-            support: true,
-            ..MD5
-        },
-    );
+    g.file(ch, cs, "Data\\random.bin", &random_bytes(gen_seed("random.bin"), cs / 2), MD5);
+    g.file(ch, cs, "Data\\hidden.cfg", &text_bytes("hidden", 300), Opts { hidden: true, ..MD5 });
+    g.file(ch, cs, "Data\\Sub\\Deep\\nested.txt", &text_bytes("nested", 700), MD5);
+    g.file(ch, cs, "app\\settings.ini", &text_bytes("support settings", 500), Opts { support: true, ..MD5 });
     match v {
-        Variant::Old => g.file(
-            ch,
-            cs,
-            "Data\\old_only_b1.txt",
-            &text_bytes("old only", 900),
-            MD5,
-        ),
-        _ => g.file(
-            ch,
-            cs,
-            "Data\\new_in_b2.txt",
-            &text_bytes("new in b2", 950),
-            MD5,
-        ),
+        Variant::Old => g.file(ch, cs, "Data\\old_only_b1.txt", &text_bytes("old only", 900), MD5),
+        _ => g.file(ch, cs, "Data\\new_in_b2.txt", &text_bytes("new in b2", 950), MD5),
     }
     if v == Variant::Beta {
-        g.file(
-            ch,
-            cs,
-            "Data\\beta.txt",
-            &text_bytes("beta branch", 640),
-            MD5,
-        );
+        g.file(ch, cs, "Data\\beta.txt", &text_bytes("beta branch", 640), MD5);
     }
     g.dir("saves");
     g.dir("saves\\empty");
     depots.push(g);
 
     let mut en = DepotB::new(QUEST, &["en-US"]);
-    en.file(
-        ch,
-        cs,
-        "lang\\en\\strings.txt",
-        &text_bytes("english strings", 5000),
-        MD5,
-    );
-    en.file(
-        ch,
-        cs,
-        "lang\\en\\voice.bin",
-        &cdata("voice en", cs + cs / 5),
-        MD5,
-    );
+    en.file(ch, cs, "lang\\en\\strings.txt", &text_bytes("english strings", 5000), MD5);
+    en.file(ch, cs, "lang\\en\\voice.bin", &cdata("voice en", cs + cs / 5), MD5);
     depots.push(en);
 
     let mut de = DepotB::new(QUEST, &["de-DE"]);
     de.plain = true;
-    de.file(
-        ch,
-        cs,
-        "lang\\de\\strings.txt",
-        &text_bytes("deutsche texte", 5200),
-        MD5,
-    );
+    de.file(ch, cs, "lang\\de\\strings.txt", &text_bytes("deutsche texte", 5200), MD5);
     depots.push(de);
 
     let mut b32 = DepotB::new(QUEST, &["*"]);
     b32.bitness = Some(vec!["32".into()]);
-    b32.file(
-        ch,
-        cs,
-        "bin32\\engine.dll",
-        &cdata("engine32", 20_000),
-        Opts {
-            executable: true,
-            ..MD5
-        },
-    );
+    b32.file(ch, cs, "bin32\\engine.dll", &cdata("engine32", 20_000), Opts { executable: true, ..MD5 });
     depots.push(b32);
     let mut b64 = DepotB::new(QUEST, &["*"]);
     b64.bitness = Some(vec!["64".into()]);
-    b64.file(
-        ch,
-        cs,
-        "bin64\\engine.dll",
-        &cdata("engine64", 24_000),
-        Opts {
-            executable: true,
-            ..MD5
-        },
-    );
+    b64.file(ch, cs, "bin64\\engine.dll", &cdata("engine64", 24_000), Opts { executable: true, ..MD5 });
     depots.push(b64);
 
     let mut gd = DepotB::new(QUEST, &["*"]);
@@ -793,20 +646,8 @@ fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
         Variant::Beta => QUEST_BUILD_BETA,
     };
     let info = json!({"buildId": build_id, "gameId": QUEST.to_string(), "name": "Fixture Quest", "rootGameId": QUEST.to_string(), "version": 1});
-    gd.file(
-        ch,
-        cs,
-        &format!("goggame-{QUEST}.info"),
-        info.to_string().as_bytes(),
-        MD5,
-    );
-    gd.file(
-        ch,
-        cs,
-        &format!("goggame-{QUEST}.script"),
-        &text_bytes("script", 400),
-        MD5,
-    );
+    gd.file(ch, cs, &format!("goggame-{QUEST}.info"), info.to_string().as_bytes(), MD5);
+    gd.file(ch, cs, &format!("goggame-{QUEST}.script"), &text_bytes("script", 400), MD5);
     depots.push(gd);
 
     // Small-files container depot.
@@ -823,12 +664,7 @@ fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
         sd.items[idx]["sfcRef"] = json!({"offset": off, "size": len});
         let e = sd.entries.last_mut().unwrap();
         e.sfc_member = true;
-        ch.content.sfc_member_chunks.insert(
-            sd.items[idx]["chunks"][0]["compressedMd5"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ch.content.sfc_member_chunks.insert(sd.items[idx]["chunks"][0]["compressedMd5"].as_str().unwrap().to_string());
     }
     let rec = ch.chunk(sd.store, &container);
     ch.content.sfc_chunks.insert(rec.cmd5.clone());
@@ -836,29 +672,11 @@ fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
     depots.push(sd);
 
     let mut dlc = DepotB::new(DLC_OWNED, &["*"]);
-    dlc.file(
-        ch,
-        cs,
-        "DLC\\owned\\pack.dat",
-        &cdata("dlc owned", cs + cs / 5),
-        MD5,
-    );
-    dlc.file(
-        ch,
-        cs,
-        "DLC\\owned\\readme.txt",
-        &text_bytes("owned dlc", 800),
-        MD5,
-    );
+    dlc.file(ch, cs, "DLC\\owned\\pack.dat", &cdata("dlc owned", cs + cs / 5), MD5);
+    dlc.file(ch, cs, "DLC\\owned\\readme.txt", &text_bytes("owned dlc", 800), MD5);
     depots.push(dlc);
     let mut un = DepotB::new(DLC_UNOWNED, &["*"]);
-    un.file(
-        ch,
-        cs,
-        "DLC\\unowned\\pack.dat",
-        &cdata("dlc unowned", cs / 2),
-        MD5,
-    );
+    un.file(ch, cs, "DLC\\unowned\\pack.dat", &cdata("dlc unowned", cs / 2), MD5);
     depots.push(un);
     depots
 }
@@ -871,49 +689,22 @@ fn quest_osx(ch: &mut Chunker, cs: usize) -> Vec<DepotB> {
         cs,
         "Fixture Quest.app/Contents/MacOS/FixtureQuest",
         &cdata("osx bin", 30_000),
-        Opts {
-            executable: true,
-            ..MD5
-        },
+        Opts { executable: true, ..MD5 },
     );
     g.file(
         ch,
         cs,
         "Fixture Quest.app/Contents/MacOS/launcher.sh",
         &text_bytes("#!/bin/sh launcher", 200),
-        Opts {
-            executable: true,
-            ..MD5
-        },
+        Opts { executable: true, ..MD5 },
     );
-    g.file(
-        ch,
-        cs,
-        "Fixture Quest.app/Contents/Resources/data.pak",
-        &cdata("osx data", cs + cs / 2),
-        MD5,
-    );
-    g.file(
-        ch,
-        cs,
-        "Fixture Quest.app/Contents/Info.plist",
-        &text_bytes("plist", 900),
-        MD5,
-    );
+    g.file(ch, cs, "Fixture Quest.app/Contents/Resources/data.pak", &cdata("osx data", cs + cs / 2), MD5);
+    g.file(ch, cs, "Fixture Quest.app/Contents/Info.plist", &text_bytes("plist", 900), MD5);
     g.dir("Fixture Quest.app/Contents/Frameworks");
-    g.link(
-        "Fixture Quest.app/Contents/Frameworks/Current",
-        "Fixture Quest.app/Contents/Resources",
-    );
+    g.link("Fixture Quest.app/Contents/Frameworks/Current", "Fixture Quest.app/Contents/Resources");
     g.link("game.sh", "Fixture Quest.app/Contents/MacOS/launcher.sh");
     let mut en = DepotB::new(QUEST, &["en-US"]);
-    en.file(
-        ch,
-        cs,
-        "Fixture Quest.app/Contents/Resources/en.lproj/strings.txt",
-        &text_bytes("osx english", 1000),
-        MD5,
-    );
+    en.file(ch, cs, "Fixture Quest.app/Contents/Resources/en.lproj/strings.txt", &text_bytes("osx english", 1000), MD5);
     vec![g, en]
 }
 
@@ -991,16 +782,8 @@ fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value)
             args: "/quiet /norestart",
             internal: false,
             files: vec![
-                (
-                    "__redist\\MOCKREDIST\\setup.exe",
-                    cdata("redist setup", cs + cs / 3),
-                    true,
-                ),
-                (
-                    "__redist\\MOCKREDIST\\data.cab",
-                    cdata("redist cab", 9000),
-                    false,
-                ),
+                ("__redist\\MOCKREDIST\\setup.exe", cdata("redist setup", cs + cs / 3), true),
+                ("__redist\\MOCKREDIST\\data.cab", cdata("redist cab", 9000), false),
             ],
         },
         D {
@@ -1010,16 +793,8 @@ fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value)
             args: "",
             internal: false,
             files: vec![
-                (
-                    "MOCKDEP_GAME\\bin\\helper.exe",
-                    cdata("helper exe", 15_000),
-                    true,
-                ),
-                (
-                    "MOCKDEP_GAME\\bin\\helper.dat",
-                    text_bytes("helper dat", 2000),
-                    false,
-                ),
+                ("MOCKDEP_GAME\\bin\\helper.exe", cdata("helper exe", 15_000), true),
+                ("MOCKDEP_GAME\\bin\\helper.dat", text_bytes("helper dat", 2000), false),
             ],
         },
         D {
@@ -1028,11 +803,7 @@ fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value)
             exe: "__redist/ISI/scriptinterpreter.exe",
             args: "",
             internal: true,
-            files: vec![(
-                "__redist\\ISI\\scriptinterpreter.exe",
-                cdata("isi", 12_000),
-                true,
-            )],
+            files: vec![("__redist\\ISI\\scriptinterpreter.exe", cdata("isi", 12_000), true)],
         },
     ];
     let mut out = Vec::new();
@@ -1042,16 +813,7 @@ fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value)
         let mut db = DepotB::new(0, &["*"]);
         db.store = None;
         for (p, data, exe) in &d.files {
-            db.file(
-                ch,
-                cs,
-                p,
-                data,
-                Opts {
-                    executable: *exe,
-                    ..MD5
-                },
-            );
+            db.file(ch, cs, p, data, Opts { executable: *exe, ..MD5 });
         }
         let (hash, entries, dj) = db.finish(&mut dep_meta, 1);
         repo.push(json!({
@@ -1113,12 +875,7 @@ fn gen_v1(
             break;
         }
         let dir = i % 17;
-        files.push((
-            format!("/Data/Small{dir:02}/file_{i:04}.dat"),
-            off as u64,
-            len as u64,
-            "",
-        ));
+        files.push((format!("/Data/Small{dir:02}/file_{i:04}.dat"), off as u64, len as u64, ""));
         off += len;
     }
     // Special records inside the small area (already covered bytes are fine to reuse).
@@ -1126,28 +883,14 @@ fn gen_v1(
     files.push(("/Game.exe".into(), off as u64, exe_len as u64, "executable"));
     off += exe_len;
     let sup_len = 2048.min(total - off);
-    files.push((
-        "/support/readme.txt".into(),
-        off as u64,
-        sup_len as u64,
-        "support",
-    ));
+    files.push(("/support/readme.txt".into(), off as u64, sup_len as u64, "support"));
     off += sup_len;
     let rest = total - off;
     let n_large = n_large.max(1);
     let each = rest / n_large;
     for i in 0..n_large {
-        let len = if i + 1 == n_large {
-            rest - each * i
-        } else {
-            each
-        };
-        files.push((
-            format!("/Data/Large/large_{i}.pak"),
-            off as u64,
-            len as u64,
-            "",
-        ));
+        let len = if i + 1 == n_large { rest - each * i } else { each };
+        files.push((format!("/Data/Large/large_{i}.pak"), off as u64, len as u64, ""));
         off += len;
     }
     let english: Vec<(String, u64, u64, &'static str)> = if with_english {
@@ -1162,14 +905,8 @@ fn gen_v1(
         Vec::new()
     };
     let os = "windows";
-    let neutral_uuid = format!(
-        "{:08x}-0000-4000-8000-000000000001.json",
-        product_id % 0xffff_ffff
-    );
-    let english_uuid = format!(
-        "{:08x}-0000-4000-8000-000000000002.json",
-        product_id % 0xffff_ffff
-    );
+    let neutral_uuid = format!("{:08x}-0000-4000-8000-000000000001.json", product_id % 0xffff_ffff);
+    let english_uuid = format!("{:08x}-0000-4000-8000-000000000002.json", product_id % 0xffff_ffff);
     let url = format!("{product_id}/main.bin");
     let mut entries = Vec::new();
     let mut mk = |path: &str,
@@ -1183,11 +920,7 @@ fn gen_v1(
         let mp = norm(path);
         let support = flag == "support";
         entries.push(ExpectedEntry {
-            path: if support {
-                format!("gog-support/{product_id}/{mp}")
-            } else {
-                mp.clone()
-            },
+            path: if support { format!("gog-support/{product_id}/{mp}") } else { mp.clone() },
             manifest_path: mp,
             kind,
             size,
@@ -1205,65 +938,29 @@ fn gen_v1(
             v1_offset: off,
         });
     };
-    let regions: Vec<(u64, u64)> = files
-        .iter()
-        .chain(english.iter())
-        .map(|f| (f.1, f.2))
-        .collect();
+    let regions: Vec<(u64, u64)> = files.iter().chain(english.iter()).map(|f| (f.1, f.2)).collect();
     let hashes = crate::data::par_md5(&blob, &regions);
     let mut md5_cache: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
-    let mut records = |list: &[(String, u64, u64, &'static str)],
-                       langs: &[&str],
-                       depot: &str,
-                       extra: bool| {
+    let mut records = |list: &[(String, u64, u64, &'static str)], langs: &[&str], depot: &str, extra: bool| {
         let mut recs = Vec::new();
         if extra {
             for d in ["/Data", "/Data/Large", "/saves", "/saves/empty"] {
                 recs.push(json!({"path": d, "directory": true, "size": 0, "url": url, "offset": 0, "hash": ""}));
-                mk(
-                    d,
-                    EntryKind::Directory,
-                    0,
-                    String::new(),
-                    "",
-                    langs,
-                    depot,
-                    None,
-                );
+                mk(d, EntryKind::Directory, 0, String::new(), "", langs, depot, None);
             }
             let empty = md5_hex(&[]);
             recs.push(json!({"path": "/Data/empty.dat", "size": 0, "hash": empty, "url": url, "offset": 0}));
-            mk(
-                "/Data/empty.dat",
-                EntryKind::File,
-                0,
-                empty,
-                "",
-                langs,
-                depot,
-                Some(0),
-            );
+            mk("/Data/empty.dat", EntryKind::File, 0, empty, "", langs, depot, Some(0));
         }
         for (i, (p, o, s, flag)) in list.iter().enumerate() {
-            let h = md5_cache
-                .entry((*o, *s))
-                .or_insert_with(|| md5_hex(&blob[*o as usize..(*o + *s) as usize]))
-                .clone();
+            let h =
+                md5_cache.entry((*o, *s)).or_insert_with(|| md5_hex(&blob[*o as usize..(*o + *s) as usize])).clone();
             let mut r = json!({"url": url, "size": s, "hash": h, "path": p, "offset": o});
             if !flag.is_empty() {
                 r[*flag] = json!(true);
             }
             recs.push(r);
-            mk(
-                p,
-                EntryKind::File,
-                *s,
-                h.clone(),
-                flag,
-                langs,
-                depot,
-                Some(*o),
-            );
+            mk(p, EntryKind::File, *s, h.clone(), flag, langs, depot, Some(*o));
             if extra && i == 3 {
                 // A duplicate: same bytes and hash, another path.
                 let dp = "/Data/duplicate_of_3.dat";
@@ -1281,15 +978,15 @@ fn gen_v1(
     ];
     let mut manifests = vec![(
         neutral_uuid.clone(),
-        json!({"version": 1, "depot": {"name": format!("{name} Neutral"), "files": neutral}})
-            .to_string()
-            .into_bytes(),
+        json!({"version": 1, "depot": {"name": format!("{name} Neutral"), "files": neutral}}).to_string().into_bytes(),
     )];
     if with_english {
         depots.push(json!({"languages": ["English"], "size": size_of(&english).to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": english_uuid}));
         manifests.push((
             english_uuid.clone(),
-            json!({"version": 1, "depot": {"name": format!("{name} English"), "files": english_recs}}).to_string().into_bytes(),
+            json!({"version": 1, "depot": {"name": format!("{name} English"), "files": english_recs}})
+                .to_string()
+                .into_bytes(),
         ));
     }
     depots.push(json!({"redist": "MOCKREDIST", "executable": "__redist/MOCKREDIST/setup.exe", "argument": "/quiet", "size": "0"}));
@@ -1301,10 +998,7 @@ fn gen_v1(
     }});
     manifests.push(("repository.json".to_string(), repo.to_string().into_bytes()));
     let prefix = format!("{product_id}/{os}/{ts}");
-    let manifests = manifests
-        .into_iter()
-        .map(|(n, b)| (format!("{prefix}/{n}"), b))
-        .collect();
+    let manifests = manifests.into_iter().map(|(n, b)| (format!("{prefix}/{n}"), b)).collect();
     let mut build = ExpectedBuild {
         product_id,
         build_id: build_id.to_string(),
@@ -1319,20 +1013,11 @@ fn gen_v1(
         entries,
     };
     canonicalize_case(&mut build.entries);
-    V1Out {
-        blob,
-        build,
-        manifests,
-    }
+    V1Out { blob, build, manifests }
 }
 
 fn add_v1(v1: &mut V1Content, v: V1Out) {
-    let key = format!(
-        "{}/{}/{}",
-        v.build.product_id,
-        v.build.os,
-        v.build.legacy_build_id.unwrap()
-    );
+    let key = format!("{}/{}/{}", v.build.product_id, v.build.os, v.build.legacy_build_id.unwrap());
     v1.main_bins.insert(key, v.blob);
     for (p, b) in v.manifests {
         v1.manifests.insert(p, Arc::from(b));
@@ -1358,12 +1043,8 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
                         fill_compressible(gen_seed(&format!("bench/{f}/{off}")), &mut buf);
                         h.update(&buf);
                         let z = zlib(&buf, 1);
-                        let rec = ChunkRec {
-                            md5: md5_hex(&buf),
-                            size: n as u64,
-                            cmd5: md5_hex(&z),
-                            csize: z.len() as u64,
-                        };
+                        let rec =
+                            ChunkRec { md5: md5_hex(&buf), size: n as u64, cmd5: md5_hex(&z), csize: z.len() as u64 };
                         chunks.push((rec, Arc::from(z)));
                         off += n;
                     }
@@ -1376,8 +1057,7 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
     let mut d = DepotB::new(BENCH_V2, &["*"]);
     for (f, (md5, chunks)) in outs.into_iter().enumerate() {
         let path = format!("bench\\file{f}.bin");
-        d.items
-            .push(json!({"type": "DepotFile", "path": path, "md5": md5,
+        d.items.push(json!({"type": "DepotFile", "path": path, "md5": md5,
             "chunks": chunks.iter().map(|c| c.0.json()).collect::<Vec<_>>()}));
         let size: u64 = chunks.iter().map(|c| c.0.size).sum();
         d.size += size;
@@ -1407,42 +1087,20 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
 
 /// Build all fixtures and the served content for `cfg`.
 /// The V1 products are generated on a background thread returned as the third value.
-pub(crate) fn build_all(
-    cfg: &MockConfig,
-) -> (Fixtures, Content, std::thread::JoinHandle<V1Content>) {
+pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::JoinHandle<V1Content>) {
     let cs = cfg.chunk_size.max(1024);
     let v1_size = cfg.v1_blob_size;
     let bench_v1_size = cfg.bench_v1_size;
     let v1 = std::thread::spawn(move || {
         let bench = bench_v1_size.map(|size| {
             std::thread::spawn(move || {
-                gen_v1(
-                    BENCH_V1,
-                    "Bench V1",
-                    BENCH_V1_BUILD,
-                    BENCH_V1_TIMESTAMP,
-                    size,
-                    1000,
-                    32 * 1024,
-                    8,
-                    false,
-                )
+                gen_v1(BENCH_V1, "Bench V1", BENCH_V1_BUILD, BENCH_V1_TIMESTAMP, size, 1000, 32 * 1024, 8, false)
             })
         });
         let mut out = V1Content::default();
         add_v1(
             &mut out,
-            gen_v1(
-                LEGACY,
-                "Fixture Legacy",
-                LEGACY_BUILD,
-                LEGACY_TIMESTAMP,
-                v1_size,
-                1000,
-                64 * 1024,
-                4,
-                true,
-            ),
+            gen_v1(LEGACY, "Fixture Legacy", LEGACY_BUILD, LEGACY_TIMESTAMP, v1_size, 1000, 64 * 1024, 4, true),
         );
         if let Some(h) = bench {
             add_v1(&mut out, h.join().unwrap());
@@ -1458,16 +1116,11 @@ pub(crate) fn build_all(
     ];
     let fixture_deps;
     {
-        let mut ch = Chunker {
-            content: &mut content,
-            seen: HashMap::new(),
-        };
+        let mut ch = Chunker { content: &mut content, seen: HashMap::new() };
         let mut raw = Vec::new();
-        for (v, id) in [
-            (Variant::New, QUEST_BUILD_NEW),
-            (Variant::Old, QUEST_BUILD_OLD),
-            (Variant::Beta, QUEST_BUILD_BETA),
-        ] {
+        for (v, id) in
+            [(Variant::New, QUEST_BUILD_NEW), (Variant::Old, QUEST_BUILD_OLD), (Variant::Beta, QUEST_BUILD_BETA)]
+        {
             raw.push((v, id, quest_windows(&mut ch, cs, v)));
         }
         let osx = quest_osx(&mut ch, cs);
@@ -1520,18 +1173,10 @@ pub(crate) fn build_all(
     content.private_products.insert(QUEST);
     if let Some(size) = cfg.bench_v2_size {
         let b = bench_v2(&mut content, cs, size);
-        content
-            .listings
-            .push(listing(&b, "1.0", "2025-04-01T12:00:00+0000"));
+        content.listings.push(listing(&b, "1.0", "2025-04-01T12:00:00+0000"));
         builds.push(b);
     }
-    content.listings.push(v1_listing(
-        LEGACY,
-        LEGACY_BUILD,
-        LEGACY_TIMESTAMP,
-        "1.0 legacy",
-        "2020-09-13T12:26:43+0000",
-    ));
+    content.listings.push(v1_listing(LEGACY, LEGACY_BUILD, LEGACY_TIMESTAMP, "1.0 legacy", "2020-09-13T12:26:43+0000"));
     if cfg.bench_v1_size.is_some() {
         content.listings.push(v1_listing(
             BENCH_V1,

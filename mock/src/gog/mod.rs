@@ -5,9 +5,7 @@
 pub mod fixtures;
 mod routes;
 
-pub use fixtures::{
-    lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures,
-};
+pub use fixtures::{lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures};
 
 use crate::server::{Server, Stats};
 use std::collections::HashMap;
@@ -50,11 +48,7 @@ impl Default for MockConfig {
 impl MockConfig {
     /// Defaults with a small chunk size (256 KiB) and a 4 MiB V1 blob: fast for tests.
     pub fn small() -> MockConfig {
-        MockConfig {
-            chunk_size: 256 << 10,
-            v1_blob_size: 4 << 20,
-            ..MockConfig::default()
-        }
+        MockConfig { chunk_size: 256 << 10, v1_blob_size: 4 << 20, ..MockConfig::default() }
     }
 }
 
@@ -175,8 +169,7 @@ impl State {
     pub fn v1(&self) -> &fixtures::V1Content {
         self.v1.get_or_init(|| {
             let h = self.v1_pending.lock().unwrap().take();
-            h.map(|h| h.join().expect("V1 fixture generation panicked"))
-                .unwrap_or_default()
+            h.map(|h| h.join().expect("V1 fixture generation panicked")).unwrap_or_default()
         })
     }
 
@@ -186,10 +179,7 @@ impl State {
 }
 
 pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// A running GOG mock.
@@ -223,18 +213,9 @@ impl GogMock {
             auth: Mutex::new(AuthState::default()),
         });
         let st = state.clone();
-        let server = Server::start_on(
-            cfg.port,
-            Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)),
-        );
+        let server = Server::start_on(cfg.port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
         let _ = state.base.set(server.url());
-        GogMock {
-            server,
-            state,
-            v2_fixtures,
-            fixtures: OnceLock::new(),
-            startup: t.elapsed(),
-        }
+        GogMock { server, state, v2_fixtures, fixtures: OnceLock::new(), startup: t.elapsed() }
     }
 
     /// `http://127.0.0.1:PORT` (the one origin for every route).
@@ -245,15 +226,10 @@ impl GogMock {
     /// The environment pointing galaxy-dl at this mock: `GALAXY_DL_AUTH_URL`,
     /// `GALAXY_DL_CONTENT_SYSTEM_URL`, `GALAXY_DL_CDN_URL`, `GALAXY_DL_EMBED_URL`.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            "GALAXY_DL_AUTH_URL",
-            "GALAXY_DL_CONTENT_SYSTEM_URL",
-            "GALAXY_DL_CDN_URL",
-            "GALAXY_DL_EMBED_URL",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), self.url()))
-        .collect()
+        ["GALAXY_DL_AUTH_URL", "GALAXY_DL_CONTENT_SYSTEM_URL", "GALAXY_DL_CDN_URL", "GALAXY_DL_EMBED_URL"]
+            .iter()
+            .map(|k| (k.to_string(), self.url()))
+            .collect()
     }
 
     /// Description of every served product/build for assertions (the first call waits for

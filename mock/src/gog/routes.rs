@@ -80,12 +80,7 @@ fn bearer_ok(st: &State, req: &Request) -> bool {
 }
 
 fn unauthorized() -> Response {
-    err(
-        401,
-        "invalid_token",
-        "missing, unknown or expired access token",
-    )
-    .header("WWW-Authenticate", "Bearer")
+    err(401, "invalid_token", "missing, unknown or expired access token").header("WWW-Authenticate", "Bearer")
 }
 
 /// Route one request.
@@ -96,10 +91,12 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
         return cdn_fastly(st, req);
     }
     match segs.as_slice() {
-        ["auth"] => Response::bytes(200, "<html><body>Mock GOG login</body></html>")
-            .header("Content-Type", "text/html"),
-        ["on_login_success"] => Response::bytes(200, "<html><body>Logged in</body></html>")
-            .header("Content-Type", "text/html"),
+        ["auth"] => {
+            Response::bytes(200, "<html><body>Mock GOG login</body></html>").header("Content-Type", "text/html")
+        }
+        ["on_login_success"] => {
+            Response::bytes(200, "<html><body>Logged in</body></html>").header("Content-Type", "text/html")
+        }
         ["token"] => token(st, req),
         ["user", "data", "games"] => {
             if !bearer_ok(st, req) {
@@ -120,16 +117,10 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
             }),
         ),
         ["content-system", "v2", "meta", aa, bb, h] => meta(st, req, &st.content.meta, aa, bb, h),
-        ["content-system", "v2", "dependencies", "meta", aa, bb, h] => {
-            meta(st, req, &st.content.dep_meta, aa, bb, h)
-        }
-        ["content-system", "v2", "dependencies", "store", aa, bb, h] => {
-            dep_chunk(st, req, aa, bb, h)
-        }
+        ["content-system", "v2", "dependencies", "meta", aa, bb, h] => meta(st, req, &st.content.dep_meta, aa, bb, h),
+        ["content-system", "v2", "dependencies", "store", aa, bb, h] => dep_chunk(st, req, aa, bb, h),
         ["content-system", "v1", "manifests", rest @ ..] => v1_manifest(st, req, &rest.join("/")),
-        ["content-system", "v2", "store", ..] | ["content-system", "v1", "depots", ..] => {
-            cdn_query_signed(st, req)
-        }
+        ["content-system", "v2", "store", ..] | ["content-system", "v1", "depots", ..] => cdn_query_signed(st, req),
         _ => not_found(),
     }
 }
@@ -145,9 +136,7 @@ fn token(st: &State, req: &Request) -> Response {
     // Accept the parameters from the query or (for POST) a form body.
     let mut params = req.query.clone();
     if !req.body.is_empty() {
-        params.extend(crate::server::parse_query(&String::from_utf8_lossy(
-            &req.body,
-        )));
+        params.extend(crate::server::parse_query(&String::from_utf8_lossy(&req.body)));
     }
     let p = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if p("client_id").unwrap_or("").is_empty() {
@@ -168,13 +157,7 @@ fn token(st: &State, req: &Request) -> Response {
                 return err(401, "invalid_grant", "unknown refresh token");
             }
         }
-        _ => {
-            return err(
-                400,
-                "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
-            )
-        }
+        _ => return err(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"),
     }
     let (access, refresh) = issue_tokens(st);
     Response::json(
@@ -259,8 +242,7 @@ fn v1_manifest(st: &State, req: &Request, rest: &str) -> Response {
     if let Some(r) = pre_fault(req, &mut f.meta) {
         return r;
     }
-    let r = range_response(req, body.clone(), 0..body.len(), true)
-        .header("Content-Type", "application/json");
+    let r = range_response(req, body.clone(), 0..body.len(), true).header("Content-Type", "application/json");
     post_fault(req, &mut f.meta, r)
 }
 
@@ -296,10 +278,7 @@ fn secure_link(st: &State, req: &Request, id: &str) -> Response {
         return err(
             403,
             "invalid_licence",
-            &format!(
-                "User #{} does not have the license for product #{pid}.",
-                super::GogMock::USER_ID
-            ),
+            &format!("User #{} does not have the license for product #{pid}.", super::GogMock::USER_ID),
         );
     }
     {
@@ -321,25 +300,14 @@ fn secure_link(st: &State, req: &Request, id: &str) -> Response {
         }
         (format!("/content-system/v1/depots/{pid}/{p}"), &[1, 2])
     } else {
-        return err(
-            400,
-            "invalid_request",
-            "generation=2 or type=depot required",
-        );
+        return err(400, "invalid_request", "generation=2 or type=depot required");
     };
     let expires_at = now_secs() + st.cfg.link_ttl_secs;
     let token = {
         let mut a = st.auth.lock().unwrap();
         a.counter += 1;
         let t = hex_token(0x5EC0_0000 + a.counter);
-        a.links.insert(
-            t.clone(),
-            LinkToken {
-                path: path.clone(),
-                expires_at,
-                revoked: false,
-            },
-        );
+        a.links.insert(t.clone(), LinkToken { path: path.clone(), expires_at, revoked: false });
         t
     };
     let body = json!({"product_id": pid, "type": "depot",
@@ -442,11 +410,9 @@ fn cdn_fastly(st: &State, req: &Request) -> Response {
 
 /// `{path}?wsSecret=..&wsTime=..&prefix=..` (endpoint 1).
 fn cdn_query_signed(st: &State, req: &Request) -> Response {
-    let (Some(token), Some(time), Some(prefix)) = (
-        req.query_param("wsSecret"),
-        req.query_param("wsTime"),
-        req.query_param("prefix"),
-    ) else {
+    let (Some(token), Some(time), Some(prefix)) =
+        (req.query_param("wsSecret"), req.query_param("wsTime"), req.query_param("prefix"))
+    else {
         return forbidden("unsigned request");
     };
     if !req.path.starts_with(prefix) {
@@ -498,19 +464,13 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if let Some(r) = pre_fault(req, &mut f.main_bin) {
                 return r;
             }
-            let mut r = range_response(
-                req,
-                blob.clone(),
-                0..blob.len(),
-                !f.ignore_range_on_main_bin,
-            )
-            .header("Content-Type", "application/octet-stream")
-            .header("Last-Modified", "Sun, 13 Sep 2020 12:26:40 GMT");
+            let mut r = range_response(req, blob.clone(), 0..blob.len(), !f.ignore_range_on_main_bin)
+                .header("Content-Type", "application/octet-stream")
+                .header("Last-Modified", "Sun, 13 Sep 2020 12:26:40 GMT");
             if r.status == 206 && f.wrong_content_range_on_main_bin {
                 let a = r.range.start as u64 + 1;
                 let b = a + r.range.len() as u64 - 1;
-                r.headers
-                    .retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
+                r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
                 r = r.header("Content-Range", format!("bytes {a}-{b}/{}", blob.len()));
             }
             r.conn_rate = rate;
@@ -531,8 +491,7 @@ fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response
     if let Some(r) = pre_fault(req, &mut f.chunk) {
         return r;
     }
-    let mut r = range_response(req, z.clone(), 0..z.len(), true)
-        .header("Content-Type", "application/octet-stream");
+    let mut r = range_response(req, z.clone(), 0..z.len(), true).header("Content-Type", "application/octet-stream");
     r.conn_rate = Some(f.per_conn_rate.unwrap_or(0));
     post_fault(req, &mut f.chunk, r)
 }
