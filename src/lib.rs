@@ -17,6 +17,7 @@
 //! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices.
 //! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
 //! - [`progress`]: events for the embedder or the CLI's reporter.
+//! - [`info`]: build lists and what a build and a selection hold (sizes, DLC, dependencies).
 //! - [`get`]: the generic `get URL -o FILE` operation with its resume journal.
 //!
 //! The command-line front end lives in the binary (`src/cli/`) and only parses, prints and maps
@@ -39,6 +40,7 @@ pub mod error;
 pub mod fetch;
 pub mod get;
 pub mod http;
+pub mod info;
 pub mod install;
 pub mod journal;
 pub mod manifest;

@@ -5,7 +5,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use galaxy_dl::api::auth::parse_code;
 use galaxy_dl::fetch::EngineOptions;
+use galaxy_dl::select::{DlcChoice, Selection};
 use galaxy_dl::units::{parse_rate, parse_size};
 use galaxy_dl::verify::parse_md5;
 
@@ -22,6 +24,12 @@ pub enum Command {
     Get(Box<GetArgs>),
     /// `download PRODUCT_ID --dir DIR`.
     Download(Box<super::download::DownloadArgs>),
+    /// `login [--code CODE]`.
+    Login(LoginArgs),
+    /// `builds PRODUCT_ID`.
+    Builds(BuildsArgs),
+    /// `info PRODUCT_ID`.
+    Info(Box<InfoArgs>),
 }
 
 impl Command {
@@ -30,6 +38,8 @@ impl Command {
         match self {
             Command::Get(g) => g.output_mode.json,
             Command::Download(d) => d.output_mode.json,
+            Command::Builds(b) => b.json,
+            Command::Info(i) => i.json,
             _ => false,
         }
     }
@@ -47,13 +57,44 @@ pub struct GetArgs {
     pub output_mode: OutputMode,
 }
 
+/// Validated arguments of `login`.
+#[derive(Debug)]
+pub struct LoginArgs {
+    /// The login code already extracted from what the user pasted (never printed).
+    pub code: Option<String>,
+}
+
+/// Validated arguments of `builds`.
+#[derive(Debug)]
+pub struct BuildsArgs {
+    pub product_id: String,
+    pub os: String,
+    /// `None` = both generations merged.
+    pub generation: Option<u8>,
+    pub password: Option<String>,
+    pub json: bool,
+}
+
+/// Validated arguments of `info`.
+#[derive(Debug)]
+pub struct InfoArgs {
+    pub product_id: String,
+    pub selection: Selection,
+    pub json: bool,
+}
+
 pub const MAIN_HELP: &str = "\
 galaxy-dl — fast, verifying downloader for GOG Galaxy content
 
 Usage: galaxy-dl <COMMAND> [OPTIONS]
 
 Commands:
+  login                   Log in to GOG (prints the browser URL; then login --code ...)
+  builds PRODUCT_ID       List the builds of a product (id, generation, version, branch, date)
+  info PRODUCT_ID         Show a build: depots, DLC and ownership, dependencies, sizes
   download ID --dir DIR   Install a game (V1 or V2 build), resumable, verified, updating
+  verify DIR              Check an install against its manifest (MD5 of every chunk/file)
+  repair DIR              Re-fetch only what verify reports, then verify again
   get URL -o FILE         Segmented, resumable download of any URL that serves byte ranges
 
 Options:
@@ -62,6 +103,9 @@ Options:
 
 Environment:
   RUST_LOG          Log level on stderr (error, warn, info, debug, trace)
+  GALAXY_DL_CONFIG_DIR  Where auth.json is kept [default: ~/.config/galaxy-dl]
+  GALAXY_DL_AUTH_URL, GALAXY_DL_CONTENT_SYSTEM_URL, GALAXY_DL_CDN_URL, GALAXY_DL_EMBED_URL
+                    Override the GOG hosts (mirrors, tests)
 
 Exit codes: 0 success, 1 failure (network, verification, disk, server), 2 bad usage.
 ";
@@ -88,6 +132,68 @@ Options:
   -h, --help             Print help
 
 SIZE and RATE accept 1048576, 512K, 10M, 1G (binary units).
+";
+
+pub const LOGIN_HELP: &str = "\
+Log in to GOG with the Galaxy client's browser flow.
+
+Usage: galaxy-dl login
+       galaxy-dl login --code CODE|REDIRECT_URL
+
+Without --code, prints the URL to open in a browser (on stdout). After logging in, the browser
+lands on https://embed.gog.com/on_login_success?origin=client&code=...; pass that whole URL,
+or just the code, back with --code (quote it: it contains '&'). The code is exchanged for
+tokens, which are stored in auth.json (mode 0600) in the config directory; every other
+command refreshes them by itself. Codes are single-use and expire within minutes.
+
+Options:
+      --code CODE        The code, or the whole redirect URL
+  -h, --help             Print help
+
+Environment:
+  GALAXY_DL_CONFIG_DIR   Config directory [default: $XDG_CONFIG_HOME/galaxy-dl or ~/.config/galaxy-dl]
+";
+
+pub const BUILDS_HELP: &str = "\
+List the builds of a GOG product, newest first.
+
+Usage: galaxy-dl builds PRODUCT_ID [OPTIONS]
+
+Without --generation, both generation lists are asked and merged by build id (generation 2
+also lists V1 builds; some builds appear in only one list). Private branches are listed only
+with their --password. Works without login; sends the login when there is one.
+Columns: build id, generation (1 = V1 main.bin, 2 = V2 chunks), version, branch (- = the
+public default branch), date published, public.
+
+Options:
+      --os OS            windows or osx [default: windows]
+      --generation N     Only GOG's list for generation 1 or 2
+      --password PW      Password of a private branch
+      --json             One JSON document on stdout: an array of builds
+  -h, --help             Print help
+";
+
+pub const INFO_HELP: &str = "\
+Show what a build of a GOG product holds and what downloading it would take.
+
+Usage: galaxy-dl info PRODUCT_ID [OPTIONS]
+
+Chooses the build as download does (--build, else the newest public build of --branch or of
+the default branch), reads its manifest and shows the product, build, install directory,
+every depot (marked when the selection takes it), every DLC with ownership, dependencies,
+and the download and install size of the selection. Ownership needs a login; without one,
+ownership is shown as unknown and every requested DLC is counted.
+
+Options:
+      --build ID         A specific build id (see galaxy-dl builds)
+      --branch NAME      Newest build of this branch
+      --password PW      Password of a private branch
+      --os OS            windows or osx [default: windows]
+      --lang CODE        Language, e.g. en-US, de, French [default: en-US]
+      --bitness N        32 or 64 [default: 64]
+      --dlc WHICH        all, none, or product ids ID,ID,... [default: all (owned)]
+      --json             One JSON document on stdout
+  -h, --help             Print help
 ";
 
 fn usage(msg: impl Into<String>) -> String {
@@ -121,6 +227,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
             }
             super::download::parse(p).map(|d| Command::Download(Box::new(d)))
         }
+        Some("login") => parse_login(p),
+        Some("builds") => parse_builds(p),
+        Some("info") => parse_info(p),
         Some(other) => Err(usage(format!("unknown command '{other}'"))),
     }
 }
@@ -202,6 +311,117 @@ fn parse_get(mut p: pico_args::Arguments) -> Result<Command, String> {
     Ok(Command::Get(Box::new(GetArgs { url, out: PathBuf::from(out), md5, size, chunk_size, engine, output_mode })))
 }
 
+fn parse_login(mut p: pico_args::Arguments) -> Result<Command, String> {
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(LOGIN_HELP));
+    }
+    let code = opt_str(&mut p, "--code")?;
+    let free = finish(p)?;
+    if let Some(extra) = free.first() {
+        return Err(format!("unexpected argument {extra:?} (pass the code with --code)"));
+    }
+    let code = code.map(|c| parse_code(&c).map_err(|e| e.to_string())).transpose()?;
+    Ok(Command::Login(LoginArgs { code }))
+}
+
+/// The one PRODUCT_ID positional argument: decimal digits.
+fn product_id(cmd: &str, free: &[String]) -> Result<String, String> {
+    let id = match free {
+        [id] => id,
+        [] => return Err(format!("{cmd} needs a PRODUCT_ID")),
+        [_, extra, ..] => return Err(format!("unexpected argument {extra:?}")),
+    };
+    if !valid_id(id) {
+        return Err(format!("invalid PRODUCT_ID {id:?}: expected a number like 1207658930"));
+    }
+    Ok(id.clone())
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn os_flag(p: &mut pico_args::Arguments) -> Result<String, String> {
+    match opt_str(p, "--os")? {
+        None => Ok("windows".into()),
+        Some(o) => match o.trim().to_ascii_lowercase().as_str() {
+            "windows" => Ok("windows".into()),
+            "osx" => Ok("osx".into()),
+            _ => Err(format!("invalid --os {o:?}: expected windows or osx")),
+        },
+    }
+}
+
+fn password_flag(p: &mut pico_args::Arguments) -> Result<Option<String>, String> {
+    match opt_str(p, "--password")? {
+        Some(pw) if pw.is_empty() => Err("--password needs a value".into()),
+        other => Ok(other),
+    }
+}
+
+fn parse_builds(mut p: pico_args::Arguments) -> Result<Command, String> {
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(BUILDS_HELP));
+    }
+    let os = os_flag(&mut p)?;
+    let generation = match opt_str(&mut p, "--generation")? {
+        None => None,
+        Some(g) => match g.trim() {
+            "1" => Some(1),
+            "2" => Some(2),
+            _ => return Err(format!("invalid --generation {g:?}: expected 1 or 2")),
+        },
+    };
+    let password = password_flag(&mut p)?;
+    let json = p.contains("--json");
+    let free = finish(p)?;
+    let product_id = product_id("builds", &free)?;
+    Ok(Command::Builds(BuildsArgs { product_id, os, generation, password, json }))
+}
+
+fn parse_info(mut p: pico_args::Arguments) -> Result<Command, String> {
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(INFO_HELP));
+    }
+    let mut sel = Selection { os: os_flag(&mut p)?, ..Selection::default() };
+    sel.build = opt_str(&mut p, "--build")?;
+    if let Some(b) = &sel.build {
+        if !valid_id(b) {
+            return Err(format!("invalid --build {b:?}: expected a build id like 48906206523382029"));
+        }
+    }
+    sel.branch = opt_str(&mut p, "--branch")?;
+    if let Some(b) = &sel.branch {
+        if b.trim().is_empty() || b.len() > 128 || b.chars().any(char::is_control) {
+            return Err(format!("invalid --branch {b:?}"));
+        }
+        if sel.build.is_some() {
+            return Err("--build and --branch cannot be used together".into());
+        }
+    }
+    sel.password = password_flag(&mut p)?;
+    if let Some(l) = opt_str(&mut p, "--lang")? {
+        if l.trim().is_empty() || l.len() > 64 || l.chars().any(char::is_control) {
+            return Err(format!("invalid --lang {l:?}: expected a language like en-US, de or French"));
+        }
+        sel.lang = l.trim().to_string();
+    }
+    if let Some(b) = opt_str(&mut p, "--bitness")? {
+        sel.bitness = match b.trim() {
+            "32" => 32,
+            "64" => 64,
+            _ => return Err(format!("invalid --bitness {b:?}: expected 32 or 64")),
+        };
+    }
+    if let Some(d) = opt_str(&mut p, "--dlc")? {
+        sel.dlc = DlcChoice::parse(&d).map_err(|e| e.to_string())?;
+    }
+    let json = p.contains("--json");
+    let free = finish(p)?;
+    let product_id = product_id("info", &free)?;
+    Ok(Command::Info(Box::new(InfoArgs { product_id, selection: sel, json })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +476,28 @@ mod tests {
             vec!["get", "http://h/x", "http://h/y", "-o", "f"],
             vec!["frobnicate"],
             vec!["--nope"],
+            vec!["login", "--code", ""],
+            vec!["login", "--code"],
+            vec!["login", "--code", "https://embed.gog.com/on_login_success?origin=client"],
+            vec!["login", "extra"],
+            vec!["login", "--bogus"],
+            vec!["builds"],
+            vec!["builds", "abc"],
+            vec!["builds", "1", "2"],
+            vec!["builds", "1", "--os", "linux"],
+            vec!["builds", "1", "--generation", "3"],
+            vec!["builds", "1", "--password", ""],
+            vec!["builds", "1", "--frob"],
+            vec!["info"],
+            vec!["info", "-5"],
+            vec!["info", "1", "--build", "x1"],
+            vec!["info", "1", "--build", "1", "--branch", "beta"],
+            vec!["info", "1", "--branch", ""],
+            vec!["info", "1", "--bitness", "16"],
+            vec!["info", "1", "--dlc", "some"],
+            vec!["info", "1", "--lang", ""],
+            vec!["info", "1", "--os", "amiga"],
+            vec!["info", "1", "--workers", "3"],
         ] {
             assert!(p(&bad).is_err(), "{bad:?}");
         }
@@ -267,5 +509,45 @@ mod tests {
         assert!(matches!(p(&["--help"]).unwrap(), Command::Help(_)));
         assert!(matches!(p(&["get", "--help"]).unwrap(), Command::Help(GET_HELP)));
         assert!(matches!(p(&["--version"]).unwrap(), Command::Version));
+        assert!(matches!(p(&["login", "--help"]).unwrap(), Command::Help(LOGIN_HELP)));
+        assert!(matches!(p(&["builds", "--help"]).unwrap(), Command::Help(BUILDS_HELP)));
+        assert!(matches!(p(&["info", "-h"]).unwrap(), Command::Help(INFO_HELP)));
+    }
+
+    #[test]
+    fn gog_commands() {
+        let Command::Login(l) = p(&["login"]).unwrap() else { panic!() };
+        assert_eq!(l.code, None);
+        let Command::Login(l) =
+            p(&["login", "--code", "https://embed.gog.com/on_login_success?origin=client&code=AB-c"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(l.code.as_deref(), Some("AB-c"));
+        let Command::Builds(b) = p(&["builds", "1207658930"]).unwrap() else { panic!() };
+        assert_eq!((b.os.as_str(), b.generation, b.json), ("windows", None, false));
+        let Command::Builds(b) =
+            p(&["builds", "--os=OSX", "1", "--generation", "1", "--password", "pw", "--json"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((b.os.as_str(), b.generation, b.password.as_deref(), b.json), ("osx", Some(1), Some("pw"), true));
+        let Command::Info(i) =
+            p(&["info", "1", "--branch", "beta", "--password", "s", "--lang", "de", "--bitness", "32", "--dlc", "2,3"])
+                .unwrap()
+        else {
+            panic!()
+        };
+        let s = &i.selection;
+        assert_eq!(
+            (s.branch.as_deref(), s.password.as_deref(), s.lang.as_str(), s.bitness),
+            (Some("beta"), Some("s"), "de", 32)
+        );
+        assert_eq!(s.dlc, DlcChoice::Ids(vec!["2".into(), "3".into()]));
+        let Command::Info(i) = p(&["info", "1", "--build", "42"]).unwrap() else { panic!() };
+        assert_eq!(
+            (i.selection.build.as_deref(), i.selection.os.as_str(), i.selection.bitness),
+            (Some("42"), "windows", 64)
+        );
     }
 }

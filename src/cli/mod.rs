@@ -4,9 +4,11 @@
 
 mod args;
 mod download;
+mod gog;
 mod logger;
 mod report;
 mod signal;
+mod table;
 
 use std::process::ExitCode;
 
@@ -55,6 +57,9 @@ pub fn run() -> ExitCode {
         }
         Command::Get(g) => commands::get(*g),
         Command::Download(d) => download::run(*d),
+        Command::Login(l) => gog::login(l),
+        Command::Builds(b) => gog::builds(b),
+        Command::Info(i) => gog::info(*i),
     };
     match result {
         Ok(()) => Exit::Ok.into(),

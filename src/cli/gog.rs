@@ -1,0 +1,196 @@
+//! The GOG account and catalogue commands: `login`, `builds`, `info`. Results go to stdout (a
+//! table, or one JSON document with `--json`); notices go to stderr. No code, token or
+//! password is ever printed.
+
+use std::io::Write;
+
+use galaxy_dl::api::auth::login_url;
+use galaxy_dl::api::{Client, Endpoints};
+use galaxy_dl::http::{agent, HttpOptions};
+use galaxy_dl::info::{build_info, list_builds, BuildInfo};
+use galaxy_dl::units::human_bytes;
+use galaxy_dl::Error;
+
+use super::args::{BuildsArgs, InfoArgs, LoginArgs};
+use super::table::{render, Align};
+
+fn client() -> Result<Client, Error> {
+    Client::from_env(agent(&HttpOptions::default()))
+}
+
+fn out(text: &str) -> Result<(), Error> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes()).and_then(|_| o.flush()).map_err(|e| Error::io("write", "stdout", e))
+}
+
+fn json_out<T: serde::Serialize>(v: &T) -> Result<(), Error> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::manifest("output", e.to_string()))?;
+    out(&format!("{s}\n"))
+}
+
+fn note(msg: &str) {
+    eprintln!("galaxy-dl: note: {msg}");
+}
+
+pub fn login(a: LoginArgs) -> Result<(), Error> {
+    let Some(code) = a.code else {
+        // Printing the URL needs no config directory and no network.
+        out(&format!("{}\n", login_url(&Endpoints::from_env().auth)))?;
+        eprintln!(
+            "galaxy-dl: open this URL in a browser and log in, then run:\n  \
+             galaxy-dl login --code '<the whole redirect URL or the code>'"
+        );
+        return Ok(());
+    };
+    let c = client()?;
+    let t = c.exchange_code(&code)?;
+    let who = if t.user_id.is_empty() { String::new() } else { format!(" as user {}", t.user_id) };
+    out(&format!("logged in{who}\n"))?;
+    eprintln!("galaxy-dl: tokens stored in {}", c.auth_file().display());
+    Ok(())
+}
+
+fn dash(s: Option<&str>) -> String {
+    s.filter(|s| !s.is_empty()).unwrap_or("-").to_string()
+}
+
+pub fn builds(a: BuildsArgs) -> Result<(), Error> {
+    let c = client()?;
+    let builds = list_builds(&c, &a.product_id, &a.os, a.generation, a.password.as_deref())?;
+    if a.json {
+        return json_out(&builds);
+    }
+    if builds.is_empty() {
+        note(&format!("product {} has no {} builds", a.product_id, a.os));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = builds
+        .iter()
+        .map(|b| {
+            vec![
+                b.build_id.clone(),
+                b.generation.to_string(),
+                dash(Some(&b.version_name)),
+                dash(b.branch_name()),
+                dash(Some(&b.date_published)),
+                if b.public { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    out(&render(
+        &[
+            ("BUILD", Align::Left),
+            ("GEN", Align::Right),
+            ("VERSION", Align::Left),
+            ("BRANCH", Align::Left),
+            ("DATE", Align::Left),
+            ("PUBLIC", Align::Left),
+        ],
+        &rows,
+    ))
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
+fn sizes(n: u64) -> String {
+    format!("{} ({n} bytes)", human_bytes(n))
+}
+
+/// The human-readable `info` text.
+pub fn info_text(i: &BuildInfo) -> String {
+    let mut s = String::new();
+    let name = i.product_name.as_deref().unwrap_or("(unnamed product)");
+    s.push_str(&format!("product       {name} ({})\n", i.product_id));
+    s.push_str(&format!("owned         {}\n", yes_no(i.owned)));
+    s.push_str(&format!(
+        "build         {} (generation {}, version {}, branch {}, {})\n",
+        i.build_id,
+        i.generation,
+        dash(Some(&i.version_name)),
+        dash(i.branch.as_deref()),
+        if i.public { "public" } else { "private" }
+    ));
+    s.push_str(&format!("published     {}\n", dash(Some(&i.date_published))));
+    s.push_str(&format!("os            {}\n", i.os));
+    s.push_str(&format!("install dir   {}\n", dash(Some(&i.install_directory))));
+    if i.generation == 1 {
+        s.push_str(&format!("selection     language {}\n", i.language));
+    } else {
+        s.push_str(&format!("selection     language {}, {}-bit\n", i.language, i.bitness));
+    }
+    s.push_str(&format!("download size {}\n", sizes(i.download_size)));
+    s.push_str(&format!("install size  {}\n", sizes(i.install_size)));
+    let deps = if i.dependencies.is_empty() { "none".to_string() } else { i.dependencies.join(", ") };
+    s.push_str(&format!("dependencies  {deps}\n"));
+    s.push_str("\nDepots:\n");
+    let rows: Vec<Vec<String>> = i
+        .depots
+        .iter()
+        .map(|d| {
+            let mut langs = d.languages.join(",");
+            if d.gog_depot {
+                langs.push_str(" (gog)");
+            }
+            vec![
+                d.product_id.clone(),
+                langs,
+                d.bitness.as_ref().filter(|b| !b.is_empty()).map(|b| b.join(",")).unwrap_or_else(|| "any".into()),
+                human_bytes(d.size),
+                human_bytes(d.compressed_size),
+                if d.selected { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    s.push_str(&render(
+        &[
+            ("PRODUCT", Align::Left),
+            ("LANGUAGES", Align::Left),
+            ("BITNESS", Align::Left),
+            ("SIZE", Align::Right),
+            ("DOWNLOAD", Align::Right),
+            ("SELECTED", Align::Left),
+        ],
+        &rows,
+    ));
+    s.push_str("\nDLC:\n");
+    if i.dlcs.is_empty() {
+        s.push_str("none\n");
+    } else {
+        let rows: Vec<Vec<String>> = i
+            .dlcs
+            .iter()
+            .map(|d| {
+                vec![
+                    d.product_id.clone(),
+                    yes_no(d.owned).to_string(),
+                    if d.selected { "yes" } else { "no" }.to_string(),
+                    dash(Some(&d.name)),
+                ]
+            })
+            .collect();
+        s.push_str(&render(
+            &[("PRODUCT", Align::Left), ("OWNED", Align::Left), ("SELECTED", Align::Left), ("NAME", Align::Left)],
+            &rows,
+        ));
+    }
+    s
+}
+
+pub fn info(a: InfoArgs) -> Result<(), Error> {
+    let c = client()?;
+    let i = build_info(&c, &a.product_id, &a.selection)?;
+    for n in &i.notices {
+        note(n);
+    }
+    if a.json {
+        json_out(&i)
+    } else {
+        out(&info_text(&i))
+    }
+}
