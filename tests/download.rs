@@ -93,7 +93,28 @@ fn tree(dir: &Path) -> BTreeMap<String, String> {
 
 fn expected(e: &Env, lang: &str, bitness: &str, products: &[u64]) -> BTreeMap<String, String> {
     let b = e.newest_build(GAME.parse().unwrap(), "windows");
-    b.select_files(lang, bitness, products).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+    let mut m: BTreeMap<String, String> =
+        b.select_files(lang, bitness, products).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect();
+    m.extend(dependency_files(e, &b.dependencies, false));
+    m
+}
+
+/// Files of the build's dependencies that install into the game directory (and the shared
+/// `__redist` ones when `redist`).
+fn dependency_files(e: &Env, ids: &[String], redist: bool) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for id in ids {
+        let d = e.mock.fixtures().dependency(id).expect("fixture dependency");
+        if d.executable_path.starts_with("__redist") && !redist {
+            continue;
+        }
+        for x in &d.entries {
+            if x.kind == EntryKind::File {
+                m.insert(x.path.clone(), x.md5.clone());
+            }
+        }
+    }
+    m
 }
 
 #[test]
@@ -154,6 +175,27 @@ fn language_bitness_and_dlc_selection() {
     assert_code(&o, 0);
     let base: u64 = GAME.parse().unwrap();
     assert_eq!(tree(&dir), expected(&e, "de-DE", "32", &[base]));
+    // Shared redistributables only on request.
+    assert!(stderr(&o).contains("--with-redist") || o.status.success());
+    let o = e.run(&[
+        "download",
+        GAME,
+        "--dir",
+        dir.to_str().unwrap(),
+        "--quiet",
+        "--lang",
+        "de",
+        "--bitness",
+        "32",
+        "--dlc",
+        "none",
+        "--with-redist",
+    ]);
+    assert_code(&o, 0);
+    let mut want = expected(&e, "de-DE", "32", &[base]);
+    let b = e.newest_build(base, "windows");
+    want.extend(dependency_files(&e, &b.dependencies, true));
+    assert_eq!(tree(&dir), want);
 }
 
 #[test]
@@ -366,11 +408,12 @@ fn update_fetches_only_changed_chunks_and_removes_dropped_files() {
     assert_code(&o, 0);
     let fx = e.mock.fixtures();
     let old_b = fx.build(base, old).unwrap();
-    let old_files: BTreeMap<String, String> = old_b
+    let mut old_files: BTreeMap<String, String> = old_b
         .select_files("en-US", "64", &[base, OWNED_DLC])
         .into_iter()
         .map(|x| (x.path.clone(), x.md5.clone()))
         .collect();
+    old_files.extend(dependency_files(&e, &old_b.dependencies, false));
     assert_eq!(tree(&dir), old_files);
     let new_b = e.newest_build(base, "windows");
     let old_chunks: std::collections::HashSet<String> = old_b
@@ -447,4 +490,43 @@ fn small_files_container_saves_requests_and_falls_back() {
     assert_code(&o, 0);
     assert!(stderr(&o).contains("small files container unavailable"), "{}", stderr(&o));
     assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+}
+
+#[test]
+fn dry_run_reports_the_update_budget_and_changes_nothing() {
+    let e = Env::new();
+    let d = Scratch::new("dry");
+    let dir = d.path("game");
+    let base: u64 = GAME.parse().unwrap();
+    // Nothing installed yet: the whole selection, and DIR is not even created.
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--dry-run", "--json"]);
+    assert_code(&o, 0);
+    assert!(!dir.exists(), "dry run created DIR");
+    let plan: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().find(|l| l.contains("\"plan\"")).unwrap()).unwrap();
+    let want = expected(&e, "en-US", "64", &[base, OWNED_DLC]);
+    assert_eq!(plan["files_to_fetch"].as_u64(), Some(want.len() as u64));
+    assert_eq!(plan["final_bytes"], plan["write_bytes"]);
+    // Old build installed: the update needs only the changed chunks.
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--build", "1100000000000001"]);
+    assert_code(&o, 0);
+    let before = tree(&dir);
+    let journal = std::fs::read(dir.join(".galaxy-dl/journal")).unwrap();
+    e.mock.stats().reset();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--dry-run", "--json"]);
+    assert_code(&o, 0);
+    let plan: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().find(|l| l.contains("\"plan\"")).unwrap()).unwrap();
+    assert_eq!(plan["files_to_remove"].as_u64(), Some(1));
+    assert!(plan["reused_bytes"].as_u64().unwrap() > 0);
+    assert!(plan["download_bytes"].as_u64().unwrap() < plan["write_bytes"].as_u64().unwrap());
+    assert_eq!(e.mock.stats().count_containing("/store/"), 0, "dry run fetched chunks");
+    assert_eq!(tree(&dir), before);
+    assert_eq!(std::fs::read(dir.join(".galaxy-dl/journal")).unwrap(), journal);
+    // The real update then downloads what the dry run announced.
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--json"]);
+    assert_code(&o, 0);
+    let done: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["downloaded_bytes"], plan["download_bytes"]);
 }

@@ -22,6 +22,8 @@ pub struct DownloadArgs {
     pub selection: Selection,
     pub engine: EngineOptions,
     pub output_mode: OutputMode,
+    pub with_redist: bool,
+    pub dry_run: bool,
 }
 
 pub const DOWNLOAD_HELP: &str = "\
@@ -46,6 +48,10 @@ Options:
       --workers N        Parallel connections [default: 8]
       --chunk-size SIZE  Piece size for main.bin ranges [default: 4M]
       --limit-rate RATE  Overall limit, bytes per second, e.g. 512K, 10M
+      --with-redist      Also download shared redistributables (__redist/...); the
+                         dependencies the game needs in its own directory always come
+      --dry-run          Print what would be downloaded and written, the peak temporary
+                         and the final disk use, given what DIR already holds; change nothing
       --json             Newline-delimited JSON events on stdout
       --quiet            No progress on stderr
   -h, --help             Print help
@@ -96,6 +102,8 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
     let selection = selection_flags(&mut p)?;
     let (engine, _chunk) = engine_flags(&mut p)?;
     let output_mode = output_mode(&mut p);
+    let with_redist = p.contains("--with-redist");
+    let dry_run = p.contains("--dry-run");
     let free = finish(p)?;
     let product_id = match free.as_slice() {
         [id] => id.clone(),
@@ -107,7 +115,7 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
     if dir.is_empty() {
         return Err("--dir needs a directory".into());
     }
-    Ok(DownloadArgs { product_id, dir: PathBuf::from(dir), selection, engine, output_mode })
+    Ok(DownloadArgs { product_id, dir: PathBuf::from(dir), selection, engine, output_mode, with_redist, dry_run })
 }
 
 pub fn run(a: DownloadArgs) -> Result<(), Error> {
@@ -115,8 +123,39 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let reporter = Reporter::start(a.output_mode);
     let agent = galaxy_dl::http::agent(&a.engine.http);
     let client = Arc::new(Client::from_env(agent)?);
-    let opts = DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel };
+    let opts =
+        DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, with_redist: a.with_redist };
     let dl = Downloader::new(client, opts);
+    if a.dry_run {
+        let r = dl.dry_run(&a.product_id, &a.dir, &a.selection);
+        drop(dl);
+        reporter.finish();
+        let d = r?;
+        if a.output_mode.json {
+            let mut v = serde_json::to_value(&d).unwrap_or_default();
+            v["event"] = "plan".into();
+            println!("{v}");
+        } else {
+            let free = d.free_bytes.map(human_bytes).unwrap_or_else(|| "unknown".into());
+            println!("dry run for {} into {} (nothing was changed)", a.product_id, a.dir.display());
+            println!(
+                "  files to fetch    {} ({} already present, {} to remove)",
+                d.files_to_fetch, d.files_present, d.files_to_remove
+            );
+            println!("  download          {}", human_bytes(d.download_bytes));
+            println!("  reused from disk  {}", human_bytes(d.reused_bytes));
+            println!("  write             {}", human_bytes(d.write_bytes));
+            println!(
+                "  temporary space   {} (free: {free}{})",
+                human_bytes(d.temp_bytes),
+                if d.fits { "" } else { ", NOT ENOUGH" }
+            );
+            println!("  disk now          {}", human_bytes(d.current_bytes));
+            println!("  disk at peak      {}", human_bytes(d.peak_bytes));
+            println!("  disk when done    {}", human_bytes(d.final_bytes));
+        }
+        return Ok(());
+    }
     let r = dl.download(&a.product_id, &a.dir, &a.selection);
     drop(dl);
     reporter.finish();

@@ -56,13 +56,25 @@ pub struct DownloadOptions {
     pub events: Option<Sender<Event>>,
     /// Set to stop (Ctrl-C); the install stays resumable.
     pub cancel: Arc<AtomicBool>,
+    /// Also install the build's shared redistributables (`__redist/...`); the dependencies
+    /// the game needs in its own directory are always installed.
+    pub with_redist: bool,
 }
 
 impl Default for DownloadOptions {
     fn default() -> Self {
-        DownloadOptions { engine: EngineOptions::default(), events: None, cancel: Arc::new(AtomicBool::new(false)) }
+        DownloadOptions {
+            engine: EngineOptions::default(),
+            events: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            with_redist: false,
+        }
     }
 }
+
+/// Pseudo product id under which dependency depots are planned (their chunks come from the
+/// token-less dependency store through `open_link`).
+pub const DEPENDENCIES: &str = "dependencies";
 
 /// What a download did.
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +99,45 @@ pub struct DownloadSummary {
     pub notices: Vec<String>,
 }
 
+/// A build chosen and planned, not yet installed.
+struct Prepared {
+    plan: Plan,
+    info: InstallInfo,
+    notices: Vec<String>,
+    manifests: Vec<(String, Vec<u8>)>,
+}
+
+/// What a download would do (`download --dry-run`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DryRun {
+    /// Bytes to fetch from the network (compressed chunks, or main.bin ranges).
+    pub download_bytes: u64,
+    /// Bytes of files to (re)build.
+    pub write_bytes: u64,
+    /// Bytes copied from files already on disk instead of downloaded (updates).
+    pub reused_bytes: u64,
+    /// New temporary space the run needs (files are built beside the old ones).
+    pub temp_bytes: u64,
+    /// Bytes the previous install occupies now.
+    pub current_bytes: u64,
+    /// Peak disk use of the install during the run.
+    pub peak_bytes: u64,
+    /// Bytes of the finished install.
+    pub final_bytes: u64,
+    /// Free bytes on the filesystem of DIR, when known.
+    pub free_bytes: Option<u64>,
+    /// Whether the free space covers the temporary need.
+    pub fits: bool,
+    /// Files to fetch or rebuild.
+    pub files_to_fetch: usize,
+    /// Files already present and verified.
+    pub files_present: usize,
+    /// Files of the previous build to remove.
+    pub files_to_remove: usize,
+    /// Notices (skipped DLC, redistributables).
+    pub notices: Vec<String>,
+}
+
 /// Downloads, verifies and repairs installs. Cheap to keep; one per launcher.
 pub struct Downloader {
     client: Arc<Client>,
@@ -97,6 +148,58 @@ impl Downloader {
     /// A downloader using `client` (endpoints and login) and `opts`.
     pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
         Downloader { client, opts }
+    }
+
+    /// Secure-link caches: V2 store links per product (plus the dependency store's open
+    /// link) and V1 depot links for `os`/`timestamp`.
+    fn link_caches(&self, os: &str, timestamp: &str) -> (LinkCache, LinkCache) {
+        let c2 = self.client.clone();
+        let v2 = LinkCache::new(move |p| if p == DEPENDENCIES { c2.open_link_deps() } else { c2.secure_link_v2(p) });
+        let c1 = self.client.clone();
+        let (os, ts) = (os.to_string(), timestamp.to_string());
+        let v1 = LinkCache::new(move |p| c1.secure_link_v1(p, &os, &ts));
+        (v2, v1)
+    }
+
+    /// Add the build's dependencies to the plan: game-directory ones always, `__redist` ones
+    /// only with [`DownloadOptions::with_redist`]. Returns notices.
+    fn add_dependencies(
+        &self,
+        ids: &[String],
+        builder: &mut PlanBuilder,
+        manifests: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<String>> {
+        let mut notices = Vec::new();
+        if ids.is_empty() {
+            return Ok(notices);
+        }
+        let agent = self.client.agent();
+        let retry = self.client.retry();
+        let link_url = format!("{}/dependencies/repository?generation=2", self.client.endpoints().content_system);
+        let link: crate::manifest::deps::RepositoryLink =
+            serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
+                .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
+        let raw = http::get_bytes(agent, &link.repository_manifest, None, retry)?;
+        let repo = crate::manifest::deps::DependencyRepository::parse(&raw, &link.repository_manifest)?;
+        for id in ids {
+            let Some(dep) = repo.depots.iter().find(|d| d.dependency_id.eq_ignore_ascii_case(id)) else {
+                notices.push(format!("dependency {id} is not in GOG's dependency repository; skipped"));
+                continue;
+            };
+            if dep.is_redist() && !self.opts.with_redist {
+                notices.push(format!(
+                    "dependency {id} is a shared redistributable (__redist); use --with-redist to download it"
+                ));
+                continue;
+            }
+            let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
+            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let json = meta_json_bytes(&raw, &url)?.into_owned();
+            let dm = DepotManifest::parse(&json, &url)?;
+            builder.add_v2_depot(DEPENDENCIES, &dm)?;
+            manifests.push((format!("dependency-{}.json", dep.manifest), json));
+        }
+        Ok(notices)
     }
 
     fn emit(&self, ev: Event) {
@@ -112,14 +215,79 @@ impl Downloader {
     /// builds and branches; [`Error::NotOwned`]; network, disk and checksum errors;
     /// [`Error::Interrupted`] on cancel (the install resumes on the next call).
     pub fn download(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
-        check_product_id(product_id)?;
-        let builds = self.client.builds(product_id, &sel.os, 2, sel.password.as_deref())?;
-        let build = choose_build(&builds, sel.build.as_deref(), sel.branch.as_deref())?.clone();
-        match build.generation {
-            2 => self.download_v2(product_id, &build, dir, sel),
-            1 => self.download_v1(product_id, &build, dir, sel),
-            g => Err(Error::manifest(format!("build {}", build.build_id), format!("unknown generation {g}"))),
+        let started = Instant::now();
+        let prep = self.prepare(product_id, sel)?;
+        let state = StateDir::open(dir)?;
+        for (name, body) in &prep.manifests {
+            state.save_manifest(name, body)?;
         }
+        let old_plan = state.plan()?;
+        let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
+        let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
+        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links)?;
+        summary.notices = prep.notices;
+        log::info!("install finished in {:?}", started.elapsed());
+        Ok(summary)
+    }
+
+    /// What [`Downloader::download`] would do in `dir`, without changing anything: bytes to
+    /// download and to write, the peak and final disk use, given what `dir` already holds.
+    ///
+    /// # Errors
+    /// As [`Downloader::download`] (network and manifest errors).
+    pub fn dry_run(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DryRun> {
+        let prep = self.prepare(product_id, sel)?;
+        let journal = state::peek_journal(dir);
+        let old_plan = state::peek_plan(dir);
+        let plan = &prep.plan;
+        let mut plans = vec![plan];
+        plans.extend(old_plan.as_ref());
+        let local = local_chunks(dir, &plans, &journal);
+        let mut r = DryRun { final_bytes: plan.install_size(), notices: prep.notices.clone(), ..DryRun::default() };
+        let mut seen = std::collections::HashSet::new();
+        for f in &plan.files {
+            if journal.file_ok(dir, &f.path, &f.content_id()) || check_existing(dir, f)?.is_some() {
+                r.files_present += 1;
+                continue;
+            }
+            r.files_to_fetch += 1;
+            r.write_bytes += f.size;
+            let tmp = dir.join(state::STATE_DIR).join("tmp").join(crate::verify::md5_hex(f.path.as_bytes()));
+            let have_tmp = std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
+            if !have_tmp {
+                r.temp_bytes += f.size;
+            }
+            match &f.source {
+                Source::Chunks { chunks } => {
+                    for c in chunks {
+                        if have_tmp && journal.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
+                            continue;
+                        }
+                        if local.contains_key(&(c.md5.clone(), c.size)) {
+                            r.reused_bytes += c.size;
+                        } else if seen.insert((f.product_id.clone(), c.compressed_md5.clone())) {
+                            r.download_bytes += c.compressed_size;
+                        }
+                    }
+                }
+                Source::Blob { .. } => r.download_bytes += f.size,
+            }
+        }
+        let keep: std::collections::HashSet<String> = plan.files.iter().map(|f| f.path.to_lowercase()).collect();
+        for f in old_plan.iter().flat_map(|p| &p.files) {
+            let on_disk = std::fs::symlink_metadata(dir.join(&f.path)).map(|m| m.len()).ok();
+            if let Some(n) = on_disk {
+                r.current_bytes += n;
+                if !keep.contains(&f.path.to_lowercase()) {
+                    r.files_to_remove += 1;
+                }
+            }
+        }
+        // Old files stay until their replacements are verified: at the peak both are on disk.
+        r.peak_bytes = r.current_bytes + r.temp_bytes;
+        r.free_bytes = crate::sink::free_space(dir);
+        r.fits = r.free_bytes.is_none_or(|f| f >= r.temp_bytes);
+        Ok(r)
     }
 
     /// Finish the install in `dir` from its saved plan (no manifests are fetched): whatever
@@ -137,72 +305,73 @@ impl Downloader {
     pub fn complete_in(&self, state: &StateDir) -> Result<DownloadSummary> {
         let info = state.info()?.ok_or_else(|| Error::NotFound("install.json".into()))?;
         let plan = state.plan()?.ok_or_else(|| Error::NotFound(format!("{}/plan.json", state::STATE_DIR)))?;
-        let client = self.client.clone();
-        let v2 = LinkCache::v2(client.clone());
-        let (os, ts) = (info.os.clone(), info.v1_timestamp.clone().unwrap_or_default());
-        let v1 = LinkCache::new(move |p| client.secure_link_v1(p, &os, &ts));
+        let (v2, v1) = self.link_caches(&info.os, info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (info.generation == 1).then_some(&v1) };
         self.run_plan(state, &plan, None, &info, &links)
     }
 
-    fn download_v2(&self, product_id: &str, build: &Build, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
-        let started = Instant::now();
+    /// Choose the build, fetch its manifests and build the plan (network only; no disk).
+    fn prepare(&self, product_id: &str, sel: &Selection) -> Result<Prepared> {
+        check_product_id(product_id)?;
+        let builds = self.client.builds(product_id, &sel.os, 2, sel.password.as_deref())?;
+        let build = choose_build(&builds, sel.build.as_deref(), sel.branch.as_deref())?.clone();
+        match build.generation {
+            2 => self.prepare_v2(product_id, &build, sel),
+            1 => self.prepare_v1(product_id, &build, sel),
+            g => Err(Error::manifest(format!("build {}", build.build_id), format!("unknown generation {g}"))),
+        }
+    }
+
+    fn info_for(product_id: &str, build: &Build, sel: &Selection, generation: u8, ts: Option<String>) -> InstallInfo {
+        InstallInfo {
+            version: 1,
+            product_id: product_id.to_string(),
+            build_id: build.build_id.clone(),
+            generation,
+            os: sel.os.clone(),
+            lang: sel.lang.clone(),
+            bitness: sel.bitness,
+            dlc: sel.dlc.to_string(),
+            version_name: build.version_name.clone(),
+            v1_timestamp: ts,
+            complete: false,
+        }
+    }
+
+    fn prepare_v2(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
         let agent = self.client.agent();
         let retry = self.client.retry();
         let raw = http::get_bytes(agent, &build.link, None, retry)?;
         let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
         let bm = BuildManifest::parse(&build_json, &build.link)?;
         let owned = self.client.owned_products()?;
-        let (depots, notices) = select_v2_depots(&bm, product_id, sel, &owned);
-        for n in &notices {
-            self.emit(Event::Notice { message: n.clone() });
-        }
-        let state = StateDir::open(dir)?;
-        state.save_manifest("build.json", &build_json)?;
+        let (depots, mut notices) = select_v2_depots(&bm, product_id, sel, &owned);
+        let mut manifests = vec![("build.json".to_string(), build_json.clone())];
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
             let raw = http::get_bytes(agent, &url, None, retry)?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
             let dm = DepotManifest::parse(&json, &url)?;
-            state.save_manifest(&format!("{}.json", d.manifest), &json)?;
+            manifests.push((format!("{}.json", d.manifest), json));
             builder.add_v2_depot(&d.product_id, &dm)?;
         }
-        let plan = builder.finish();
-        let info = InstallInfo {
-            version: 1,
-            product_id: product_id.to_string(),
-            build_id: build.build_id.clone(),
-            generation: 2,
-            os: sel.os.clone(),
-            lang: sel.lang.clone(),
-            bitness: sel.bitness,
-            dlc: sel.dlc.to_string(),
-            version_name: build.version_name.clone(),
-            v1_timestamp: None,
-            complete: false,
-        };
-        let old_plan = state.plan()?;
-        let links = LinkCache::v2(self.client.clone());
-        let mut summary =
-            self.run_plan(&state, &plan, old_plan.as_ref(), &info, &Links { v2: Some(&links), v1: None })?;
-        summary.notices = notices;
-        log::info!("install finished in {:?}", started.elapsed());
-        Ok(summary)
+        notices.extend(self.add_dependencies(&bm.dependencies, &mut builder, &mut manifests)?);
+        for n in &notices {
+            self.emit(Event::Notice { message: n.clone() });
+        }
+        let info = Self::info_for(product_id, build, sel, 2, None);
+        Ok(Prepared { plan: builder.finish(), info, notices, manifests })
     }
 
-    fn download_v1(&self, product_id: &str, build: &Build, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
+    fn prepare_v1(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
         let agent = self.client.agent();
         let retry = self.client.retry();
         let raw = http::get_bytes(agent, &build.link, None, retry)?;
         let repo = Repository::parse(&raw, &build.link)?;
         let owned = self.client.owned_products()?;
-        let (depots, notices) = select_v1_depots(&repo, sel, &owned);
-        for n in &notices {
-            self.emit(Event::Notice { message: n.clone() });
-        }
-        let state = StateDir::open(dir)?;
-        state.save_manifest("repository.json", &raw)?;
+        let (depots, mut notices) = select_v1_depots(&repo, sel, &owned);
+        let mut manifests = vec![("repository.json".to_string(), raw.clone())];
         let ts = repo.product.timestamp.clone();
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
@@ -210,31 +379,16 @@ impl Downloader {
             let url = v1_depot_manifest_url(&self.client.endpoints().cdn, &pid, &sel.os, &ts, &d.manifest)?;
             let raw = http::get_bytes(agent, &url, None, retry)?;
             let m = V1DepotManifest::parse(&raw, &url)?;
-            state.save_manifest(&d.manifest, &raw)?;
+            manifests.push((d.manifest.clone(), raw));
             builder.add_v1_files(&pid, &m.depot.files)?;
         }
-        let plan = builder.finish();
-        let info = InstallInfo {
-            version: 1,
-            product_id: product_id.to_string(),
-            build_id: build.build_id.clone(),
-            generation: 1,
-            os: sel.os.clone(),
-            lang: sel.lang.clone(),
-            bitness: sel.bitness,
-            dlc: sel.dlc.to_string(),
-            version_name: build.version_name.clone(),
-            v1_timestamp: Some(ts.clone()),
-            complete: false,
-        };
-        let old_plan = state.plan()?;
-        let client = self.client.clone();
-        let os = sel.os.clone();
-        let links = LinkCache::new(move |p| client.secure_link_v1(p, &os, &ts));
-        let mut summary =
-            self.run_plan(&state, &plan, old_plan.as_ref(), &info, &Links { v2: None, v1: Some(&links) })?;
-        summary.notices = notices;
-        Ok(summary)
+        let redists: Vec<String> = repo.product.redists.iter().map(|r| r.redist.clone()).collect();
+        notices.extend(self.add_dependencies(&redists, &mut builder, &mut manifests)?);
+        for n in &notices {
+            self.emit(Event::Notice { message: n.clone() });
+        }
+        let info = Self::info_for(product_id, build, sel, 1, Some(ts));
+        Ok(Prepared { plan: builder.finish(), info, notices, manifests })
     }
 
     /// Download small files containers and cut their members out of them.

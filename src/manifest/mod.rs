@@ -3,6 +3,7 @@
 //! handling for everything a manifest names ([`path`]), and fetching metadata from the CDN.
 
 pub(crate) mod de;
+pub mod deps;
 pub mod path;
 pub mod v1;
 pub mod v2;
