@@ -311,6 +311,20 @@ pub fn ensure_parents(dir: &Path, rel: &str) -> Result<PathBuf> {
     Ok(full)
 }
 
+/// Read an install's journal without locking or creating anything (dry runs).
+pub fn peek_journal(install: &Path) -> JournalState {
+    match File::open(install.join(STATE_DIR).join("journal")) {
+        Ok(f) => JournalState::parse(BufReader::new(f)),
+        Err(_) => JournalState::default(),
+    }
+}
+
+/// Read an install's saved plan without locking or creating anything (dry runs).
+pub fn peek_plan(install: &Path) -> Option<Plan> {
+    let b = std::fs::read(install.join(STATE_DIR).join("plan.json")).ok()?;
+    serde_json::from_slice(&b).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,18 +363,4 @@ mod tests {
         assert_eq!(p, d.join("ok/sub/file"));
         std::fs::remove_dir_all(&d).unwrap();
     }
-}
-
-/// Read an install's journal without locking or creating anything (dry runs).
-pub fn peek_journal(install: &Path) -> JournalState {
-    match File::open(install.join(STATE_DIR).join("journal")) {
-        Ok(f) => JournalState::parse(BufReader::new(f)),
-        Err(_) => JournalState::default(),
-    }
-}
-
-/// Read an install's saved plan without locking or creating anything (dry runs).
-pub fn peek_plan(install: &Path) -> Option<Plan> {
-    let b = std::fs::read(install.join(STATE_DIR).join("plan.json")).ok()?;
-    serde_json::from_slice(&b).ok()
 }
