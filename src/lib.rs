@@ -33,6 +33,34 @@
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
 
+//! ## Example: install a game (here from the in-tree mock GOG, so it runs offline)
+//!
+//! ```
+//! use std::sync::Arc;
+//! use galaxy_dl::api::{Client, Endpoints};
+//! use galaxy_dl::install::{DownloadOptions, Downloader};
+//! use galaxy_dl::select::Selection;
+//! use galaxy_dl_mock::gog::{GogMock, MockConfig};
+//!
+//! let gog = GogMock::start(MockConfig::small());
+//! let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-{}", std::process::id()));
+//! let agent = galaxy_dl::http::agent(&Default::default());
+//! let client = Client::new(agent, Endpoints::single(&gog.url()), Default::default(), scratch.join("config"));
+//! client.exchange_code(GogMock::LOGIN_CODE)?; // what `galaxy-dl login --code` does
+//!
+//! let (events, rx) = crossbeam_channel::bounded(1024);
+//! let watcher = std::thread::spawn(move || {
+//!     rx.iter().filter(|e| matches!(e, galaxy_dl::Event::File { .. })).count()
+//! });
+//! let dl = Downloader::new(Arc::new(client), DownloadOptions { events: Some(events), ..Default::default() });
+//! let summary = dl.download("1000000001", &scratch.join("game"), &Selection::default())?;
+//! drop(dl);
+//! assert_eq!(watcher.join().unwrap(), summary.files);
+//! assert_eq!(summary.generation, 2);
+//! # std::fs::remove_dir_all(&scratch).ok();
+//! # Ok::<(), galaxy_dl::Error>(())
+//! ```
+
 #![warn(missing_docs)]
 
 pub mod api;
