@@ -119,6 +119,7 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
     let progress = Arc::new(Progress::new(opts.events.clone()));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     let probe = probe(&engine, url)?;
+    log::debug!("probe answered after {:?}", start.elapsed());
     log::debug!("probe: {probe:?}");
     if let (Some(want), Some(have)) = (opts.size, probe.size) {
         if want != have {
@@ -173,12 +174,15 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
                 journal: if ranged { Some(&jtx) } else { None },
             };
             let outcome = engine.download_ranges(&job);
+            log::debug!("last byte written after {:?}", start.elapsed());
             drop(jtx);
             if outcome.is_err() || matches!(outcome, Ok(RangeOutcome::NoRangeSupport)) {
                 stop.store(true, Ordering::Release);
             }
             let digest = h.join().unwrap_or(None);
+            log::debug!("digest ready after {:?}", start.elapsed());
             let jres = j.join().unwrap_or(Err(Error::Interrupted));
+            log::debug!("journal closed after {:?}", start.elapsed());
             (outcome, digest, jres)
         });
         match outcome? {

@@ -257,6 +257,7 @@ impl Engine {
             }
         }
         let size = usize::try_from(job.size).map_err(|_| Error::manifest(&job.compressed_md5, "chunk too large"))?;
+        file.prefault(offset, job.size);
         // SAFETY: this chunk's range of its first target file is written by this worker only.
         let out = unsafe { file.slice_mut(offset, size) };
         let mut body = resp.body_mut().as_reader();

@@ -59,6 +59,7 @@ pub struct RangeJob<'a> {
 
 impl RangeJob<'_> {
     fn journal_span(&self, a: u64, b: u64) {
+        self.file.start_writeback(a, b - a);
         if let Some(j) = self.journal {
             let _ = j.send(Record { data: Some((self.file.clone(), a, b - a)), line: format!("{a} {b}") });
         }

@@ -130,11 +130,10 @@ impl<'a> FileSet<'a> {
         let m = self.open(i, &mut s)?;
         // SAFETY: the file is not being fetched by any worker (its container is used instead).
         unsafe { m.slice_mut(0, bytes.len()) }.copy_from_slice(bytes);
-        for (pi, &(off, len)) in self.parts[i].iter().enumerate() {
-            let _ = self.journal.send(Record {
-                data: Some((m.clone(), off, len)),
-                line: JournalState::chunk_line(&f.path, off, &self.part_key(i, pi)),
-            });
+        for (pi, &(off, _)) in self.parts[i].iter().enumerate() {
+            let _ = self
+                .journal
+                .send(Record { data: None, line: JournalState::chunk_line(&f.path, off, &self.part_key(i, pi)) });
             s.done[pi] = true;
         }
         self.progress.add_local(0);
@@ -162,11 +161,14 @@ impl<'a> FileSet<'a> {
             .binary_search_by_key(&offset, |p| p.0)
             .map_err(|_| Error::manifest(&f.path, "piece not in plan"))?;
         let mut s = self.slot(i);
-        let m = self.open(i, &mut s)?;
-        let _ = self.journal.send(Record {
-            data: Some((m, offset, len)),
-            line: JournalState::chunk_line(&f.path, offset, &self.part_key(i, idx)),
-        });
+        self.open(i, &mut s)?;
+        // The bytes are in the page cache (safe against kill -9), and a chunk resumed after a
+        // power cut is checked by content before it is trusted (`install::Work::build`), so the
+        // journal need not wait for the disk. (Forcing writeback of mapped pages per chunk
+        // tripled the kernel time of an install: measured 0.70 vs 0.18 s per 256 MiB.)
+        let _ = self
+            .journal
+            .send(Record { data: None, line: JournalState::chunk_line(&f.path, offset, &self.part_key(i, idx)) });
         s.done[idx] = true;
         self.advance(i, &mut s)
     }
@@ -202,12 +204,11 @@ impl<'a> FileSet<'a> {
                 return Ok(());
             }
         }
-        let map = s.map.take();
+        // No msync here: the install ends with one sync of the filesystem before it records
+        // files as finished for good, and a file without a trusted record is re-checked by
+        // content on the next run.
+        drop(s.map.take());
         let tmp = self.state.tmp_path(&f.path);
-        if let Some(m) = &map {
-            m.flush_range(0, f.size)?;
-        }
-        drop(map);
         install_file(self.state, f, &tmp)?;
         s.finished = true;
         self.finished.fetch_add(1, Ordering::Relaxed);
