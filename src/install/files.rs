@@ -155,7 +155,7 @@ impl<'a> FileSet<'a> {
     }
 
     /// Record part at `offset` of file `i` as written: journal it, advance the file's digest.
-    fn part_done(&self, i: usize, offset: u64, len: u64) -> Result<()> {
+    fn part_done(&self, i: usize, offset: u64) -> Result<()> {
         let f = &self.plan.files[i];
         let idx = self.parts[i]
             .binary_search_by_key(&offset, |p| p.0)
@@ -287,7 +287,7 @@ impl ChunkSink for FileSet<'_> {
 
     fn done(&self, job: &ChunkJob) -> Result<()> {
         for t in &job.targets {
-            self.part_done(t.file, t.offset, job.size)?;
+            self.part_done(t.file, t.offset)?;
         }
         Ok(())
     }
@@ -300,7 +300,7 @@ impl BlobSink for FileSet<'_> {
     }
 
     fn segment_done(&self, seg: &Segment) -> Result<()> {
-        self.part_done(seg.file, seg.file_offset, seg.len)
+        self.part_done(seg.file, seg.file_offset)
     }
 }
 
