@@ -22,6 +22,10 @@ pub enum Command {
     Get(Box<GetArgs>),
     /// `download PRODUCT_ID --dir DIR`.
     Download(Box<super::download::DownloadArgs>),
+    /// `verify DIR`.
+    Verify(Box<super::verify::VerifyArgs>),
+    /// `repair DIR`.
+    Repair(Box<super::verify::RepairArgs>),
 }
 
 impl Command {
@@ -30,6 +34,8 @@ impl Command {
         match self {
             Command::Get(g) => g.output_mode.json,
             Command::Download(d) => d.output_mode.json,
+            Command::Verify(v) => v.output_mode.json,
+            Command::Repair(r) => r.output_mode.json,
             _ => false,
         }
     }
@@ -54,6 +60,8 @@ Usage: galaxy-dl <COMMAND> [OPTIONS]
 
 Commands:
   download ID --dir DIR   Install a game (V1 or V2 build), resumable, verified, updating
+  verify DIR              Check an install against its saved manifest (exit 1 if bad)
+  repair DIR              Re-fetch only what verify reports bad or missing
   get URL -o FILE         Segmented, resumable download of any URL that serves byte ranges
 
 Options:
@@ -120,6 +128,18 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
                 return Ok(Command::Help(super::download::DOWNLOAD_HELP));
             }
             super::download::parse(p).map(|d| Command::Download(Box::new(d)))
+        }
+        Some("verify") => {
+            if p.contains(["-h", "--help"]) {
+                return Ok(Command::Help(super::verify::VERIFY_HELP));
+            }
+            super::verify::parse_verify(p).map(|v| Command::Verify(Box::new(v)))
+        }
+        Some("repair") => {
+            if p.contains(["-h", "--help"]) {
+                return Ok(Command::Help(super::verify::REPAIR_HELP));
+            }
+            super::verify::parse_repair(p).map(|r| Command::Repair(Box::new(r)))
         }
         Some(other) => Err(usage(format!("unknown command '{other}'"))),
     }

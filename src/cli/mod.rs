@@ -7,6 +7,7 @@ mod download;
 mod logger;
 mod report;
 mod signal;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,8 @@ pub fn run() -> ExitCode {
         }
         Command::Get(g) => commands::get(*g),
         Command::Download(d) => download::run(*d),
+        Command::Verify(v) => verify::run_verify(*v),
+        Command::Repair(r) => verify::run_repair(*r),
     };
     match result {
         Ok(()) => Exit::Ok.into(),
