@@ -46,7 +46,7 @@ use crate::verify::hex;
 pub const UNIT_BYTES: u64 = 32 << 20;
 
 /// Read size of the hashing threads (one buffer per thread, reused).
-pub const READ_BUF: usize = 1 << 20;
+pub const READ_BUF: usize = 256 << 10;
 
 /// What kind of entry of the plan is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,6 +99,11 @@ pub enum Reason {
         /// Target on disk, as written.
         actual: String,
     },
+    /// A parent directory on disk is a symbolic link (the entry would lie outside DIR).
+    SymlinkedParent {
+        /// The parent, relative to DIR.
+        dir: String,
+    },
     /// The file could not be read.
     Unreadable {
         /// The error.
@@ -119,6 +124,7 @@ impl fmt::Display for Reason {
                 write!(f, "{} of {total} chunks bad ({}{more})", bad.len(), list.join(", "))
             }
             Reason::LinkTarget { expected, actual } => write!(f, "link points to {actual:?}, expected {expected:?}"),
+            Reason::SymlinkedParent { dir } => write!(f, "parent {dir} is a symbolic link"),
             Reason::Unreadable { error } => write!(f, "unreadable: {error}"),
         }
     }
@@ -261,10 +267,16 @@ fn verify_in(
     let mut checks: Vec<FileCheck> =
         plan.files.iter().map(|_| FileCheck { reason: None, bad_chunks: Vec::new(), stamp: None }).collect();
     let mut units = Vec::new();
+    let mut parents = ParentCheck::default();
     for &i in &selected {
         let f = &plan.files[i];
         let c = &mut checks[i];
         let p = dir.join(&f.path);
+        if let Some(bad) = parents.symlinked_parent(dir, &f.path) {
+            c.reason = Some(Reason::SymlinkedParent { dir: bad });
+            progress.add_local(f.size);
+            continue;
+        }
         let m = match std::fs::symlink_metadata(&p) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -395,12 +407,17 @@ fn verify_in(
         };
         match reason {
             Some(reason) if selected.binary_search(&i).is_ok() => {
-                let good_chunks =
-                    if matches!(reason, Reason::Missing | Reason::WrongType { .. } | Reason::Unreadable { .. }) {
-                        Vec::new()
-                    } else {
-                        (0..f.chunks().len()).filter(|k| bad_chunks.binary_search(k).is_err()).collect()
-                    };
+                let good_chunks = if matches!(
+                    reason,
+                    Reason::Missing
+                        | Reason::WrongType { .. }
+                        | Reason::Unreadable { .. }
+                        | Reason::SymlinkedParent { .. }
+                ) {
+                    Vec::new()
+                } else {
+                    (0..f.chunks().len()).filter(|k| bad_chunks.binary_search(k).is_err()).collect()
+                };
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
@@ -414,16 +431,20 @@ fn verify_in(
         }
     }
     for l in &plan.links {
-        if let Some(reason) = check_link(dir, &l.path, &l.target) {
+        let parent = parents.symlinked_parent(dir, &l.path).map(|d| Reason::SymlinkedParent { dir: d });
+        if let Some(reason) = parent.or_else(|| check_link(dir, &l.path, &l.target)) {
             progress.emit(Event::File { path: l.path.clone(), size: 0, md5: None, status: FileStatus::Failed });
             report.bad.push(BadFile { path: l.path.clone(), entry: EntryKind::Link, reason, good_chunks: Vec::new() });
         }
     }
     for d in &plan.dirs {
-        let reason = match std::fs::symlink_metadata(dir.join(d)) {
-            Ok(m) if m.is_dir() => None,
-            Ok(m) => Some(Reason::WrongType { found: type_name(&m) }),
-            Err(_) => Some(Reason::Missing),
+        let reason = match parents.symlinked_parent(dir, d) {
+            Some(p) => Some(Reason::SymlinkedParent { dir: p }),
+            None => match std::fs::symlink_metadata(dir.join(d)) {
+                Ok(m) if m.is_dir() => None,
+                Ok(m) => Some(Reason::WrongType { found: type_name(&m) }),
+                Err(_) => Some(Reason::Missing),
+            },
         };
         if let Some(reason) = reason {
             progress.emit(Event::File { path: d.clone(), size: 0, md5: None, status: FileStatus::Failed });
@@ -438,6 +459,31 @@ fn verify_in(
         md5: None,
     });
     Ok((report, stamps))
+}
+
+/// Remembers which directories of DIR are symbolic links.
+#[derive(Default)]
+struct ParentCheck {
+    symlink: std::collections::HashMap<String, bool>,
+}
+
+impl ParentCheck {
+    /// The first parent directory of `rel` that is a symbolic link on disk, if any.
+    fn symlinked_parent(&mut self, dir: &Path, rel: &str) -> Option<String> {
+        let mut end = 0;
+        while let Some(k) = rel[end..].find('/') {
+            end += k;
+            let parent = &rel[..end];
+            let is_link = *self.symlink.entry(parent.to_string()).or_insert_with(|| {
+                std::fs::symlink_metadata(dir.join(parent)).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+            });
+            if is_link {
+                return Some(parent.to_string());
+            }
+            end += 1;
+        }
+        None
+    }
 }
 
 fn type_name(m: &std::fs::Metadata) -> String {
@@ -648,6 +694,19 @@ fn prepare(state: &StateDir, plan: &Plan, report: &VerifyReport, stamps: &[Optio
     let by_path: std::collections::HashMap<&str, usize> =
         plan.files.iter().enumerate().map(|(i, f)| (f.path.as_str(), i)).collect();
     for b in &report.bad {
+        if let Reason::SymlinkedParent { dir: parent } = &b.reason {
+            // Remove the link (never what it points to); what was under it is fetched again.
+            let lp = dir.join(parent);
+            if std::fs::symlink_metadata(&lp).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+                std::fs::remove_file(&lp).map_err(|e| Error::io("remove", &lp, e))?;
+            }
+            continue;
+        }
+        if b.reason == Reason::Missing && b.entry == EntryKind::File {
+            // Nothing to move or remove; a build in tmp/ that the journal vouches for (an
+            // interrupted repair or download) is resumed as it is.
+            continue;
+        }
         let p = dir.join(&b.path);
         let is_dir = std::fs::symlink_metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
         match b.entry {
