@@ -192,7 +192,7 @@ fn v2_damage_is_listed_and_repair_fetches_only_bad_chunks() {
         assert!(allowed.contains(c), "repair fetched chunk {c} of a good file");
     }
     assert!(fetched.len() <= allowed.len(), "{fetched:?}");
-    assert!(stdout(&o).contains(&format!("{} files, 0 bad", 3 + 1)), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("re-verified: {} files, 0 bad", 3 + 1)), "{}", stdout(&o));
 
     // And all is well now, without the network.
     e.mock.stats().reset();
@@ -311,4 +311,18 @@ fn no_install_usage_and_lock() {
     drop(held);
     assert_code(&e.run(&["repair", ds, "--quiet"]), 0);
     assert!(dir.join("Data/a.txt").is_file());
+
+    // A directory replaced by a symlink (to a copy outside DIR): its files are bad; repair
+    // removes the link, never what it points to, and fetches the files again.
+    let outside = d.path("outside-sub");
+    std::fs::rename(dir.join("Data/Sub"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("Data/Sub")).unwrap();
+    let o = e.run(&["verify", ds]);
+    assert_code(&o, 1);
+    assert!(stdout(&o).contains("BAD Data/Sub/Deep/nested.txt: parent Data/Sub is a symbolic link"), "{}", stdout(&o));
+    assert_code(&e.run(&["repair", ds, "--quiet"]), 0);
+    assert!(!std::fs::symlink_metadata(dir.join("Data/Sub")).unwrap().file_type().is_symlink());
+    assert!(dir.join("Data/Sub/Deep/nested.txt").is_file());
+    assert!(outside.join("Deep/nested.txt").is_file(), "the link's target was touched");
+    assert_code(&e.run(&["verify", ds]), 0);
 }

@@ -179,6 +179,9 @@ pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
             );
         }
     }
+    if !a.output_mode.json && !r.before.is_clean() {
+        print!("re-verified: ");
+    }
     print_report(&r.after, a.output_mode.json);
     if r.after.is_clean() {
         Ok(())
