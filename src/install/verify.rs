@@ -516,7 +516,10 @@ fn check_link(dir: &Path, rel: &str, target: &str) -> Option<Reason> {
     };
     let want: Vec<&str> = target.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
     let resolved = if actual.is_absolute() {
-        actual.strip_prefix(dir).ok().map(|r| normalise(&[], r))
+        let canon = dir.canonicalize().ok();
+        let inside =
+            actual.strip_prefix(dir).ok().or_else(|| canon.as_deref().and_then(|c| actual.strip_prefix(c).ok()));
+        inside.map(|r| normalise(&[], r))
     } else {
         let base: Vec<&str> = rel.split('/').collect();
         Some(normalise(&base[..base.len() - 1], &actual))
@@ -759,4 +762,43 @@ fn prepare(state: &StateDir, plan: &Plan, report: &VerifyReport, stamps: &[Optio
     let mut batch: Vec<Record> = lines.into_iter().map(|line| Record { data: None, line }).collect();
     journal.commit(&mut batch)?;
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_relative_absolute_and_wrong() {
+        let d = std::env::temp_dir().join(format!("galaxy-dl-verify-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::create_dir_all(d.join("t")).unwrap();
+        std::os::unix::fs::symlink("../../t/x", d.join("a/b/rel")).unwrap();
+        std::os::unix::fs::symlink(d.join("t/x"), d.join("a/abs")).unwrap();
+        std::os::unix::fs::symlink("../t/y", d.join("a/wrong")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc/passwd", d.join("a/out")).unwrap();
+        std::fs::write(d.join("a/file"), b"x").unwrap();
+        assert_eq!(check_link(&d, "a/b/rel", "t/x"), None);
+        assert_eq!(check_link(&d, "a/abs", "t/x"), None);
+        assert!(matches!(check_link(&d, "a/wrong", "t/x"), Some(Reason::LinkTarget { .. })));
+        assert!(matches!(check_link(&d, "a/out", "t/x"), Some(Reason::LinkTarget { .. })));
+        assert!(matches!(check_link(&d, "a/file", "t/x"), Some(Reason::WrongType { .. })));
+        assert_eq!(check_link(&d, "a/none", "t/x"), Some(Reason::Missing));
+        std::os::unix::fs::symlink(d.join("t"), d.join("a/c")).unwrap();
+        let mut pc = ParentCheck::default();
+        assert_eq!(pc.symlinked_parent(&d, "a/c/deep/f"), Some("a/c".to_string()));
+        assert_eq!(pc.symlinked_parent(&d, "a/b/f"), None);
+        assert_eq!(pc.symlinked_parent(&d, "top"), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn reasons_read_well() {
+        let r = Reason::Chunks { bad: (0..10).collect(), total: 12 };
+        assert_eq!(r.to_string(), "10 of 12 chunks bad (#0, #1, #2, #3, #4, #5, #6, #7, ...)");
+        assert_eq!(Reason::Size { expected: 5, actual: 3 }.to_string(), "size 3, expected 5");
+        let j = serde_json::to_value(Reason::Missing).unwrap();
+        assert_eq!(j["kind"], "missing");
+    }
 }
