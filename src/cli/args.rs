@@ -30,6 +30,10 @@ pub enum Command {
     Builds(BuildsArgs),
     /// `info PRODUCT_ID`.
     Info(Box<InfoArgs>),
+    /// `verify DIR`.
+    Verify(Box<super::verify::VerifyArgs>),
+    /// `repair DIR`.
+    Repair(Box<super::verify::RepairArgs>),
 }
 
 impl Command {
@@ -40,6 +44,8 @@ impl Command {
             Command::Download(d) => d.output_mode.json,
             Command::Builds(b) => b.json,
             Command::Info(i) => i.json,
+            Command::Verify(v) => v.output_mode.json,
+            Command::Repair(r) => r.output_mode.json,
             _ => false,
         }
     }
@@ -230,6 +236,18 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
         Some("login") => parse_login(p),
         Some("builds") => parse_builds(p),
         Some("info") => parse_info(p),
+        Some("verify") => {
+            if p.contains(["-h", "--help"]) {
+                return Ok(Command::Help(super::verify::VERIFY_HELP));
+            }
+            super::verify::parse_verify(p).map(|v| Command::Verify(Box::new(v)))
+        }
+        Some("repair") => {
+            if p.contains(["-h", "--help"]) {
+                return Ok(Command::Help(super::verify::REPAIR_HELP));
+            }
+            super::verify::parse_repair(p).map(|r| Command::Repair(Box::new(r)))
+        }
         Some(other) => Err(usage(format!("unknown command '{other}'"))),
     }
 }

@@ -9,6 +9,7 @@ mod logger;
 mod report;
 mod signal;
 mod table;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -60,6 +61,8 @@ pub fn run() -> ExitCode {
         Command::Login(l) => gog::login(l),
         Command::Builds(b) => gog::builds(b),
         Command::Info(i) => gog::info(*i),
+        Command::Verify(v) => verify::run_verify(*v),
+        Command::Repair(r) => verify::run_repair(*r),
     };
     match result {
         Ok(()) => Exit::Ok.into(),

@@ -139,7 +139,9 @@ fn describe(ev: &Event) -> Option<String> {
         Event::Done { total_bytes, downloaded_bytes, elapsed_secs, md5 } => {
             let rate = if *elapsed_secs > 0.0 { (*downloaded_bytes as f64 / elapsed_secs) as u64 } else { 0 };
             let md5 = md5.as_ref().map(|m| format!(", MD5 {m}")).unwrap_or_default();
-            format!("done: {} in {:.1}s ({}/s){md5}", human_bytes(*total_bytes), elapsed_secs, human_bytes(rate))
+            // Nothing downloaded (verify, a no-op run): no network rate to show.
+            let rate = if *downloaded_bytes > 0 { format!(" ({}/s)", human_bytes(rate)) } else { String::new() };
+            format!("done: {} in {:.1}s{rate}{md5}", human_bytes(*total_bytes), elapsed_secs)
         }
         _ => return None,
     })

@@ -19,6 +19,7 @@
 pub mod files;
 pub mod plan;
 pub mod state;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::path::Path;
