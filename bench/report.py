@@ -11,6 +11,9 @@ import sys
 from collections import OrderedDict
 
 MIB = 1048576
+# Markers of the section bench/install.sh writes into the same file (kept on rewrite).
+INSTALL_BEGIN = "<!-- BEGIN install-bench"
+INSTALL_END = "<!-- END install-bench -->"
 
 
 def load(path):
@@ -234,8 +237,18 @@ def main():
     w("Medians over rounds; galaxy-dl's time always includes its own MD5 verification.")
     w("")
 
+    # Keep the install section written by bench/install_report.py, if the file has one.
+    keep = ""
+    try:
+        with open(sys.argv[2]) as f:
+            old = f.read()
+        a, b = old.find(INSTALL_BEGIN), old.find(INSTALL_END)
+        if a >= 0 and b > a:
+            keep = "\n" + old[a : b + len(INSTALL_END)] + "\n"
+    except FileNotFoundError:
+        pass
     with open(sys.argv[2], "w") as f:
-        f.write("\n".join(L))
+        f.write("\n".join(L) + keep)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# galaxy-dl install benchmark: `galaxy-dl download` of the mock's bench products.
+# Not part of CI. Run from anywhere: bash bench/install.sh   (see bench/README.md)
+#
+#   1000000004 "Bench V2": 4 files, 10 MiB zlib chunks (~1.56:1), per-chunk MD5s + file MD5
+#   1000000005 "Bench V1": one main.bin, ~1000 small files (1-32 KiB) + up to 8 large files
+#
+# Env: SIZE_MIB=512 RATE_MIB=20 WORKERS=8 ROUNDS=3
+#      SKIP_CAPPED=1 SKIP_RSS=1 SKIP_MICRO=1 SKIP_PERF=1 MICRO_ROUNDS=3
+#      REPORT=BENCHMARKS.md (section replaced/added in place; relative to repo root)
+# Everything goes to 127.0.0.1 only. Work files: bench/out/install/ (gitignored, same fs as repo).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+SIZE_MIB=${SIZE_MIB:-512}
+RATE_MIB=${RATE_MIB:-20}
+WORKERS=${WORKERS:-8}
+ROUNDS=${ROUNDS:-3}
+SKIP_CAPPED=${SKIP_CAPPED:-0}
+SKIP_RSS=${SKIP_RSS:-0}
+SKIP_MICRO=${SKIP_MICRO:-0}
+SKIP_PERF=${SKIP_PERF:-0}
+MICRO_ROUNDS=${MICRO_ROUNDS:-3}
+REPORT=${REPORT:-BENCHMARKS.md}
+V2_ID=1000000004
+V1_ID=1000000005
+RSS_WORKERS=8
+
+OUT=$ROOT/bench/out/install
+DL=$OUT/dl
+RES=$OUT/results.jsonl
+TIMEF=$OUT/time.txt
+GDL=$ROOT/target/release/galaxy-dl
+MOCK=$ROOT/target/release/galaxy-dl-mock
+PROF_TARGET=$ROOT/target/bench-prof
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[install-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup ----
+MOCK_PIDS=()
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$DL"
+    [[ $rc -ne 0 ]] && log "exited with status $rc (mocks stopped, install dirs removed)"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# jrec key=string key:=raw_json ...  -> one JSON object appended to $RES
+jrec() {
+    python3 - "$@" >>"$RES" <<'PY'
+import json, sys
+obj = {}
+for a in sys.argv[1:]:
+    if ":=" in a and ("=" not in a or a.index(":=") < a.index("=")):
+        k, v = a.split(":=", 1)
+        obj[k] = json.loads(v)
+    else:
+        k, v = a.split("=", 1)
+        obj[k] = v
+print(json.dumps(obj))
+PY
+}
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+
+# utime+stime of a process in seconds (all its threads), from /proc/PID/stat fields 14-15.
+proc_cpu() {
+    awk -v tck="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / tck }' "/proc/$1/stat"
+}
+# Busy CPU seconds of the whole machine (user+nice+system+irq+softirq) and steal, from /proc/stat.
+machine_busy() {
+    awk -v tck="$CLK_TCK" '/^cpu / { printf "%.3f", ($2 + $3 + $4 + $7 + $8) / tck }' /proc/stat
+}
+machine_steal() {
+    awk -v tck="$CLK_TCK" '/^cpu / { printf "%.3f", $9 / tck }' /proc/stat
+}
+# Request counters of a mock started with --stats-file, as "key=value ..." -> shell vars S_*.
+read_stats() { # file
+    local kv
+    S_requests=0 S_range_requests=0 S_connections=0 S_body_bytes=0 S_main_bin_requests=0 S_chunk_requests=0
+    for kv in $(cat "$1"); do
+        printf -v "S_${kv%%=*}" '%s' "${kv#*=}"
+    done
+}
+
+# ------------------------------------------------------------ preflight ----
+for t in cargo curl python3 awk getconf; do command -v "$t" >/dev/null || die "$t not found"; done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install -y time)"
+[[ ${EPOCHREALTIME:-} ]] || die "bash >= 5 needed (EPOCHREALTIME)"
+
+mkdir -p "$OUT"
+rm -rf "$DL"
+: >"$RES"
+
+log "building release binaries (cargo build --release --workspace)"
+cargo build --release --workspace >&2 || die "cargo build --release --workspace failed"
+[[ -x $GDL && -x $MOCK ]] || die "release binaries missing"
+"$GDL" download --help >/dev/null 2>&1 || die "galaxy-dl has no 'download' command"
+
+HAVE_PERF=0
+if [[ $SKIP_PERF != 1 ]] && command -v perf >/dev/null && perf record -o "$OUT/perf.probe" -- true >/dev/null 2>&1; then
+    HAVE_PERF=1
+    # Same release profile, but with symbols, so `perf report` can name functions.
+    log "building a symbolized copy for perf (target/bench-prof)"
+    CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+        cargo build --release -p galaxy-dl --target-dir "$PROF_TARGET" >"$OUT/prof-build.log" 2>&1 ||
+        { log "symbolized build failed; skipping perf"; HAVE_PERF=0; }
+fi
+rm -f "$OUT/perf.probe"
+
+FSTYPE=$(df --output=fstype "$OUT" | tail -n 1 | tr -d ' ')
+case $FSTYPE in tmpfs | ramfs) die "$OUT is on $FSTYPE; install dirs must be on a real disk" ;; esac
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }' &&
+    log "WARNING: load average is $LOAD_START before starting; other work will skew the numbers"
+jrec kind=meta \
+    date="$(date -u)" \
+    nproc:="$(nproc)" \
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+    kernel="$(uname -srm)" \
+    fstype="$FSTYPE" \
+    load_start="$LOAD_START" \
+    mem_total="$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')" \
+    size_mib:="$SIZE_MIB" rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" \
+    v_galaxy_dl="$("$GDL" --version 2>&1 | head -n1)" \
+    v_rustc="$(rustc --version 2>&1)" \
+    repo_commit="$(git describe --always --dirty 2>/dev/null || echo unknown)"
+
+# ----------------------------------------------------------------- mock ----
+# start_mock NAME ARGS... : starts galaxy-dl-mock in the background, waits for "# ready",
+# sets MOCK_PID and exports the GALAXY_DL_* URLs it prints.
+start_mock() {
+    local name=$1 i
+    shift
+    "$MOCK" "$@" >"$OUT/mock-$name.out" 2>&1 </dev/null &
+    MOCK_PID=$!
+    MOCK_PIDS+=("$MOCK_PID")
+    for i in $(seq 1200); do
+        kill -0 "$MOCK_PID" 2>/dev/null || die "mock ($name) died: $(cat "$OUT/mock-$name.out")"
+        grep -q '^# ready' "$OUT/mock-$name.out" && break
+        sleep 0.1
+    done
+    grep -q '^# ready' "$OUT/mock-$name.out" || die "mock ($name) not ready after 120 s"
+    log "mock $name (pid $MOCK_PID): $(grep -E '^# (ready|pace|url)' "$OUT/mock-$name.out" | tr '\n' ' ')"
+}
+stop_mock() {
+    kill -TERM "$MOCK_PID" 2>/dev/null || true
+    wait "$MOCK_PID" 2>/dev/null || true
+}
+use_mock_env() { # name
+    eval "$(grep '^export GALAXY_DL_' "$OUT/mock-$1.out")"
+    export GALAXY_DL_CONFIG_DIR=$OUT/config
+}
+
+# login: `galaxy-dl login --code` if this build has it, else /token with curl -> auth.json
+login() {
+    mkdir -p "$GALAXY_DL_CONFIG_DIR"
+    if "$GDL" login --help >/dev/null 2>&1; then
+        "$GDL" login --code fixture-login-code >/dev/null || die "galaxy-dl login failed"
+        return
+    fi
+    curl -sS --fail -o "$OUT/token.json" \
+        "$GALAXY_DL_AUTH_URL/token?grant_type=authorization_code&code=fixture-login-code&client_id=x&client_secret=y&redirect_uri=z" ||
+        die "token request failed"
+    python3 - "$OUT/token.json" "$GALAXY_DL_CONFIG_DIR/auth.json" <<'PY'
+import json, os, sys, time
+t = json.load(open(sys.argv[1]))
+a = {"access_token": t["access_token"], "refresh_token": t["refresh_token"],
+     "expires_at": int(time.time()) + 3000, "user_id": str(t["user_id"])}
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(a).encode())
+os.close(fd)
+PY
+}
+
+# ----------------------------------------------------------------- runs ----
+# run_install scenario product(v2|v1) round mock_name
+run_install() {
+    local scen=$1 kind=$2 round=$3 mname=$4 id dir=$DL/$2 load t0 t1 rc=0
+    [[ $kind == v2 ]] && id=$V2_ID || id=$V1_ID
+    rm -rf "$DL"
+    mkdir -p "$DL"
+    sync
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    local m0 m1 s0=() s1=()
+    read_stats "$OUT/mock-$mname.stats"
+    s0=("$S_requests" "$S_main_bin_requests" "$S_chunk_requests" "$S_body_bytes" "$S_connections")
+    m0=$(proc_cpu "$MOCK_PID")
+    local b0 b1 st0 st1
+    st0=$(machine_steal)
+    b0=$(machine_busy)
+    t0=$EPOCHREALTIME
+    RUST_LOG=info /usr/bin/time -f '%U %S %M' -o "$TIMEF" \
+        "$GDL" download "$id" --dir "$dir" --workers "$WORKERS" --quiet >"$OUT/gdl.stdout" 2>"$OUT/gdl.stderr" || rc=$?
+    t1=$EPOCHREALTIME
+    b1=$(machine_busy)
+    st1=$(machine_steal)
+    m1=$(proc_cpu "$MOCK_PID")
+    [[ $rc -eq 0 ]] || die "$scen $kind round $round: galaxy-dl exited $rc: $(tail -n 5 "$OUT/gdl.stderr")"
+    sleep 0.2 # let the mock's 50 ms stats writer catch up
+    read_stats "$OUT/mock-$mname.stats"
+    s1=("$S_requests" "$S_main_bin_requests" "$S_chunk_requests" "$S_body_bytes" "$S_connections")
+    local wall user sys maxrss
+    wall=$(fsub "$t0" "$t1")
+    read -r user sys maxrss < <(tail -n 1 "$TIMEF")
+    # What is on disk (the journal directory excluded): bytes, files, small files (<= 32 KiB).
+    local bytes files small
+    read -r bytes files small < <(find "$dir" -path "$dir/.galaxy-dl" -prune -o -type f -printf '%s\n' |
+        awk '{ b += $1; n++; if ($1 <= 32768) s++ } END { printf "%d %d %d\n", b, n, s }')
+    [[ $bytes -gt 0 ]] || die "$scen $kind round $round: nothing installed in $dir"
+    # galaxy-dl's own count (RUST_LOG=info): "N chunk requests, M main.bin range requests"
+    local logline gchunks=null gblobs=null
+    logline=$(grep -oE '[0-9]+ chunk requests, [0-9]+ main.bin range requests' "$OUT/gdl.stderr" | tail -n1 || true)
+    if [[ $logline ]]; then
+        read -r gchunks _ _ gblobs _ < <(echo "$logline" | tr ',' ' ')
+    fi
+    jrec kind=install scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$WORKERS" \
+        wall_s:="$wall" user_s:="$user" sys_s:="$sys" maxrss_kib:="$maxrss" \
+        mock_cpu_s:="$(fsub "$m0" "$m1")" machine_busy_s:="$(fsub "$b0" "$b1")" steal_s:="$(fsub "$st0" "$st1")" load="$load" \
+        bytes:="$bytes" files:="$files" small_files:="$small" \
+        mock_requests:="$((s1[0] - s0[0]))" mock_main_bin_requests:="$((s1[1] - s0[1]))" \
+        mock_chunk_requests:="$((s1[2] - s0[2]))" mock_body_bytes:="$((s1[3] - s0[3]))" \
+        mock_connections:="$((s1[4] - s0[4]))" log_chunk_requests:="$gchunks" log_main_bin_requests:="$gblobs"
+    log "$scen $kind round $round: $(awk -v b="$bytes" -v t="$wall" 'BEGIN{printf "%.1f MiB in %.3f s = %.1f MiB/s", b/1048576, t, b/1048576/t}')," \
+        "galaxy-dl cpu ${user}u ${sys}s, mock cpu $(fsub "$m0" "$m1")s, machine busy $(fsub "$b0" "$b1")s, requests: mock main.bin $((s1[1] - s0[1]))" \
+        "chunk $((s1[2] - s0[2])) (log: ${logline:-none}), files $files ($small small), load $load"
+    rm -rf "$DL"
+    mkdir -p "$DL"
+}
+
+# peak RssAnon of one install (separate run: sampling costs CPU)
+rss_install() { # kind mname
+    local kind=$1 id dir=$DL/$1
+    [[ $kind == v2 ]] && id=$V2_ID || id=$V1_ID
+    rm -rf "$DL"
+    mkdir -p "$DL"
+    sync
+    python3 bench/peak_rss.py "$OUT/rss.txt" "$GDL" download "$id" --dir "$dir" --workers "$RSS_WORKERS" --quiet \
+        >/dev/null 2>"$OUT/gdl.stderr" || die "rss run of $kind failed: $(tail -n 5 "$OUT/gdl.stderr")"
+    read -r anon file shmem samples <"$OUT/rss.txt"
+    jrec kind=rss product="$kind" workers:="$RSS_WORKERS" anon_kib:="$anon" file_kib:="$file" shmem_kib:="$shmem" samples:="$samples"
+    log "rss $kind: peak RssAnon $(awk -v k="$anon" 'BEGIN{printf "%.1f", k/1024}') MiB ($samples samples)"
+    rm -rf "$DL"
+    mkdir -p "$DL"
+}
+
+# --------------------------------------------------------- uncapped ----
+start_mock uncapped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" --stats-file "$OUT/mock-uncapped.stats"
+use_mock_env uncapped
+login
+sleep 0.2
+[[ -f $OUT/mock-uncapped.stats ]] || die "mock wrote no stats file"
+
+for ((r = 1; r <= ROUNDS; r++)); do
+    # alternate which product goes first
+    if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
+    for k in "${order[@]}"; do run_install uncapped "$k" "$r" uncapped; done
+done
+
+if [[ $SKIP_RSS != 1 ]]; then
+    rss_install v2 uncapped
+    rss_install v1 uncapped
+fi
+
+if [[ $HAVE_PERF == 1 ]]; then
+    log "perf record -g of one uncapped V2 install (symbolized build)"
+    rm -rf "$DL" && mkdir -p "$DL" && sync
+    perf record -g -F 999 -o "$OUT/perf.data" -- "$PROF_TARGET/release/galaxy-dl" download "$V2_ID" \
+        --dir "$DL/v2" --workers "$WORKERS" --quiet >/dev/null 2>"$OUT/perf-record.log" ||
+        die "perf record run failed: $(tail -n 5 "$OUT/perf-record.log")"
+    perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -n 25 >"$OUT/perf-symbols.txt" || true
+    perf report -i "$OUT/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -n 10 >"$OUT/perf-dso.txt" || true
+    python3 - "$OUT/perf-symbols.txt" "$OUT/perf-dso.txt" >>"$RES" <<'PY'
+import json, re, sys
+def rows(p):
+    out = []
+    for line in open(p):
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].endswith("%"):
+            # drop perf's empty trailing columns ("-  -")
+            out.append([float(parts[0][:-1]), re.sub(r"(\s+-)+\s*$", "", parts[1].strip())])
+    return out
+print(json.dumps({"kind": "perf", "symbols": rows(sys.argv[1]), "dsos": rows(sys.argv[2])}))
+PY
+    rm -rf "$DL"
+fi
+stop_mock
+
+# ----------------------------------------------------------- capped ----
+if [[ $SKIP_CAPPED != 1 ]]; then
+    RATE_BPS=$((RATE_MIB * 1048576))
+    CHECK_MIB=$((SIZE_MIB < 100 ? SIZE_MIB : 100))
+    # Pacing check: one curl connection to a --pace'd blob server must run at the cap (+-5%).
+    start_mock pacecheck --blob "${CHECK_MIB}M" --pace "$RATE_BPS"
+    URL=$(grep -oE 'http://[^ ]+' "$OUT/mock-pacecheck.out" | head -n1)
+    read -r spd tt < <(curl -s -o /dev/null -w '%{speed_download} %{time_total}\n' "$URL")
+    stop_mock
+    ratio=$(awk -v s="$spd" -v r="$RATE_BPS" 'BEGIN { printf "%.4f", s / r }')
+    ok=$(awk -v x="$ratio" 'BEGIN { print (x >= 0.95 && x <= 1.05) ? "true" : "false" }')
+    jrec kind=pacing check_mib:="$CHECK_MIB" cap_bps:="$RATE_BPS" speed_bps:="$spd" time_s:="$tt" ratio:="$ratio" ok:="$ok"
+    log "pacing check: 1 curl connection, $CHECK_MIB MiB: $(awk -v s="$spd" 'BEGIN{printf "%.2f", s/1048576}') MiB/s = $ratio x cap -> $([[ $ok == true ]] && echo OK || echo FAIL)"
+    [[ $ok == true ]] || die "per-connection pacing cap not in force (ratio $ratio, need 0.95..1.05)"
+
+    start_mock capped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" --pace "$RATE_BPS" \
+        --stats-file "$OUT/mock-capped.stats"
+    use_mock_env capped
+    login
+    sleep 0.2
+    for ((r = 1; r <= ROUNDS; r++)); do
+        if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
+        for k in "${order[@]}"; do run_install capped "$k" "$r" capped; done
+    done
+    stop_mock
+fi
+
+# ------------------------------------------------------ micro: inflate, md5 ----
+if [[ $SKIP_MICRO != 1 ]]; then
+    log "building bench/inflate for both flate2 backends"
+    (cd bench/inflate &&
+        cargo build --release --features zlib-rs --target-dir target/zlib-rs >"$OUT/inflate-build.log" 2>&1 &&
+        cargo build --release --features rust_backend --target-dir target/miniz >>"$OUT/inflate-build.log" 2>&1) ||
+        die "bench/inflate build failed (see $OUT/inflate-build.log)"
+    ZB=bench/inflate/target/zlib-rs/release/inflate-bench
+    MB=bench/inflate/target/miniz/release/inflate-bench
+    for ((rep = 1; rep <= MICRO_ROUNDS; rep++)); do
+        for b in "$ZB" "$MB"; do
+            l=$(cut -d' ' -f1-3 /proc/loadavg)
+            "$b" | python3 -c 'import json,sys
+for line in sys.stdin:
+    o = json.loads(line); o["rep"] = int(sys.argv[1]); o["load"] = sys.argv[2]; print(json.dumps(o))' "$rep" "$l" >>"$RES"
+        done
+        l=$(cut -d' ' -f1-3 /proc/loadavg)
+        ONLY_MD5=1 "$ZB" | python3 -c 'import json,sys
+for line in sys.stdin:
+    o = json.loads(line); o["backend"] = "-"; o["rep"] = int(sys.argv[1]); o["load"] = sys.argv[2]; print(json.dumps(o))' "$rep" "$l" >>"$RES"
+    done
+    grep '"micro"' "$RES" | python3 -c 'import json,sys
+for l in sys.stdin:
+    o = json.loads(l); print("  %-48s %-28s %7.1f MB/s median (best %.1f)" % (o["what"], o["backend"], o["median_mb_s"], o["best_mb_s"]))' >&2
+fi
+
+jrec kind=end load_end="$(cut -d' ' -f1-3 /proc/loadavg)" date_end="$(date -u)"
+
+# --------------------------------------------------------------- report ----
+python3 bench/install_report.py "$RES" "$REPORT"
+log "wrote the install section of $REPORT (raw results: $RES)"

@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""Render bench/out/install/results.jsonl (written by bench/install.sh) as the section
+"GOG installs (V2 chunks, V1 main.bin)" of BENCHMARKS.md.
+
+Usage: install_report.py RESULTS.jsonl BENCHMARKS.md
+
+The section sits between BEGIN/END marker comments: it is replaced in place if present,
+appended otherwise, and everything else in the file (the `get` report of bench/run.sh) is kept.
+If the file does not exist it is created with a short header. Every number comes from the
+results file; nothing is typed in.
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+BEGIN = "<!-- BEGIN install-bench (bench/install.sh; bench/install_report.py) -->"
+END = "<!-- END install-bench -->"
+TITLE = "## GOG installs (V2 chunks, V1 main.bin)"
+MIB = 1048576
+
+# Targets (from the issue): uncapped MiB/s, CPU-s per 512 MiB, RssAnon MiB, capped share.
+T_V2_MIBS = 350
+T_V1_MIBS = 400
+T_V2_CPU_512 = 2.5
+T_RSS_MIB = 48
+T_SHARE = 0.90
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**PASS**" if ok else "**MISS**")
+
+
+def f(x, nd=2):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+def pct(x):
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def perf_split(perf):
+    """Self-time % of the listed symbols by category."""
+    cats = {"MD5": 0.0, "inflate + Adler-32": 0.0, "kernel": 0.0, "other user space": 0.0}
+    for p, sym in perf["symbols"]:
+        low = sym.lower()
+        if "[k]" in sym:
+            cats["kernel"] += p
+        elif "md5" in low:
+            cats["MD5"] += p
+        elif "zlib" in low or "inflate" in low or "adler" in low or "miniz" in low:
+            cats["inflate + Adler-32"] += p
+        else:
+            cats["other user space"] += p
+    return cats
+
+
+def summarize(runs, nproc):
+    """Medians of one (scenario, product) group."""
+    if not runs:
+        return None
+    runs = sorted(runs, key=lambda r: r["round"])
+    s = {}
+    s["n"] = len(runs)
+    s["wall"] = med(r["wall_s"] for r in runs)
+    s["mibs"] = med(r["bytes"] / MIB / r["wall_s"] for r in runs)
+    s["bytes"] = med(r["bytes"] for r in runs)
+    s["cpu"] = med(r["user_s"] + r["sys_s"] for r in runs)
+    s["user"] = med(r["user_s"] for r in runs)
+    s["sys"] = med(r["sys_s"] for r in runs)
+    s["cpu_512"] = med((r["user_s"] + r["sys_s"]) * 512 * MIB / r["bytes"] for r in runs)
+    s["mock_cpu"] = med(r["mock_cpu_s"] for r in runs)
+    s["client_share"] = med((r["user_s"] + r["sys_s"]) / (nproc * r["wall_s"]) for r in runs)
+    s["mock_share"] = med(r["mock_cpu_s"] / (nproc * r["wall_s"]) for r in runs)
+    s["body"] = med(r["mock_body_bytes"] for r in runs)
+    s["machine"] = med(r.get("machine_busy_s") for r in runs)
+    s["machine_share"] = med(
+        r["machine_busy_s"] / (nproc * r["wall_s"]) for r in runs if r.get("machine_busy_s") is not None
+    )
+    s["others"] = med(
+        max(r["machine_busy_s"] - r["user_s"] - r["sys_s"] - r["mock_cpu_s"], 0.0)
+        for r in runs
+        if r.get("machine_busy_s") is not None
+    )
+    # bytes on the wire (response bodies the mock wrote) per second: what a per-connection cap limits
+    s["wire_mibs"] = med(r["mock_body_bytes"] / MIB / r["wall_s"] for r in runs)
+    s["main_bin"] = med(r["mock_main_bin_requests"] for r in runs)
+    s["chunks"] = med(r["mock_chunk_requests"] for r in runs)
+    s["requests"] = med(r["mock_requests"] for r in runs)
+    s["conns"] = med(r["mock_connections"] for r in runs)
+    s["log_main_bin"] = med(r.get("log_main_bin_requests") for r in runs)
+    s["log_chunks"] = med(r.get("log_chunk_requests") for r in runs)
+    s["files"] = med(r["files"] for r in runs)
+    s["small"] = med(r["small_files"] for r in runs)
+    s["maxrss"] = med(r["maxrss_kib"] for r in runs)
+    s["rounds"] = ", ".join(f"{r['bytes'] / MIB / r['wall_s']:.0f}" for r in runs)
+    s["loads"] = ", ".join(r["load"].split()[0] for r in runs)
+    return s
+
+
+def render(recs):
+    meta = next((r for r in recs if r["kind"] == "meta"), {})
+    end = next((r for r in recs if r["kind"] == "end"), {})
+    pacing = next((r for r in recs if r["kind"] == "pacing"), None)
+    inst = [r for r in recs if r["kind"] == "install"]
+    rss = {r["product"]: r for r in recs if r["kind"] == "rss"}
+    micro = [r for r in recs if r["kind"] == "micro"]
+    perf = next((r for r in recs if r["kind"] == "perf"), None)
+    nproc = meta.get("nproc", 2)
+    size = meta.get("size_mib")
+    rate = meta.get("rate_mib")
+    workers = meta.get("workers")
+
+    S = {}
+    for scen in ("uncapped", "capped"):
+        for p in ("v2", "v1"):
+            S[(scen, p)] = summarize([r for r in inst if r["scenario"] == scen and r["product"] == p], nproc)
+
+    L = []
+    w = L.append
+    w(BEGIN)
+    w(TITLE)
+    w("")
+    w(
+        "Generated by `bash bench/install.sh` (see `bench/README.md`): `galaxy-dl download ID --dir DIR "
+        f"--workers {workers}` against `galaxy-dl-mock --bench-v2 {size}M --bench-v1 {size}M` (release builds) "
+        "on 127.0.0.1, a fresh install directory on the repo's filesystem for every run, tools and "
+        "products interleaved within rounds; every number below is read from "
+        "`bench/out/install/results.jsonl` by `bench/install_report.py`. Medians over rounds. "
+        "1000000004 \"Bench V2\" = 4 files in 10 MiB zlib chunks (~1.56:1; compressed MD5, Adler-32 and "
+        "file MD5 checked); 1000000005 \"Bench V1\" = one `main.bin`, ~1000 small files (1–32 KiB) and up "
+        "to 8 large ones, every file's MD5 checked."
+    )
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w(f"| date | {meta.get('date', 'n/a')} (finished {end.get('date_end', 'n/a')}) |")
+    w(f"| CPUs (`nproc`) | {nproc} |")
+    w(f"| CPU model | {meta.get('cpu', 'n/a')} |")
+    w(f"| memory | {meta.get('mem_total', 'n/a')} |")
+    w(f"| kernel | {meta.get('kernel', 'n/a')} |")
+    w(f"| filesystem of the install dirs (`bench/out/install`) | {meta.get('fstype', 'n/a')} |")
+    w(f"| galaxy-dl | {meta.get('v_galaxy_dl', 'n/a')}, {meta.get('v_rustc', '')}, commit {meta.get('repo_commit', 'n/a')} |")
+    w(
+        f"| parameters | SIZE_MIB={size}, RATE_MIB={rate} (per TCP connection), WORKERS={workers}, "
+        f"ROUNDS={meta.get('rounds')} |"
+    )
+    loads = [float(r["load"].split()[0]) for r in inst]
+    lr = f"{min(loads):.2f}–{max(loads):.2f}" if loads else "n/a"
+    w(
+        f"| load average (1/5/15 min) | {meta.get('load_start', 'n/a')} at start, {end.get('load_end', 'n/a')} at "
+        f"the end; 1-min {lr} before the timed runs (shared 2-core machine: other developers' builds "
+        "and the harness's own previous runs count; ≫ 1 means the numbers are pessimistic) |"
+    )
+    w("")
+
+    def table(scen, title, note):
+        rows = [(p, S[(scen, p)]) for p in ("v2", "v1") if S[(scen, p)]]
+        if not rows:
+            return
+        w(f"### {title}")
+        w("")
+        w(note)
+        w("")
+        w(
+            "| product | installed MiB | median wall s | median MiB/s | wire MiB, median wire MiB/s | galaxy-dl CPU s (user+sys) | CPU s per 512 MiB "
+            "| mock server CPU s | machine share: galaxy-dl / mock / whole machine | other processes' CPU s | requests (main.bin / chunk / all) "
+            "| connections | per-round MiB/s | per-round load |"
+        )
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for p, s in rows:
+            name = "V2 (1000000004)" if p == "v2" else "V1 (1000000005)"
+            w(
+                f"| {name} | {s['bytes'] / MIB:.1f} | {s['wall']:.3f} | {s['mibs']:.1f} "
+                f"| {s['body'] / MIB:.1f}, {s['wire_mibs']:.1f} | {s['cpu']:.2f} "
+                f"({s['user']:.2f} + {s['sys']:.2f}) | {s['cpu_512']:.2f} | {s['mock_cpu']:.2f} "
+                f"| {s['client_share']:.0%} / {s['mock_share']:.0%} / {pct(s['machine_share'])} "
+                f"| {f(s['others'])} | {s['main_bin']:.0f} / {s['chunks']:.0f} / "
+                f"{s['requests']:.0f} | {s['conns']:.0f} | {s['rounds']} | {s['loads']} |"
+            )
+        w("")
+
+    table(
+        "uncapped",
+        "Uncapped loopback",
+        "MiB/s = installed bytes (files on disk, journal excluded) / wall seconds; wire = response body bytes "
+        "the mock sent (V2: compressed chunks, ~1/1.56 of the installed bytes; V1: main.bin ranges). CPU of galaxy-dl from "
+        "`/usr/bin/time` (user+sys); the mock's CPU from `/proc/PID/stat` utime+stime before/after the run. "
+        f"Machine share = CPU seconds / ({nproc} CPUs × wall); whole machine = busy time of all CPUs from "
+        "`/proc/stat` during the run, and other processes' CPU = that minus galaxy-dl and the mock (other "
+        "developers' builds on this shared machine). Request counts are the mock's own counters "
+        "(`galaxy-dl-mock --stats-file`).",
+    )
+    if pacing:
+        w(
+            f"Per-connection cap check (before the capped runs): one `curl -o /dev/null` from "
+            f"`galaxy-dl-mock --blob {pacing['check_mib']}M --pace {pacing['cap_bps']}` ran at "
+            f"**{pacing['speed_bps'] / MIB:.2f} MiB/s = {pacing['ratio']:.3f} × cap** in {pacing['time_s']:.2f} s "
+            f"({'in force' if pacing['ok'] else 'NOT in force'}; required 0.95–1.05). `--pace` sets "
+            "`SO_MAX_PACING_RATE` on the mock's listening socket; accepted sockets inherit it."
+        )
+        w("")
+    table(
+        "capped",
+        f"Capped: {rate} MiB/s per TCP connection (kernel pacing), {workers} workers",
+        f"Same columns. The cap limits bytes on the wire, so the share of {workers} × {rate} MiB/s in the targets "
+        "below is wire MiB/s / (workers × cap); for V2 the installed (inflated) rate is ~1.56× the wire rate and "
+        "can exceed workers × cap.",
+    )
+
+    if rss:
+        w("### Peak anonymous memory")
+        w("")
+        w(
+            "Separate uncapped runs under `bench/peak_rss.py` (`/proc/PID/status` every 10 ms); RssAnon "
+            "excludes the mapped output files."
+        )
+        w("")
+        w("| product | workers | peak RssAnon MiB | peak RssFile MiB | samples |")
+        w("|---|---|---|---|---|")
+        for p in ("v2", "v1"):
+            r = rss.get(p)
+            if r:
+                w(
+                    f"| {p.upper()} | {r['workers']} | {r['anon_kib'] / 1024:.2f} | {r['file_kib'] / 1024:.1f} "
+                    f"| {r['samples']} |"
+                )
+        w("")
+
+    # ---- targets
+    w("### Targets")
+    w("")
+    w("| target | measured | verdict |")
+    w("|---|---|---|")
+    u2, u1 = S[("uncapped", "v2")], S[("uncapped", "v1")]
+    c2, c1 = S[("capped", "v2")], S[("capped", "v1")]
+
+    def ctx(s):
+        """Machine context of a group of runs, for MiB/s verdicts."""
+        if s is None or s["machine_share"] is None:
+            return ""
+        return (
+            f"; whole machine {s['machine_share']:.0%} busy (galaxy-dl {s['cpu']:.2f} CPU-s, mock {s['mock_cpu']:.2f}, "
+            f"other processes {s['others']:.2f}), load {s['loads']}"
+        )
+    if u2:
+        w(f"| V2 uncapped ≥ {T_V2_MIBS} MiB/s | {u2['mibs']:.1f} MiB/s{ctx(u2)} | {verdict(u2['mibs'] >= T_V2_MIBS)} |")
+        w(
+            f"| V2 uncapped: galaxy-dl CPU ≤ {T_V2_CPU_512} CPU-s per 512 MiB | {u2['cpu_512']:.2f} CPU-s "
+            f"(mock server: {u2['mock_cpu'] * 512 * MIB / u2['bytes']:.2f}) | {verdict(u2['cpu_512'] <= T_V2_CPU_512)} |"
+        )
+    for p in ("v2", "v1"):
+        r = rss.get(p)
+        if r:
+            m = r["anon_kib"] / 1024
+            w(
+                f"| {p.upper()} peak RssAnon ≤ {T_RSS_MIB} MiB, {r['workers']} workers | {m:.2f} MiB "
+                f"| {verdict(m <= T_RSS_MIB)} |"
+            )
+    if u1:
+        w(
+            f"| V1 uncapped ≥ {T_V1_MIBS} MiB/s (every file's MD5 checked) | {u1['mibs']:.1f} MiB/s{ctx(u1)} "
+            f"| {verdict(u1['mibs'] >= T_V1_MIBS)} |"
+        )
+        per1000 = u1["main_bin"] * 1000 / u1["small"] if u1["small"] else None
+        logtxt = (
+            f"; galaxy-dl's own log: {u1['log_main_bin']:.0f} main.bin range requests"
+            if u1["log_main_bin"] is not None
+            else ""
+        )
+        w(
+            f"| V1: main.bin requests per 1000 small files (no target; lower = better coalescing) | "
+            f"{u1['main_bin']:.0f} main.bin GETs for {u1['files']:.0f} files, {u1['small']:.0f} of them ≤ 32 KiB → "
+            f"**{f(per1000, 1)} per 1000 small files**{logtxt} | n/a |"
+        )
+    for name, c in (("V2", c2), ("V1", c1)):
+        if c:
+            share = c["wire_mibs"] / (workers * rate)
+            w(
+                f"| {name} capped: wire rate ≥ {T_SHARE:.2f} of {workers} × {rate} MiB/s | {c['wire_mibs']:.1f} MiB/s "
+                f"on the wire = {share:.3f} (installed {c['mibs']:.1f} MiB/s){ctx(c)} | {verdict(share >= T_SHARE)} |"
+            )
+    w("")
+    notes = []
+    for name, c in (("V2", c2), ("V1", c1)):
+        if c and c["others"] is not None:
+            ideal = c["body"] / MIB / (workers * rate)
+            need = (c["cpu"] + c["mock_cpu"]) / ideal
+            left = nproc - c["others"] / c["wall"]
+            notes.append(
+                f"{name} at the full cap would take {ideal:.2f} s and need {need:.2f} CPUs for galaxy-dl + mock "
+                f"({c['cpu'] + c['mock_cpu']:.2f} CPU-s); other processes left ≈{left:.2f} of the {nproc} CPUs "
+                f"during the capped runs"
+            )
+    if notes:
+        w(
+            "Capped runs in CPU terms: " + "; ".join(notes) + ". Where the needed CPUs approach or exceed what "
+            "was left, the miss is CPU contention on this shared machine rather than the connection handling; "
+            "rerun when the load average is below 1 to separate the two."
+        )
+        w("")
+    w(
+        "For scale only (quoted in the issue, not measured here: neither tool is installed on this machine): "
+        "lgogdownloader 350 MiB/s and heroic-gogdl 126–133 MiB/s uncapped."
+    )
+    w("")
+
+    # ---- micro
+    inflate_rate = {}
+    md5_rate = None
+    if micro:
+        w("### flate2 backends and md-5 on this machine (one thread, in memory)")
+        w("")
+        w(
+            "`bench/inflate/` (a throwaway crate outside the workspace, built once per backend): 256 MiB of the "
+            "mock's bench data (`fill_compressible`) in 10 MiB chunks, encoded with the mock's `rle_zlib` "
+            "exactly as served for 1000000004, inflated with `Decompress::decompress` into a preallocated "
+            "buffer; plus 64 MiB of the same data deflated at level 6 by the backend itself, and 64 MiB of real "
+            "executables/libraries from `/usr/lib/x86_64-linux-gnu` at level 6 (the corpus kind of engineering notes "
+            "2c). MD5 = md-5 0.11 "
+            "over 256 MiB in 1 MiB updates. MB/s of *output* bytes (10^6); median of the per-invocation "
+            "medians (5 repetitions each, invocations interleaved across backends)."
+        )
+        w("")
+        w("| measurement | backend | invocations | median MB/s | MiB/s | median of best-of-5 MB/s | best MB/s | compression ratio |")
+        w("|---|---|---|---|---|---|---|---|")
+        groups = {}
+        for m in micro:
+            groups.setdefault((m["what"], m["backend"]), []).append(m)
+        for (what, be), ms in groups.items():
+            mb = med(m["median_mb_s"] for m in ms)
+            best = max(m["best_mb_s"] for m in ms)
+            ratio = ms[0].get("ratio")
+            mbest = med(m["best_mb_s"] for m in ms)
+            w(
+                f"| {what} | {be} | {len(ms)} | {mb:.1f} | {mb * 1e6 / MIB:.1f} | {mbest:.1f} | {best:.1f} "
+                f"| {f(ratio, 3) if ratio else '–'} |"
+            )
+            if what.startswith("inflate mock"):
+                inflate_rate[be] = mb * 1e6
+            if what.startswith("md5"):
+                md5_rate = mb * 1e6
+        def rate(what, be, key):
+            return med(m[key] for m in micro if m["what"].startswith(what) and m["backend"].startswith(be))
+
+        lines = []
+        for what, label in (
+            ("inflate mock", "the served (rle_zlib) chunks"),
+            ("inflate same", "the same data at level 6"),
+            ("inflate real", "real binaries at level 6"),
+        ):
+            zm, mm = rate(what, "zlib-rs", "median_mb_s"), rate(what, "rust_backend", "median_mb_s")
+            zb, mb_ = rate(what, "zlib-rs", "best_mb_s"), rate(what, "rust_backend", "best_mb_s")
+            if zm and mm:
+                lines.append(f"{label}: zlib-rs ÷ miniz_oxide = {zm / mm:.2f} on medians, {zb / mb_:.2f} on best-of-5")
+        if lines:
+            w("")
+            w(
+                "Backend ratio — " + "; ".join(lines) + ". Invocations alternate between the two binaries, but "
+                "the other load on this machine moves single runs by up to ±30 %, so only a ratio well away from "
+                "1 across both columns is a real difference. The project uses "
+                "`flate2 = { default-features = false, features = [\"zlib-rs\"] }` (engineering notes 2c measured "
+                "451–474 vs 374–391 MB/s on real binaries; neither backend needs a C toolchain)."
+            )
+        w("")
+
+    # ---- profile
+    w("### What bounds the uncapped V2 install")
+    w("")
+    if u2:
+        inflated = u2["bytes"]
+        wire = u2["body"] or inflated / 1.56
+        W, C, M = u2["wall"], u2["cpu"], u2["mock_cpu"]
+        parts = [
+            f"Median run: {inflated / MIB:.0f} MiB installed ({wire / MIB:.0f} MiB on the wire) in {W:.2f} s; "
+            f"galaxy-dl used {C:.2f} CPU-s ({u2['user']:.2f} user + {u2['sys']:.2f} sys), the mock server only "
+            f"{M:.2f} CPU-s: {u2['client_share']:.0%} and {u2['mock_share']:.0%} of {nproc} CPUs × wall."
+        ]
+        if u2["machine_share"] is not None:
+            parts.append(
+                f"The whole machine was {u2['machine_share']:.0%} busy during the run; other processes took "
+                f"≈{u2['others']:.2f} CPU-s of it (1-min load {u2['loads']} before the rounds)."
+            )
+        zr = max((m["best_mb_s"] for m in micro if m["what"].startswith("inflate mock") and m["backend"] == "zlib-rs"),
+                 default=None)
+        md5b = max((m["best_mb_s"] for m in micro if m["what"].startswith("md5")), default=None)
+        if zr and md5b:
+            zr, md5b = zr * 1e6, md5b * 1e6
+            t_inf = inflated / zr
+            t_md5 = (inflated + wire) / md5b
+            rest = C - t_inf - t_md5
+            parts.append(
+                f"With the best single-thread rates measured above (least disturbed by the other load: zlib-rs "
+                f"{zr / 1e6:.0f} MB/s, md-5 {md5b / 1e6:.0f} MB/s), inflating costs ≈{t_inf:.2f} CPU-s and MD5 of "
+                f"the wire bytes plus the inflated bytes (each hashed once) ≈{t_md5:.2f} CPU-s: "
+                f"≈{t_inf + t_md5:.2f} of galaxy-dl's {C:.2f} CPU-s ({(t_inf + t_md5) / C:.0%}). The rest, "
+                f"≈{max(rest, 0):.2f} CPU-s, is the kernel ({u2['sys']:.2f} s sys: socket receive copies, page "
+                f"faults on the mapped files, ext4 writeback) and HTTP."
+            )
+            core512 = (t_inf + t_md5) * 512 * MIB / inflated
+            if core512 >= T_V2_CPU_512:
+                parts.append(
+                    f"Inflate + MD5 alone are ≈{core512:.2f} CPU-s per 512 MiB, already above the {T_V2_CPU_512} "
+                    f"CPU-s target at these rates; hashing the compressed bytes ({wire / MIB:.0f} MiB, "
+                    f"≈{wire / md5b:.2f} CPU-s) is the part a design could drop."
+                )
+            else:
+                parts.append(
+                    f"Inflate + MD5 alone are ≈{core512:.2f} CPU-s per 512 MiB, leaving "
+                    f"≈{T_V2_CPU_512 - core512:.2f} CPU-s of the {T_V2_CPU_512} CPU-s target for the kernel and "
+                    f"HTTP; the kernel's {u2['sys'] * 512 * MIB / inflated:.2f} s alone "
+                    f"{'exceeds' if u2['sys'] * 512 * MIB / inflated > T_V2_CPU_512 - core512 else 'fits'} that."
+                )
+            floor = (t_inf + t_md5) / nproc
+            parts.append(
+                f"Ceilings on this 2-CPU box: inflate + MD5 spread over both CPUs ≈{inflated / MIB / floor:.0f} "
+                f"MiB/s; galaxy-dl's measured {C:.2f} CPU-s spread over both CPUs "
+                f"≈{inflated / MIB / (C / nproc):.0f} MiB/s; including the mock's CPU "
+                f"≈{inflated / MIB / ((C + M) / nproc):.0f} MiB/s."
+            )
+        if perf:
+            cats = perf_split(perf)
+            tot = sum(cats.values())
+            parts.append(
+                "perf (top symbols, below) agrees: "
+                + ", ".join(f"{k} {v:.0f} %" for k, v in sorted(cats.items(), key=lambda x: -x[1]))
+                + f" of the samples (of {tot:.0f} % covered by the listed symbols)."
+            )
+        parts.append(
+            "Verdict: the uncapped V2 install is bound by galaxy-dl's own CPU work — MD5 first, inflate second, "
+            "kernel copies/page faults third; HTTP (ureq) and the mock server are minor. The measured wall time "
+            "is further stretched by the other developers' load on the same two CPUs, so the MiB/s figures here "
+            "are a lower bound; the CPU-s figures are the more reliable comparison."
+        )
+        w(" ".join(parts))
+        w("")
+    if u1:
+        per_range = 4 * MIB
+        need = -(-int(u1["bytes"]) // per_range)
+        w(
+            f"V1 for comparison: {u1['cpu']:.2f} CPU-s ({u1['user']:.2f} user, mostly MD5 of every file, + "
+            f"{u1['sys']:.2f} sys: ~{u1['files']:.0f} file creations, fallocate/mmap/msync per file, socket copies); "
+            f"{u1['main_bin']:.0f} main.bin range GETs, where the default 4 MiB `--chunk-size` alone needs "
+            f"≥ {need} for {u1['bytes'] / MIB:.0f} MiB — i.e. the ~{u1['small']:.0f} small files cost only "
+            f"≈{max(u1['main_bin'] - need, 0):.0f} extra requests thanks to coalescing."
+        )
+        w("")
+    if perf:
+        w(
+            "`perf record -g` (software `cpu-clock` sampling; this VM has no hardware counters) of one "
+            "uncapped V2 install with a symbolized copy of the release build, self time by symbol:"
+        )
+        w("")
+        w("| % | symbol |")
+        w("|---|---|")
+        for share, sym in perf["symbols"][:15]:
+            sym = re.sub(r"(\s+-)+\s*$", "", sym)
+            w(f"| {share:.2f} | `{sym.replace('|', '/')}` |")
+        w("")
+        if perf.get("dsos"):
+            w("By object: " + ", ".join(f"{d} {p:.1f} %" for p, d in perf["dsos"][:5]) + ".")
+            w("")
+    w(END)
+    return "\n".join(L) + "\n"
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    section = render(load(sys.argv[1]))
+    out = sys.argv[2]
+    if os.path.exists(out):
+        text = open(out).read()
+        if BEGIN in text and END in text:
+            a = text.index(BEGIN)
+            b = text.index(END) + len(END)
+            text = text[:a] + section.rstrip("\n") + text[b:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+    else:
+        text = (
+            "# Benchmarks\n\n"
+            "Not part of CI. Two harnesses write here: `bash bench/run.sh` (the `get` benchmark: "
+            "`galaxy-dl get` vs curl and aria2c against local nginx; rendered by `bench/report.py`) and "
+            "`bash bench/install.sh` (GOG installs against `galaxy-dl-mock`; the section below, rendered by "
+            "`bench/install_report.py`). See `bench/README.md`. The `get` section has not been generated on "
+            "this branch yet: run `bash bench/run.sh` (it keeps the install section).\n\n" + section
+        )
+    with open(out, "w") as fh:
+        fh.write(text)
+
+
+if __name__ == "__main__":
+    main()
