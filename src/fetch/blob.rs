@@ -11,14 +11,13 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::range::parse_content_range;
 use super::Engine;
 use crate::api::secure_link::SecureLink;
 use crate::error::{redact_url, Error, Result};
 use crate::http;
-use crate::progress::TICK;
 use crate::sink::MappedFile;
 
 /// A piece of one file carried by a blob request.
@@ -83,54 +82,20 @@ impl Engine {
         sink: &dyn BlobSink,
     ) -> Result<BlobOutcome> {
         let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
         let no_ranges = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let workers = self.workers.min(jobs.len()).max(1);
-        let live = AtomicUsize::new(workers);
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
-        self.pool.in_place_scope(|s| {
-            for _ in 0..workers {
-                let (next, failed, no_ranges, first_error, live, done_tx) =
-                    (&next, &failed, &no_ranges, &first_error, &live, done_tx.clone());
-                s.spawn(move |_| {
-                    loop {
-                        if failed.load(Ordering::Acquire) || self.cancelled() {
-                            break;
-                        }
-                        let i = next.fetch_add(1, Ordering::AcqRel);
-                        let Some(job) = jobs.get(i) else { break };
-                        if let Err(e) = self.fetch_blob_job(job, urls, sink, no_ranges) {
-                            if !matches!(e, Error::Interrupted) {
-                                let mut g = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                                if g.is_none() {
-                                    *g = Some(e);
-                                }
-                            }
-                            failed.store(true, Ordering::Release);
-                            break;
-                        }
-                    }
-                    live.fetch_sub(1, Ordering::AcqRel);
-                    let _ = done_tx.send(());
-                });
-            }
-            while live.load(Ordering::Acquire) > 0 {
-                self.progress.tick();
-                let _ = done_rx.recv_timeout(TICK);
+        let r = self.run_crew(self.workers.min(jobs.len()), |crew| {
+            while !crew.failed() && !self.cancelled() {
+                let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else { break };
+                if let Err(e) = self.fetch_blob_job(job, urls, sink, &no_ranges) {
+                    crew.fail(e);
+                    break;
+                }
             }
         });
-        self.progress.tick();
         if no_ranges.load(Ordering::Acquire) {
             return Ok(BlobOutcome::NoRangeSupport);
         }
-        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        if self.cancelled() {
-            return Err(Error::Interrupted);
-        }
-        Ok(BlobOutcome::Complete)
+        r.map(|()| BlobOutcome::Complete)
     }
 
     fn fetch_blob_job(

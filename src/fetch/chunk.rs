@@ -13,8 +13,8 @@
 //! once and copied to its other places.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use flate2::{Decompress, FlushDecompress, Status};
 use md5::{Digest, Md5};
@@ -23,7 +23,6 @@ use super::Engine;
 use crate::api::secure_link::{galaxy_path, LinkCache, SecureLink};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
-use crate::progress::TICK;
 use crate::sink::MappedFile;
 use crate::verify::hex;
 
@@ -113,50 +112,16 @@ impl Engine {
     /// file so few files are open at once and whole-file hashes can follow).
     pub fn download_chunks(&self, jobs: &[ChunkJob], urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
         let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let workers = self.workers.min(jobs.len()).max(1);
-        let live = AtomicUsize::new(workers);
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
-        self.pool.in_place_scope(|s| {
-            for _ in 0..workers {
-                let (next, failed, first_error, live, done_tx) = (&next, &failed, &first_error, &live, done_tx.clone());
-                s.spawn(move |_| {
-                    let mut w = ChunkWorker { buf: vec![0u8; INPUT_BUF], inflate: Decompress::new(true) };
-                    loop {
-                        if failed.load(Ordering::Acquire) || self.cancelled() {
-                            break;
-                        }
-                        let i = next.fetch_add(1, Ordering::AcqRel);
-                        let Some(job) = jobs.get(i) else { break };
-                        if let Err(e) = self.fetch_chunk(&mut w, job, urls, sink) {
-                            if !matches!(e, Error::Interrupted) {
-                                let mut g = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                                if g.is_none() {
-                                    *g = Some(e);
-                                }
-                            }
-                            failed.store(true, Ordering::Release);
-                            break;
-                        }
-                    }
-                    live.fetch_sub(1, Ordering::AcqRel);
-                    let _ = done_tx.send(());
-                });
+        self.run_crew(self.workers.min(jobs.len()), |crew| {
+            let mut w = ChunkWorker { buf: vec![0u8; INPUT_BUF], inflate: Decompress::new(true) };
+            while !crew.failed() && !self.cancelled() {
+                let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else { break };
+                if let Err(e) = self.fetch_chunk(&mut w, job, urls, sink) {
+                    crew.fail(e);
+                    break;
+                }
             }
-            while live.load(Ordering::Acquire) > 0 {
-                self.progress.tick();
-                let _ = done_rx.recv_timeout(TICK);
-            }
-        });
-        self.progress.tick();
-        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        if self.cancelled() {
-            return Err(Error::Interrupted);
-        }
-        Ok(())
+        })
     }
 
     fn fetch_chunk(

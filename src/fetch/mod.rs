@@ -181,6 +181,69 @@ impl Engine {
     }
 }
 
+/// What the workers of one download share: the first failure stops them all.
+#[derive(Debug, Default)]
+pub struct Crew {
+    failed: AtomicBool,
+    first_error: std::sync::Mutex<Option<Error>>,
+}
+
+impl Crew {
+    /// Whether some worker failed (the others should stop).
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Record a failure (the first real error is what the download returns; a worker that
+    /// merely saw the cancel flag only stops the others).
+    pub fn fail(&self, e: Error) {
+        if !matches!(e, Error::Interrupted) {
+            let mut g = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+            if g.is_none() {
+                *g = Some(e);
+            }
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+}
+
+impl Engine {
+    /// Run `workers` copies of `body` on the worker pool while the calling thread emits
+    /// progress ticks. Returns the first error a worker recorded in the [`Crew`], or
+    /// [`Error::Interrupted`] after cancel.
+    pub fn run_crew<F>(&self, workers: usize, body: F) -> Result<()>
+    where
+        F: Fn(&Crew) + Sync,
+    {
+        let crew = Crew::default();
+        let workers = workers.max(1);
+        let live = std::sync::atomic::AtomicUsize::new(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
+        self.pool.in_place_scope(|s| {
+            for _ in 0..workers {
+                let (crew, live, body, done_tx) = (&crew, &live, &body, done_tx.clone());
+                s.spawn(move |_| {
+                    body(crew);
+                    live.fetch_sub(1, Ordering::AcqRel);
+                    let _ = done_tx.send(());
+                });
+            }
+            while live.load(Ordering::Acquire) > 0 {
+                self.progress.tick();
+                let _ = done_rx.recv_timeout(crate::progress::TICK);
+            }
+        });
+        self.progress.tick();
+        if let Some(e) = crew.first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        Ok(())
+    }
+}
+
 /// Low-speed detector for one response.
 #[derive(Debug)]
 pub struct StallWatch {

@@ -9,18 +9,17 @@
 //! ignores ranges: the engine stops and the caller falls back to one stream (never writing a
 //! full body at a range's offset).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
 use super::schedule::{Next, Scheduler, Slot};
-use super::Engine;
+use super::{Crew, Engine};
 use crate::error::{Error, Result};
 use crate::http;
 use crate::journal::Record;
-use crate::progress::TICK;
 use crate::sink::MappedFile;
 use crate::verify::{DoneMap, BLOCK};
 
@@ -75,20 +74,9 @@ pub enum RangeOutcome {
     NoRangeSupport,
 }
 
-struct RunState {
-    failed: AtomicBool,
-    no_ranges: AtomicBool,
-    first_error: Mutex<Option<Error>>,
-}
-
-impl RunState {
-    fn fail(&self, e: Error) {
-        let mut g = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
-        if g.is_none() {
-            *g = Some(e);
-        }
-        self.failed.store(true, Ordering::Release);
-    }
+struct RunState<'a> {
+    crew: &'a Crew,
+    no_ranges: &'a AtomicBool,
 }
 
 impl Engine {
@@ -96,38 +84,13 @@ impl Engine {
     /// error, or on cancel ([`Error::Interrupted`]).
     pub fn download_ranges(&self, job: &RangeJob<'_>) -> Result<RangeOutcome> {
         let sched = Scheduler::new(job.pieces.clone(), MIN_SPLIT, STALL_TAKEOVER);
-        let st = RunState {
-            failed: AtomicBool::new(false),
-            no_ranges: AtomicBool::new(false),
-            first_error: Mutex::new(None),
-        };
+        let no_ranges = AtomicBool::new(false);
         let workers = if job.ranged { self.workers } else { 1 };
-        let live = AtomicUsize::new(workers);
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(workers);
-        self.pool.in_place_scope(|s| {
-            for _ in 0..workers {
-                let (sched, st, live, done_tx) = (&sched, &st, &live, done_tx.clone());
-                s.spawn(move |_| {
-                    self.worker(job, sched, st);
-                    live.fetch_sub(1, Ordering::AcqRel);
-                    let _ = done_tx.send(());
-                });
-            }
-            while live.load(Ordering::Acquire) > 0 {
-                self.progress.tick();
-                let _ = done_rx.recv_timeout(TICK);
-            }
-        });
-        self.progress.tick();
-        if let Some(e) = st.first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            if st.no_ranges.load(Ordering::Acquire) {
-                return Ok(RangeOutcome::NoRangeSupport);
-            }
-            return Err(e);
+        let r = self.run_crew(workers, |crew| self.worker(job, &sched, &RunState { crew, no_ranges: &no_ranges }));
+        if no_ranges.load(Ordering::Acquire) {
+            return Ok(RangeOutcome::NoRangeSupport);
         }
-        if self.cancelled() {
-            return Err(Error::Interrupted);
-        }
+        r?;
         let missing = (0..job.done.blocks()).find(|&b| !job.done.is_done(b));
         if let Some(b) = missing {
             let (s, e) = job.done.block_range(b);
@@ -141,9 +104,9 @@ impl Engine {
         Ok(RangeOutcome::Complete)
     }
 
-    fn worker(&self, job: &RangeJob<'_>, sched: &Scheduler, st: &RunState) {
+    fn worker(&self, job: &RangeJob<'_>, sched: &Scheduler, st: &RunState<'_>) {
         loop {
-            if st.failed.load(Ordering::Acquire) || self.cancelled() {
+            if st.crew.failed() || self.cancelled() {
                 return;
             }
             match sched.next() {
@@ -153,9 +116,7 @@ impl Engine {
                     let r = self.fetch_slot(job, &slot, st);
                     sched.release(&slot);
                     if let Err(e) = r {
-                        if !matches!(e, Error::Interrupted) {
-                            st.fail(e);
-                        }
+                        st.crew.fail(e);
                         return;
                     }
                 }
@@ -163,7 +124,7 @@ impl Engine {
         }
     }
 
-    fn fetch_slot(&self, job: &RangeJob<'_>, slot: &Arc<Slot>, st: &RunState) -> Result<()> {
+    fn fetch_slot(&self, job: &RangeJob<'_>, slot: &Arc<Slot>, st: &RunState<'_>) -> Result<()> {
         let mut attempt = 0u32;
         let mut journaled = slot.bounds().0;
         loop {
@@ -181,7 +142,7 @@ impl Engine {
                 Ok(()) => continue,
                 Err(Error::Interrupted) => return Err(Error::Interrupted),
                 Err(e) => {
-                    if st.no_ranges.load(Ordering::Acquire) || st.failed.load(Ordering::Acquire) {
+                    if st.no_ranges.load(Ordering::Acquire) || st.crew.failed() {
                         return Err(e);
                     }
                     if now > pos {
@@ -212,7 +173,7 @@ impl Engine {
         pos: u64,
         end: u64,
         journaled: &mut u64,
-        st: &RunState,
+        st: &RunState<'_>,
     ) -> Result<()> {
         let url = job.url;
         let mut req = self.agent.get(url);
@@ -300,13 +261,13 @@ impl Engine {
         loop {
             if let Some(h) = job.hashed {
                 while last > h.load(Ordering::Acquire) + job.lag_max {
-                    if self.cancelled() || st.failed.load(Ordering::Acquire) {
+                    if self.cancelled() || st.crew.failed() {
                         return Err(Error::Interrupted);
                     }
                     std::thread::sleep(Duration::from_micros(500));
                 }
             }
-            if st.failed.load(Ordering::Acquire) {
+            if st.crew.failed() {
                 return Err(Error::Interrupted);
             }
             let Some((a, b)) = slot.claim() else { break };
