@@ -4,117 +4,19 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use galaxy_dl_mock::gog::fixtures::EntryKind;
-use galaxy_dl_mock::gog::{GogMock, MockConfig};
+use galaxy_dl_mock::gog::MockConfig;
+use support::gog::{tree, Env};
 use support::*;
 
 const GAME: &str = "1000000001";
 const OWNED_DLC: u64 = 1000000002;
 const UNOWNED_DLC: u64 = 1000000009;
 
-/// A mock with a logged-in config directory.
-struct Env {
-    mock: GogMock,
-    home: Scratch,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env::with(MockConfig::small())
-    }
-
-    fn with(cfg: MockConfig) -> Env {
-        let mock = GogMock::start(cfg);
-        let home = Scratch::new("home");
-        let e = Env { mock, home };
-        let o = e.run(&["login", "--code", GogMock::LOGIN_CODE]);
-        if o.status.code() != Some(0) {
-            // The login command may not exist in this build: log in through the library.
-            let endpoints = galaxy_dl::api::Endpoints::single(&e.mock.url());
-            let c = galaxy_dl::api::Client::new(
-                galaxy_dl::http::agent(&Default::default()),
-                endpoints,
-                Default::default(),
-                e.home.0.clone(),
-            );
-            c.exchange_code(GogMock::LOGIN_CODE).unwrap();
-        }
-        e
-    }
-
-    fn env(&self) -> Vec<(String, String)> {
-        let mut v = self.mock.env();
-        v.push(("GALAXY_DL_CONFIG_DIR".into(), self.home.0.display().to_string()));
-        v
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run_env(args, &env)
-    }
-
-    fn newest_build(&self, product: u64, os: &str) -> &galaxy_dl_mock::gog::fixtures::ExpectedBuild {
-        self.mock
-            .fixtures()
-            .builds
-            .iter()
-            .filter(|b| b.product_id == product && b.os == os && b.branch.is_none() && b.generation == 2)
-            .max_by_key(|b| b.build_id.clone())
-            .expect("fixture build")
-    }
-}
-
-/// Every regular file under `dir` (except galaxy-dl's state) with its MD5.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
-            if rel == ".galaxy-dl" {
-                continue;
-            }
-            let ft = std::fs::symlink_metadata(&p).unwrap().file_type();
-            if ft.is_dir() {
-                walk(base, &p, out);
-            } else if ft.is_file() {
-                out.insert(rel, md5_file(&p));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 fn expected(e: &Env, lang: &str, bitness: &str, products: &[u64]) -> BTreeMap<String, String> {
-    let b = e.newest_build(GAME.parse().unwrap(), "windows");
-    let mut m: BTreeMap<String, String> =
-        b.select_files(lang, bitness, products).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect();
-    m.extend(dependency_files(e, &b.dependencies, false));
-    m
-}
-
-/// Files of the build's dependencies that install into the game directory (and the shared
-/// `__redist` ones when `redist`).
-fn dependency_files(e: &Env, ids: &[String], redist: bool) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for id in ids {
-        let d = e.mock.fixtures().dependency(id).expect("fixture dependency");
-        if d.executable_path.starts_with("__redist") && !redist {
-            continue;
-        }
-        for x in &d.entries {
-            if x.kind == EntryKind::File {
-                m.insert(x.path.clone(), x.md5.clone());
-            }
-        }
-    }
-    m
+    e.expected_files(e.build(GAME.parse().unwrap(), "windows", 2), lang, bitness, products)
 }
 
 #[test]
@@ -132,7 +34,7 @@ fn v2_install_matches_the_selection_and_verifies() {
     let err = stderr(&o);
     assert!(err.contains(&UNOWNED_DLC.to_string()) || !err.contains("error"), "{err}");
     // Executable bits, directories and links.
-    let b = e.newest_build(base, "windows");
+    let b = e.build(base, "windows", 2);
     for x in b.select("en-US", "64", &[base, OWNED_DLC]) {
         let p = dir.join(&x.path);
         match &x.kind {
@@ -193,8 +95,8 @@ fn language_bitness_and_dlc_selection() {
     ]);
     assert_code(&o, 0);
     let mut want = expected(&e, "de-DE", "32", &[base]);
-    let b = e.newest_build(base, "windows");
-    want.extend(dependency_files(&e, &b.dependencies, true));
+    let b = e.build(base, "windows", 2);
+    want.extend(e.dependency_files(&b.dependencies, true));
     assert_eq!(tree(&dir), want);
 }
 
@@ -413,9 +315,9 @@ fn update_fetches_only_changed_chunks_and_removes_dropped_files() {
         .into_iter()
         .map(|x| (x.path.clone(), x.md5.clone()))
         .collect();
-    old_files.extend(dependency_files(&e, &old_b.dependencies, false));
+    old_files.extend(e.dependency_files(&old_b.dependencies, false));
     assert_eq!(tree(&dir), old_files);
-    let new_b = e.newest_build(base, "windows");
+    let new_b = e.build(base, "windows", 2);
     let old_chunks: std::collections::HashSet<String> = old_b
         .select_files("en-US", "64", &[base, OWNED_DLC])
         .into_iter()
@@ -449,7 +351,7 @@ fn update_fetches_only_changed_chunks_and_removes_dropped_files() {
 
 fn member_chunks(e: &Env) -> std::collections::HashSet<String> {
     let base: u64 = GAME.parse().unwrap();
-    e.newest_build(base, "windows")
+    e.build(base, "windows", 2)
         .select_files("en-US", "64", &[base, OWNED_DLC])
         .into_iter()
         .filter(|x| x.sfc_member)

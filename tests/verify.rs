@@ -9,89 +9,12 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use galaxy_dl_mock::gog::fixtures::EntryKind;
-use galaxy_dl_mock::gog::{GogMock, MockConfig};
+use support::gog::{tree, Env};
 use support::*;
 
 const GAME: &str = "1000000001";
 const OWNED_DLC: u64 = 1000000002;
 const LEGACY: &str = "1000000003";
-
-/// A mock with a logged-in config directory.
-struct Env {
-    mock: GogMock,
-    home: Scratch,
-}
-
-impl Env {
-    fn new() -> Env {
-        let mock = GogMock::start(MockConfig::small());
-        let home = Scratch::new("vhome");
-        let e = Env { mock, home };
-        let o = e.run(&["login", "--code", GogMock::LOGIN_CODE]);
-        if o.status.code() != Some(0) {
-            // The login command may not exist in this build: log in through the library.
-            let endpoints = galaxy_dl::api::Endpoints::single(&e.mock.url());
-            let c = galaxy_dl::api::Client::new(
-                galaxy_dl::http::agent(&Default::default()),
-                endpoints,
-                Default::default(),
-                e.home.0.clone(),
-            );
-            c.exchange_code(GogMock::LOGIN_CODE).unwrap();
-        }
-        e
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut env = self.mock.env();
-        env.push(("GALAXY_DL_CONFIG_DIR".into(), self.home.0.display().to_string()));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run_env(args, &env)
-    }
-
-    fn build(&self, product: u64, os: &str, generation: u8) -> &galaxy_dl_mock::gog::ExpectedBuild {
-        self.mock
-            .fixtures()
-            .builds
-            .iter()
-            .filter(|b| b.product_id == product && b.os == os && b.branch.is_none() && b.generation == generation)
-            .max_by_key(|b| b.build_id.clone())
-            .expect("fixture build")
-    }
-
-    /// compressedMd5s of the chunks fetched from the store since the last reset.
-    fn fetched_chunks(&self) -> Vec<String> {
-        self.mock
-            .stats()
-            .log()
-            .into_iter()
-            .filter(|l| l.path.contains("/store/") && l.method == "GET")
-            .filter_map(|l| l.path.rsplit('/').next().map(str::to_string))
-            .collect()
-    }
-}
-
-/// Every regular file under `dir` (except galaxy-dl's state) with its MD5.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            if rel == ".galaxy-dl" {
-                continue;
-            }
-            let ft = std::fs::symlink_metadata(&p).unwrap().file_type();
-            if ft.is_dir() {
-                walk(base, &p, out);
-            } else if ft.is_file() {
-                out.insert(rel, md5_file(&p));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
 
 fn flip_byte(p: &Path, at: u64) {
     let mut f = std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();

@@ -99,3 +99,4 @@ pub fn assert_clean_error(o: &Output, needle: &str) {
 pub fn md5_file(p: &Path) -> String {
     galaxy_dl::verify::md5_hex(&std::fs::read(p).unwrap())
 }
+pub mod gog;
