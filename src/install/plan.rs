@@ -156,6 +156,23 @@ impl Plan {
     }
 }
 
+/// A manifest's chunk list laid out end to end: the chunks with their offsets, and the size.
+fn chunk_refs(chunks: &[crate::manifest::v2::Chunk], what: &str) -> Result<(Vec<ChunkRef>, u64)> {
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut off = 0u64;
+    for c in chunks {
+        out.push(ChunkRef {
+            offset: off,
+            size: c.size,
+            md5: c.md5.clone(),
+            compressed_md5: c.compressed_md5.clone(),
+            compressed_size: c.compressed_size,
+        });
+        off = off.checked_add(c.size).ok_or_else(|| Error::manifest(what, "size overflows"))?;
+    }
+    Ok((out, off))
+}
+
 /// Builds a [`Plan`] depot by depot.
 #[derive(Debug)]
 pub struct PlanBuilder {
@@ -221,19 +238,7 @@ impl PlanBuilder {
                 Item::DepotFile(df) => {
                     let support = df.is_support().then_some(product_id);
                     let path = self.place(&df.path, support)?;
-                    let mut chunks = Vec::with_capacity(df.chunks.len());
-                    let mut off = 0u64;
-                    for c in &df.chunks {
-                        chunks.push(ChunkRef {
-                            offset: off,
-                            size: c.size,
-                            md5: c.md5.clone(),
-                            compressed_md5: c.compressed_md5.clone(),
-                            compressed_size: c.compressed_size,
-                        });
-                        off =
-                            off.checked_add(c.size).ok_or_else(|| Error::manifest(&df.path, "file size overflows"))?;
-                    }
+                    let (chunks, off) = chunk_refs(&df.chunks, &df.path)?;
                     let md5 = df.md5.clone().or_else(|| match chunks.len() {
                         1 => Some(chunks[0].md5.clone()),
                         0 => Some(EMPTY_MD5.to_string()),
@@ -269,18 +274,7 @@ impl PlanBuilder {
         }
         if let Some(sfc) = &depot.small_files_container {
             if !members.is_empty() {
-                let mut chunks = Vec::new();
-                let mut off = 0;
-                for c in &sfc.chunks {
-                    chunks.push(ChunkRef {
-                        offset: off,
-                        size: c.size,
-                        md5: c.md5.clone(),
-                        compressed_md5: c.compressed_md5.clone(),
-                        compressed_size: c.compressed_size,
-                    });
-                    off += c.size;
-                }
+                let (chunks, off) = chunk_refs(&sfc.chunks, "small files container")?;
                 for &m in &members {
                     let f = &self.plan.files[m];
                     let end = f.sfc_offset.unwrap_or(u64::MAX).checked_add(f.size);
