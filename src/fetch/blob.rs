@@ -233,6 +233,7 @@ impl Engine {
             }
             let file = sink.file(seg.file)?;
             let within = *pos - seg.blob_offset;
+            file.prefault(seg.file_offset + within, seg.len - within);
             const STEP: u64 = 1 << 20;
             while *pos < seg_end {
                 let n = (seg_end - *pos).min(STEP);

@@ -256,6 +256,7 @@ impl Engine {
                 return Err(Error::network(url, "connection closed before the body was complete"));
             }
         }
+        job.file.prefault(pos, end - pos);
         let mut stall = self.stall_watch();
         let mut last = pos;
         loop {

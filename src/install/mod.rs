@@ -525,7 +525,7 @@ impl Downloader {
         let engine = Engine::new(&self.opts.engine, progress.clone(), self.opts.cancel.clone())?;
         let journal = Journal::open(&state.journal_path(), &[], !state.journal_path().exists())?;
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
-        let set = FileSet::new(state, plan, jtx.clone(), &progress);
+        let (set, hrx) = FileSet::new(state, plan, jtx.clone(), &progress);
 
         // What is already done: finished files (journal identity, or checked on disk).
         let mut todo = Vec::new();
@@ -578,27 +578,33 @@ impl Downloader {
         log::info!("{} chunk requests, {} main.bin range requests", work.chunks.len(), work.blobs.len());
         let result = std::thread::scope(|s| {
             let j = s.spawn(|| journal.run(jrx));
+            let set = &set;
+            s.spawn(move || set.run_hasher(hrx));
             let r = (|| {
                 let mut work = work;
                 if !sfcs.is_empty() {
-                    self.fetch_sfcs(&engine, state, plan, &sfcs, links, &set)?;
+                    self.fetch_sfcs(&engine, state, plan, &sfcs, links, set)?;
+                    set.sync_hasher()?;
                     // Members the containers did not deliver are fetched chunk by chunk.
                     let rest: Vec<usize> = todo.iter().copied().filter(|&i| !set.is_finished(i)).collect();
-                    work = Work::build(state, plan, &set, &rest, Some(&journal_state), &local);
+                    work = Work::build(state, plan, set, &rest, Some(&journal_state), &local);
                 }
                 for round in 0.. {
-                    self.fetch_work(&engine, &work, links, &set, &progress)?;
+                    self.fetch_work(&engine, &work, links, set, &progress)?;
+                    set.sync_hasher()?;
                     let bad = set.take_bad();
                     let Some((_, first)) = bad.first() else { break };
                     if round >= MAX_FILE_REFETCH {
                         return Err(clone_err(first));
                     }
                     let again: Vec<usize> = bad.iter().map(|(i, _)| *i).collect();
-                    work = Work::build(state, plan, &set, &again, None, &LocalChunks::new());
+                    work = Work::build(state, plan, set, &again, None, &LocalChunks::new());
                 }
                 Ok(())
             })();
-            drop(set);
+            // The hasher may still finish files (and journal them) until its queue is empty.
+            let _ = set.sync_hasher();
+            set.close();
             drop(jtx);
             let jr = j.join().unwrap_or(Err(Error::Interrupted));
             r.and(jr)
