@@ -14,7 +14,14 @@ impl Log for StderrLogger {
 
     fn log(&self, r: &Record<'_>) {
         if self.enabled(r.metadata()) {
-            eprintln!("galaxy-dl: {}: {}", r.level().as_str().to_ascii_lowercase(), r.args());
+            let level = r.level().as_str().to_ascii_lowercase();
+            if r.level() >= log::Level::Debug {
+                // Debugging output carries the time since start, to see where time goes.
+                let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
+                eprintln!("galaxy-dl: {t:8.3} {level}: {}", r.args());
+            } else {
+                eprintln!("galaxy-dl: {level}: {}", r.args());
+            }
         }
     }
 
@@ -22,6 +29,7 @@ impl Log for StderrLogger {
 }
 
 static LOGGER: StderrLogger = StderrLogger;
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Parse `RUST_LOG` into a level (default: warn).
 pub fn level_from(spec: Option<&str>) -> LevelFilter {
@@ -46,6 +54,7 @@ pub fn level_from(spec: Option<&str>) -> LevelFilter {
 
 /// Install the logger.
 pub fn init() {
+    START.get_or_init(std::time::Instant::now);
     let level = level_from(std::env::var("RUST_LOG").ok().as_deref());
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(level);

@@ -209,7 +209,9 @@ impl Engine {
         file: &MappedFile,
         offset: u64,
     ) -> Result<()> {
+        let t0 = std::time::Instant::now();
         let mut resp = self.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
+        let headers_after = t0.elapsed();
         let status = resp.status().as_u16();
         if status != 200 {
             let mut body = Vec::new();
@@ -311,7 +313,12 @@ impl Engine {
                 });
             }
         }
-        log::trace!("chunk {} ok ({wire_len} bytes on the wire)", job.compressed_md5);
+        log::trace!(
+            "chunk {} ok: {wire_len} bytes on the wire, headers after {headers_after:?}, done after {:?} ({:?})",
+            job.compressed_md5,
+            t0.elapsed(),
+            std::thread::current().name().unwrap_or("")
+        );
         Ok(())
     }
 }

@@ -47,7 +47,7 @@ pub struct FileSet<'a> {
     /// Files finished in this run.
     pub finished: AtomicU64,
     bad: Mutex<Vec<(usize, Error)>>,
-    hasher: Mutex<Option<Sender<HashMsg>>>,
+    hashers: Mutex<Vec<Sender<HashMsg>>>,
     hash_error: Mutex<Option<Error>>,
 }
 
@@ -73,15 +73,18 @@ impl Slot {
 
 impl<'a> FileSet<'a> {
     /// A set over `plan`, journaling to `journal`. Whole-file digests and the finishing of
-    /// files run on one hasher thread that the caller runs with [`FileSet::run_hasher`] on the
+    /// files run on hasher threads that the caller runs with [`FileSet::run_hasher`], one per
     /// returned receiver, so download workers never stop to hash.
     pub fn new(
         state: &'a StateDir,
         plan: &'a Plan,
         journal: Sender<Record>,
         progress: &'a Progress,
-    ) -> (FileSet<'a>, crossbeam_channel::Receiver<HashMsg>) {
-        let (htx, hrx) = crossbeam_channel::unbounded();
+    ) -> (FileSet<'a>, Vec<crossbeam_channel::Receiver<HashMsg>>) {
+        // One hasher per CPU, each owning the files `i % n`: a file's digest is sequential,
+        // but different files (the last chunks of several files land together) hash in parallel.
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let (htx, hrx): (Vec<_>, Vec<_>) = (0..n).map(|_| crossbeam_channel::unbounded()).unzip();
         let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(parts_of).collect();
         let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
         let set = FileSet {
@@ -93,7 +96,7 @@ impl<'a> FileSet<'a> {
             progress,
             finished: AtomicU64::new(0),
             bad: Mutex::new(Vec::new()),
-            hasher: Mutex::new(Some(htx)),
+            hashers: Mutex::new(htx),
             hash_error: Mutex::new(None),
         };
         (set, hrx)
@@ -189,7 +192,7 @@ impl<'a> FileSet<'a> {
         s.done[idx] = true;
         if s.done.get(s.next) == Some(&true) {
             drop(s);
-            self.to_hasher(HashMsg::File(i));
+            self.to_hasher(i, HashMsg::File(i));
         }
         Ok(())
     }
@@ -200,10 +203,10 @@ impl<'a> FileSet<'a> {
         }
     }
 
-    fn to_hasher(&self, msg: HashMsg) {
-        let tx = self.hasher.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(tx) = tx {
-            let _ = tx.send(msg);
+    fn to_hasher(&self, i: usize, msg: HashMsg) {
+        let g = self.hashers.lock().unwrap_or_else(|p| p.into_inner());
+        if !g.is_empty() {
+            let _ = g[i % g.len()].send(msg);
         }
     }
 
@@ -230,9 +233,15 @@ impl<'a> FileSet<'a> {
 
     /// Wait until the hasher has handled everything sent so far; its first error, if any.
     pub fn sync_hasher(&self) -> Result<()> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.to_hasher(HashMsg::Sync(tx));
-        let _ = rx.recv();
+        let n = self.hashers.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let (tx, rx) = crossbeam_channel::bounded(n.max(1));
+        for i in 0..n {
+            self.to_hasher(i, HashMsg::Sync(tx.clone()));
+        }
+        drop(tx);
+        for _ in 0..n {
+            let _ = rx.recv();
+        }
         match self.hash_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => Err(e),
             None => Ok(()),
@@ -242,7 +251,7 @@ impl<'a> FileSet<'a> {
     /// Let the hasher thread end once it has drained its queue, and release the journal
     /// (its thread ends when every sender is gone).
     pub fn close(&self) {
-        self.hasher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.hashers.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.journal.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
