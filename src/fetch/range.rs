@@ -9,7 +9,7 @@
 //! ignores ranges: the engine stops and the caller falls back to one stream (never writing a
 //! full body at a range's offset).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,7 +77,16 @@ pub enum RangeOutcome {
 struct RunState<'a> {
     crew: &'a Crew,
     no_ranges: &'a AtomicBool,
+    /// Workers allowed to take new pieces (see [`HASH_BOUND_WORKERS`]).
+    active: &'a AtomicUsize,
+    /// Hands out worker numbers.
+    ids: &'a AtomicUsize,
 }
+
+/// Connections kept once the data arrives faster than the single MD5 stream can digest it
+/// (a writer had to wait for the hasher): more connections then only take CPU from the
+/// hasher on small machines (engineering-notes Part 3: 1–2 workers beat 8 on loopback).
+pub const HASH_BOUND_WORKERS: usize = 2;
 
 impl Engine {
     /// Download `job` with all workers. Returns when every byte is written, on the first fatal
@@ -86,7 +95,10 @@ impl Engine {
         let sched = Scheduler::new(job.pieces.clone(), MIN_SPLIT, STALL_TAKEOVER);
         let no_ranges = AtomicBool::new(false);
         let workers = if job.ranged { self.workers } else { 1 };
-        let r = self.run_crew(workers, |crew| self.worker(job, &sched, &RunState { crew, no_ranges: &no_ranges }));
+        let (active, ids) = (AtomicUsize::new(workers), AtomicUsize::new(0));
+        let r = self.run_crew(workers, |crew| {
+            self.worker(job, &sched, &RunState { crew, no_ranges: &no_ranges, active: &active, ids: &ids })
+        });
         if no_ranges.load(Ordering::Acquire) {
             return Ok(RangeOutcome::NoRangeSupport);
         }
@@ -105,8 +117,13 @@ impl Engine {
     }
 
     fn worker(&self, job: &RangeJob<'_>, sched: &Scheduler, st: &RunState<'_>) {
+        let id = st.ids.fetch_add(1, Ordering::AcqRel);
         loop {
             if st.crew.failed() || self.cancelled() {
+                return;
+            }
+            if id >= st.active.load(Ordering::Acquire) {
+                // Parked: the download is bound by hashing, not by the network.
                 return;
             }
             match sched.next() {
@@ -261,6 +278,13 @@ impl Engine {
         let mut last = pos;
         loop {
             if let Some(h) = job.hashed {
+                if last > h.load(Ordering::Acquire) + job.lag_max {
+                    let a = st.active.load(Ordering::Acquire);
+                    if a > HASH_BOUND_WORKERS {
+                        log::debug!("hashing is the bottleneck: keeping {HASH_BOUND_WORKERS} of {a} connections");
+                        st.active.store(HASH_BOUND_WORKERS, Ordering::Release);
+                    }
+                }
                 while last > h.load(Ordering::Acquire) + job.lag_max {
                     if self.cancelled() || st.crew.failed() {
                         return Err(Error::Interrupted);
