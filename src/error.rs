@@ -233,6 +233,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_is_send_and_sync() {
+        fn check<T: Send + Sync + std::error::Error + 'static>() {}
+        check::<Error>();
+    }
+
+    #[test]
     fn error_stays_small() {
         assert!(std::mem::size_of::<Error>() <= 96, "{}", std::mem::size_of::<Error>());
     }

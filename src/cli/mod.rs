@@ -13,8 +13,6 @@ mod verify;
 
 use std::process::ExitCode;
 
-use galaxy_dl::Error;
-
 pub use args::Command;
 
 /// Exit codes of the binary (SPEC.md).
@@ -106,9 +104,4 @@ mod commands {
         }
         Ok(())
     }
-}
-
-#[allow(dead_code)]
-fn _assert_error_is_send(e: Error) -> Box<dyn std::error::Error + Send + Sync> {
-    Box::new(e)
 }

@@ -23,7 +23,7 @@ pub mod verify;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -1023,9 +1023,4 @@ pub fn verify_file(p: &Path, f: &plan::PlanFile) -> Result<bool> {
         }
     }
     Ok(true)
-}
-
-#[allow(dead_code)]
-fn cancelled(flag: &AtomicBool) -> bool {
-    flag.load(Ordering::Relaxed)
 }
