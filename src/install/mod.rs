@@ -222,7 +222,17 @@ impl Downloader {
         for (name, body) in &prep.manifests {
             state.save_manifest(name, body)?;
         }
-        let old_plan = state.plan()?;
+        // An unfinished update keeps the plan it replaces until it completes.
+        let old_plan = match state.prev_plan()? {
+            Some(p) => Some(p),
+            None => {
+                let p = state.plan()?;
+                if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
+                    state.save_prev_plan(p)?;
+                }
+                p
+            }
+        };
         let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
         let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links)?;
@@ -683,6 +693,7 @@ impl Downloader {
         sync_filesystem(dir)?;
         log::debug!("final sync took {:?}", t.elapsed());
         state.compact_journal(&stamps)?;
+        state.clear_prev_plan();
         let _ = std::fs::remove_dir_all(state.root().join("tmp"));
         let _ = std::fs::create_dir_all(state.root().join("tmp"));
         state.save_info(&InstallInfo { complete: true, ..info.clone() })?;

@@ -247,6 +247,22 @@ impl StateDir {
         self.write_json("plan.json", plan)
     }
 
+    /// The plan of the build being replaced, while an update is unfinished (so a resumed
+    /// update still knows which old files to remove).
+    pub fn prev_plan(&self) -> Result<Option<Plan>> {
+        self.read_json("plan.prev.json")
+    }
+
+    /// Keep `plan` as the plan being replaced (atomically).
+    pub fn save_prev_plan(&self, plan: &Plan) -> Result<()> {
+        self.write_json("plan.prev.json", plan)
+    }
+
+    /// The update finished: forget the replaced plan.
+    pub fn clear_prev_plan(&self) {
+        let _ = std::fs::remove_file(self.root.join("plan.prev.json"));
+    }
+
     /// Save a raw manifest for reference (`manifests/<name>`).
     pub fn save_manifest(&self, name: &str, body: &[u8]) -> Result<()> {
         let d = self.root.join("manifests");
