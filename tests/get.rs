@@ -157,13 +157,13 @@ fn limit_rate_is_global_across_workers() {
 
 #[test]
 fn per_connection_cap_scales_with_workers() {
-    let b = blob(2 * MIB);
+    let b = blob(4 * MIB);
     b.faults(|f| f.per_conn_rate = Some(1 << 20));
     let t = Instant::now();
     fetch_ok(&b, &["--workers", "8", "--chunk-size", "128K"]);
     let secs = t.elapsed().as_secs_f64();
-    // One connection would need 2 s; eight share the work.
-    assert!(secs < 1.5, "took {secs:.2}s");
+    // One connection would need 4 s; eight share the work (~0.5 s, generous for a busy CI box).
+    assert!(secs < 2.5, "took {secs:.2}s");
 }
 
 #[test]
