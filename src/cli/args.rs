@@ -397,18 +397,17 @@ fn parse_builds(mut p: pico_args::Arguments) -> Result<Command, String> {
     Ok(Command::Builds(BuildsArgs { product_id, os, generation, password, json }))
 }
 
-fn parse_info(mut p: pico_args::Arguments) -> Result<Command, String> {
-    if p.contains(["-h", "--help"]) {
-        return Ok(Command::Help(INFO_HELP));
-    }
-    let mut sel = Selection { os: os_flag(&mut p)?, ..Selection::default() };
-    sel.build = opt_str(&mut p, "--build")?;
+/// The build and depot selection flags shared by `info` and `download`: `--os`, `--build`,
+/// `--branch`, `--password`, `--lang`, `--bitness`, `--dlc`.
+pub fn selection_flags(p: &mut pico_args::Arguments) -> Result<Selection, String> {
+    let mut sel = Selection { os: os_flag(p)?, ..Selection::default() };
+    sel.build = opt_str(p, "--build")?;
     if let Some(b) = &sel.build {
         if !valid_id(b) {
             return Err(format!("invalid --build {b:?}: expected a build id like 48906206523382029"));
         }
     }
-    sel.branch = opt_str(&mut p, "--branch")?;
+    sel.branch = opt_str(p, "--branch")?;
     if let Some(b) = &sel.branch {
         if b.trim().is_empty() || b.len() > 128 || b.chars().any(char::is_control) {
             return Err(format!("invalid --branch {b:?}"));
@@ -417,23 +416,31 @@ fn parse_info(mut p: pico_args::Arguments) -> Result<Command, String> {
             return Err("--build and --branch cannot be used together".into());
         }
     }
-    sel.password = password_flag(&mut p)?;
-    if let Some(l) = opt_str(&mut p, "--lang")? {
+    sel.password = password_flag(p)?;
+    if let Some(l) = opt_str(p, "--lang")? {
         if l.trim().is_empty() || l.len() > 64 || l.chars().any(char::is_control) {
             return Err(format!("invalid --lang {l:?}: expected a language like en-US, de or French"));
         }
         sel.lang = l.trim().to_string();
     }
-    if let Some(b) = opt_str(&mut p, "--bitness")? {
+    if let Some(b) = opt_str(p, "--bitness")? {
         sel.bitness = match b.trim() {
             "32" => 32,
             "64" => 64,
             _ => return Err(format!("invalid --bitness {b:?}: expected 32 or 64")),
         };
     }
-    if let Some(d) = opt_str(&mut p, "--dlc")? {
+    if let Some(d) = opt_str(p, "--dlc")? {
         sel.dlc = DlcChoice::parse(&d).map_err(|e| e.to_string())?;
     }
+    Ok(sel)
+}
+
+fn parse_info(mut p: pico_args::Arguments) -> Result<Command, String> {
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(INFO_HELP));
+    }
+    let sel = selection_flags(&mut p)?;
     let json = p.contains("--json");
     let free = finish(p)?;
     let product_id = product_id("info", &free)?;

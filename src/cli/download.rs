@@ -6,11 +6,11 @@ use std::sync::Arc;
 use galaxy_dl::api::Client;
 use galaxy_dl::fetch::EngineOptions;
 use galaxy_dl::install::{DownloadOptions, Downloader};
-use galaxy_dl::select::{DlcChoice, Selection};
+use galaxy_dl::select::Selection;
 use galaxy_dl::units::human_bytes;
 use galaxy_dl::Error;
 
-use super::args::{engine_flags, finish, opt_str, output_mode};
+use super::args::{engine_flags, finish, opt_str, output_mode, selection_flags};
 use super::report::{OutputMode, Reporter};
 use super::signal;
 
@@ -56,46 +56,6 @@ Options:
       --quiet            No progress on stderr
   -h, --help             Print help
 ";
-
-/// Selection flags shared by `download` and `info`.
-pub fn selection_flags(p: &mut pico_args::Arguments) -> Result<Selection, String> {
-    let mut sel = Selection::default();
-    if let Some(os) = opt_str(p, "--os")? {
-        let os = os.to_ascii_lowercase();
-        if os != "windows" && os != "osx" {
-            return Err(format!("invalid --os {os:?}: expected windows or osx"));
-        }
-        sel.os = os;
-    }
-    if let Some(l) = opt_str(p, "--lang")? {
-        if l.trim().is_empty() || l.len() > 32 {
-            return Err(format!("invalid --lang {l:?}"));
-        }
-        sel.lang = l.trim().to_string();
-    }
-    if let Some(b) = opt_str(p, "--bitness")? {
-        sel.bitness = match b.trim() {
-            "32" => 32,
-            "64" => 64,
-            _ => return Err(format!("invalid --bitness {b:?}: expected 32 or 64")),
-        };
-    }
-    if let Some(d) = opt_str(p, "--dlc")? {
-        sel.dlc = DlcChoice::parse(&d).map_err(|e| e.to_string())?;
-    }
-    sel.build = opt_str(p, "--build")?;
-    sel.branch = opt_str(p, "--branch")?;
-    sel.password = opt_str(p, "--password")?;
-    if sel.build.is_some() && sel.branch.is_some() {
-        return Err("--build and --branch cannot be used together".into());
-    }
-    if let Some(b) = &sel.build {
-        if b.is_empty() || !b.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(format!("invalid --build {b:?}: expected a build id"));
-        }
-    }
-    Ok(sel)
-}
 
 pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
     let dir = opt_str(&mut p, "--dir")?;
