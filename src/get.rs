@@ -272,19 +272,7 @@ fn missing_pieces(done: &DoneMap, size: u64, piece: u64, ranged: bool) -> Vec<(u
 
 /// Ask for the size and range support: HEAD first; if it does not say both, a 1-byte ranged GET.
 fn probe(engine: &Engine, url: &str) -> Result<Probe> {
-    let mut attempt = 0;
-    loop {
-        match probe_once(engine, url) {
-            Ok(p) => return Ok(p),
-            Err(e) => {
-                attempt += 1;
-                if !engine.retry.should_retry(&e, attempt) || engine.cancelled() {
-                    return Err(e);
-                }
-                engine.backoff(&redact_url(url), attempt, &e);
-            }
-        }
-    }
+    engine.retrying(url, || probe_once(engine, url))
 }
 
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
@@ -363,19 +351,7 @@ fn stream_unknown_size(
         .progress
         .emit(Event::Notice { message: "the server sends no length; downloading as one stream without resume".into() });
     engine.progress.emit(Event::Start { what: what.to_string(), total_bytes: 0, resumed_bytes: 0, files: 1 });
-    let mut attempt = 0;
-    let (size, digest) = loop {
-        match stream_once(engine, url, part) {
-            Ok(r) => break r,
-            Err(e) => {
-                attempt += 1;
-                if !engine.retry.should_retry(&e, attempt) || engine.cancelled() {
-                    return Err(e);
-                }
-                engine.backoff(&redact_url(url), attempt, &e);
-            }
-        }
-    };
+    let (size, digest) = engine.retrying(url, || stream_once(engine, url, part))?;
     if let Some(want) = opts.size {
         if want != size {
             let _ = std::fs::remove_file(part);

@@ -139,6 +139,24 @@ impl Engine {
         }
     }
 
+    /// Run `f` (one whole request to `url`) until it succeeds, a failure is not spurious, the
+    /// attempts run out, or the run is cancelled; waits between attempts as [`RetryPolicy`] says.
+    pub fn retrying<T>(&self, url: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    attempt += 1;
+                    if !self.retry.should_retry(&e, attempt) || self.cancelled() {
+                        return Err(e);
+                    }
+                    self.backoff(&crate::error::redact_url(url), attempt, &e);
+                }
+            }
+        }
+    }
+
     /// Read exactly `buf.len()` bytes of a response body into `buf`, through the rate limiter,
     /// counting progress, watching for stalls and cancel. `stall` carries the low-speed window
     /// across calls for one response.
