@@ -72,6 +72,7 @@ pub mod info;
 pub mod install;
 pub mod journal;
 pub mod manifest;
+pub mod md5x;
 pub mod progress;
 pub mod select;
 pub mod sink;

@@ -3,7 +3,9 @@
 //! Each file is built in `DIR/.galaxy-dl/tmp/`, preallocated at its final size and mapped when
 //! its first chunk arrives. Chunks are journaled as they land (after their bytes are written
 //! back). A whole-file MD5/SHA-256 follows the chunks in order as they complete, reading the
-//! bytes from the mapping while they are hot, so it is ready when the last chunk lands. A file
+//! bytes from the mapping while they are hot, so it is ready when the last chunk lands. One
+//! hasher thread follows every file: the MD5s of all files with bytes ready advance together in
+//! lock step ([`crate::md5x`]), so hashing several files costs little more than one. A file
 //! that checks out gets its executable bits, is renamed to its final path atomically, and is
 //! journaled as finished with its identity.
 
@@ -11,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
@@ -21,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::fetch::blob::{BlobSink, Segment};
 use crate::fetch::chunk::{ChunkJob, ChunkSink};
 use crate::journal::Record;
+use crate::md5x::{update_many, Md5State};
 use crate::progress::{Event, FileStatus, Progress};
 use crate::sink::MappedFile;
 use crate::verify::hex;
@@ -31,10 +34,16 @@ struct Slot {
     map: Option<Arc<MappedFile>>,
     done: Vec<bool>,
     next: usize,
-    md5: Option<Md5>,
+    md5: Option<Md5State>,
     sha: Option<Sha256>,
+    /// The hasher has taken `md5` out to advance it over parts from `next` on.
+    hashing: bool,
     finished: bool,
 }
+
+/// How far the hasher advances one file per lock-step round, so files that become ready
+/// meanwhile join the next round soon.
+const ROUND_BYTES: u64 = 16 << 20;
 
 /// The set of files one run builds.
 pub struct FileSet<'a> {
@@ -47,7 +56,7 @@ pub struct FileSet<'a> {
     /// Files finished in this run.
     pub finished: AtomicU64,
     bad: Mutex<Vec<(usize, Error)>>,
-    hashers: Mutex<Vec<Sender<HashMsg>>>,
+    hasher: Mutex<Option<Sender<HashMsg>>>,
     hash_error: Mutex<Option<Error>>,
 }
 
@@ -64,7 +73,7 @@ impl Slot {
         let fh = needs_file_hash(f);
         Slot {
             done: vec![false; parts],
-            md5: f.md5.as_ref().filter(|_| fh).map(|_| Md5::new()),
+            md5: f.md5.as_ref().filter(|_| fh).map(|_| Md5State::new()),
             sha: if f.md5.is_none() && fh { f.sha256.as_ref().map(|_| Sha256::new()) } else { None },
             ..Slot::default()
         }
@@ -73,18 +82,15 @@ impl Slot {
 
 impl<'a> FileSet<'a> {
     /// A set over `plan`, journaling to `journal`. Whole-file digests and the finishing of
-    /// files run on hasher threads that the caller runs with [`FileSet::run_hasher`], one per
+    /// files run on a hasher thread that the caller runs with [`FileSet::run_hasher`] on the
     /// returned receiver, so download workers never stop to hash.
     pub fn new(
         state: &'a StateDir,
         plan: &'a Plan,
         journal: Sender<Record>,
         progress: &'a Progress,
-    ) -> (FileSet<'a>, Vec<crossbeam_channel::Receiver<HashMsg>>) {
-        // One hasher per CPU, each owning the files `i % n`: a file's digest is sequential,
-        // but different files (the last chunks of several files land together) hash in parallel.
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let (htx, hrx): (Vec<_>, Vec<_>) = (0..n).map(|_| crossbeam_channel::unbounded()).unzip();
+    ) -> (FileSet<'a>, Receiver<HashMsg>) {
+        let (htx, hrx) = crossbeam_channel::unbounded();
         let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(parts_of).collect();
         let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
         let set = FileSet {
@@ -96,7 +102,7 @@ impl<'a> FileSet<'a> {
             progress,
             finished: AtomicU64::new(0),
             bad: Mutex::new(Vec::new()),
-            hashers: Mutex::new(htx),
+            hasher: Mutex::new(Some(htx)),
             hash_error: Mutex::new(None),
         };
         (set, hrx)
@@ -136,7 +142,6 @@ impl<'a> FileSet<'a> {
     /// checking each chunk's MD5 first. Returns false, leaving the file to be fetched normally,
     /// when any chunk differs.
     pub fn fill_from(&self, i: usize, bytes: &[u8]) -> Result<bool> {
-        use md5::Digest as _;
         let f = &self.plan.files[i];
         if bytes.len() as u64 != f.size {
             return Ok(false);
@@ -192,7 +197,7 @@ impl<'a> FileSet<'a> {
         s.done[idx] = true;
         if s.done.get(s.next) == Some(&true) {
             drop(s);
-            self.to_hasher(i, HashMsg::File(i));
+            self.to_hasher(HashMsg::File(i));
         }
         Ok(())
     }
@@ -203,45 +208,120 @@ impl<'a> FileSet<'a> {
         }
     }
 
-    fn to_hasher(&self, i: usize, msg: HashMsg) {
-        let g = self.hashers.lock().unwrap_or_else(|p| p.into_inner());
-        if !g.is_empty() {
-            let _ = g[i % g.len()].send(msg);
+    fn to_hasher(&self, msg: HashMsg) {
+        if let Some(tx) = self.hasher.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send(msg);
         }
     }
 
     /// The hasher thread: advance whole-file digests and finish files, until
-    /// [`FileSet::close_hasher`]. Errors are kept for [`FileSet::sync_hasher`].
-    pub fn run_hasher(&self, rx: crossbeam_channel::Receiver<HashMsg>) {
-        for msg in rx {
-            match msg {
-                HashMsg::File(i) => {
-                    let mut s = self.slot(i);
-                    if let Err(e) = self.advance(i, &mut s) {
-                        let mut g = self.hash_error.lock().unwrap_or_else(|p| p.into_inner());
-                        if g.is_none() {
-                            *g = Some(e);
-                        }
-                    }
+    /// [`FileSet::close`]. Errors are kept for [`FileSet::sync_hasher`].
+    pub fn run_hasher(&self, rx: Receiver<HashMsg>) {
+        let mut ready: Vec<usize> = Vec::new();
+        let mut acks: Vec<Sender<()>> = Vec::new();
+        loop {
+            let first = if ready.is_empty() {
+                match rx.recv() {
+                    Ok(msg) => Some(msg),
+                    Err(_) => break,
                 }
-                HashMsg::Sync(ack) => {
+            } else {
+                None
+            };
+            for msg in first.into_iter().chain(rx.try_iter()) {
+                match msg {
+                    HashMsg::File(i) if !ready.contains(&i) => ready.push(i),
+                    HashMsg::File(_) => {}
+                    HashMsg::Sync(ack) => acks.push(ack),
+                }
+            }
+            if let Err(e) = self.hash_round(&mut ready) {
+                let mut g = self.hash_error.lock().unwrap_or_else(|p| p.into_inner());
+                if g.is_none() {
+                    *g = Some(e);
+                }
+            }
+            if ready.is_empty() {
+                // Everything sent before these requests is done.
+                for ack in acks.drain(..) {
                     let _ = ack.send(());
                 }
             }
         }
     }
 
+    /// One lock-step round over the files in `ready`: advance each file's MD5 over up to
+    /// [`ROUND_BYTES`] of finished parts, all files at once; finish files that are complete.
+    /// Files with nothing left to do leave `ready`.
+    fn hash_round(&self, ready: &mut Vec<usize>) -> Result<()> {
+        struct Job {
+            file: usize,
+            state: Md5State,
+            /// Keeps the mapping alive while it is read.
+            map: Arc<MappedFile>,
+            off: u64,
+            len: u64,
+            next: usize,
+        }
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut result = Ok(());
+        ready.retain(|&i| {
+            let mut s = self.slot(i);
+            let parts = &self.parts[i];
+            let mut k = s.next;
+            let mut len = 0;
+            while k < parts.len() && s.done[k] && len < ROUND_BYTES {
+                len += parts[k].1;
+                k += 1;
+            }
+            if s.hashing || s.md5.is_none() || k == s.next || len == 0 {
+                // Nothing to hash in lock step: SHA-256, no digest, or nothing new (this also
+                // finishes a complete file).
+                if let Err(e) = self.advance(i, &mut s) {
+                    result = Err(e);
+                }
+                return false;
+            }
+            match self.open(i, &mut s) {
+                Ok(map) => {
+                    let state = s.md5.take().unwrap_or_default();
+                    s.hashing = true;
+                    jobs.push(Job { file: i, state, map, off: parts[s.next].0, len, next: k });
+                    true
+                }
+                Err(e) => {
+                    result = Err(e);
+                    false
+                }
+            }
+        });
+        if !jobs.is_empty() {
+            let mut digests: Vec<Md5State> = jobs.iter_mut().map(|j| std::mem::take(&mut j.state)).collect();
+            // SAFETY: parts `next..k` of each file are finished; no writer touches them again.
+            let data: Vec<&[u8]> = jobs.iter().map(|j| unsafe { j.map.slice(j.off, j.len as usize) }).collect();
+            let mut states: Vec<&mut Md5State> = digests.iter_mut().collect();
+            update_many(&mut states, &data);
+            drop(data);
+            for (job, state) in jobs.into_iter().zip(digests) {
+                let mut s = self.slot(job.file);
+                s.md5 = Some(state);
+                s.hashing = false;
+                s.next = job.next;
+                if s.next == self.parts[job.file].len() && !s.finished {
+                    if let Err(e) = self.finish(job.file, &mut s) {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
+        result
+    }
+
     /// Wait until the hasher has handled everything sent so far; its first error, if any.
     pub fn sync_hasher(&self) -> Result<()> {
-        let n = self.hashers.lock().unwrap_or_else(|p| p.into_inner()).len();
-        let (tx, rx) = crossbeam_channel::bounded(n.max(1));
-        for i in 0..n {
-            self.to_hasher(i, HashMsg::Sync(tx.clone()));
-        }
-        drop(tx);
-        for _ in 0..n {
-            let _ = rx.recv();
-        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.to_hasher(HashMsg::Sync(tx));
+        let _ = rx.recv();
         match self.hash_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => Err(e),
             None => Ok(()),
@@ -251,7 +331,7 @@ impl<'a> FileSet<'a> {
     /// Let the hasher thread end once it has drained its queue, and release the journal
     /// (its thread ends when every sender is gone).
     pub fn close(&self) {
-        self.hashers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.hasher.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.journal.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
@@ -328,6 +408,10 @@ impl<'a> FileSet<'a> {
 
     /// Advance file `i`'s whole-file digest over chunks done in order; finish it when complete.
     fn advance(&self, i: usize, s: &mut Slot) -> Result<()> {
+        if s.hashing {
+            // The hasher holds the digest; it advances and finishes the file itself.
+            return Ok(());
+        }
         let parts = &self.parts[i];
         while s.next < parts.len() && s.done[s.next] {
             if s.md5.is_some() || s.sha.is_some() {

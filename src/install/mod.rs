@@ -42,6 +42,7 @@ use crate::journal::{Journal, Record};
 use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
 use crate::manifest::{meta_json_bytes, v1_depot_manifest_url, v2_meta_url};
+use crate::md5x;
 use crate::progress::{Event, FileStatus, Progress};
 use crate::select::{select_v1_depots, select_v2_depots, Selection};
 use files::FileSet;
@@ -590,9 +591,7 @@ impl Downloader {
         let result = std::thread::scope(|s| {
             let j = s.spawn(|| journal.run(jrx));
             let set = &set;
-            for rx in hrx {
-                s.spawn(move || set.run_hasher(rx));
-            }
+            s.spawn(move || set.run_hasher(hrx));
             let r = (|| {
                 let mut work = work;
                 if !sfcs.is_empty() {
@@ -879,13 +878,17 @@ impl Work {
         // Local copies first: they finish fast and are read before any rename could replace
         // the file they come from (a stale copy fails its MD5 and is fetched instead).
         w.chunks.sort_by_key(|j| j.local.is_none());
+        let first_net = w.chunks.iter().position(|j| j.local.is_none()).unwrap_or(w.chunks.len());
+        let net = w.chunks.split_off(first_net);
+        w.chunks.extend(stripe(net, |j| j.targets[0].file, md5x::LANES / 2));
+        w.blobs = stripe(std::mem::take(&mut w.blobs), |j| j.segments.first().map_or(0, |g| g.file), md5x::LANES / 2);
         w
     }
 
     /// Put the largest of the last requests first (longest-processing-time order for the
     /// tail), so no connection is left alone with a big chunk while the others sit idle. Only
-    /// the tail is reordered: earlier requests keep file order, which bounds the files open at
-    /// once and lets whole-file digests follow the download.
+    /// the tail is reordered: earlier requests keep their striped file order ([`stripe`]),
+    /// which bounds the files open at once and lets whole-file digests follow the download.
     fn balance_tail(&mut self, workers: usize) {
         let tail = (2 * workers).min(self.chunks.len());
         let start = self.chunks.len() - tail;
@@ -901,6 +904,39 @@ impl Work {
         self.chunks.iter().map(|j| j.compressed_size).sum::<u64>()
             + self.blobs.iter().map(|j| j.end - j.start).sum::<u64>()
     }
+}
+
+/// Reorder `jobs` (in file order) so that up to `width` files are fetched side by side: the
+/// jobs of the first `width` files alternate, and when a file runs out the next one joins.
+/// Their whole-file digests then advance together in lock step (`crate::md5x`), while the
+/// number of files open at once stays bounded. `file` names the file a job feeds; the jobs of
+/// one file keep their order.
+fn stripe<T>(jobs: Vec<T>, file: impl Fn(&T) -> usize, width: usize) -> Vec<T> {
+    let mut groups: std::collections::VecDeque<std::collections::VecDeque<T>> = Default::default();
+    for job in jobs {
+        match groups.back_mut() {
+            Some(g) if g.front().map(&file) == Some(file(&job)) => g.push_back(job),
+            _ => groups.push_back(std::collections::VecDeque::from([job])),
+        }
+    }
+    let mut out = Vec::new();
+    let mut active: std::collections::VecDeque<std::collections::VecDeque<T>> = Default::default();
+    loop {
+        while active.len() < width.max(1) {
+            match groups.pop_front() {
+                Some(g) => active.push_back(g),
+                None => break,
+            }
+        }
+        let Some(mut g) = active.pop_front() else { break };
+        if let Some(job) = g.pop_front() {
+            out.push(job);
+        }
+        if !g.is_empty() {
+            active.push_back(g);
+        }
+    }
+    out
 }
 
 /// Largest gap between two small V1 files that are still fetched in one request.
@@ -1034,4 +1070,19 @@ pub fn verify_file(p: &Path, f: &plan::PlanFile) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stripe;
+
+    #[test]
+    fn stripe_alternates_files_within_the_width_and_keeps_each_files_order() {
+        // (file, piece): file 0 has 3 pieces, 1 has 1, 2 has 2, 3 has 2.
+        let jobs = vec![(0, 0), (0, 1), (0, 2), (1, 0), (2, 0), (2, 1), (3, 0), (3, 1)];
+        let got = stripe(jobs.clone(), |j| j.0, 2);
+        assert_eq!(got, vec![(0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (2, 1), (3, 0), (3, 1)]);
+        assert_eq!(stripe(jobs.clone(), |j| j.0, 1), jobs, "width 1 is file order");
+        assert_eq!(stripe(Vec::<(usize, usize)>::new(), |j| j.0, 4), vec![]);
+    }
 }
