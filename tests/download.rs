@@ -481,3 +481,52 @@ fn interrupted_update_is_never_corrupt_and_resumes() {
     want.insert("my-save.dat".into(), galaxy_dl::verify::md5_hex(b"precious"));
     assert_eq!(tree(&dir), want);
 }
+
+/// The bench product with 4 chunks (one per file, ~2.7 MiB on the wire each) on a 4 MiB/s
+/// connection, so every chunk takes ~0.7 s and 8 workers have 4 idle ones from the start.
+fn split_env() -> Env {
+    let e = Env::with(MockConfig { chunk_size: 4 << 20, bench_v2_size: Some(16 << 20), ..MockConfig::small() });
+    e.mock.faults(|f| f.per_conn_rate = Some(4 << 20));
+    e
+}
+
+fn bench_expected(e: &Env) -> BTreeMap<String, String> {
+    let b = e.build(1000000004, "windows", 2);
+    b.select_files("en-US", "64", &[1000000004]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+}
+
+#[test]
+fn idle_workers_fetch_the_rest_of_slow_chunks_with_range_requests() {
+    let e = split_env();
+    let d = Scratch::new("split");
+    let dir = d.path("bench");
+    e.mock.stats().reset();
+    let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), bench_expected(&e));
+    let log = e.mock.stats().log();
+    let store: Vec<_> = log.iter().filter(|l| l.path.contains("/store/")).collect();
+    let helped = store.iter().filter(|l| l.range.is_some() && l.status == 206).count();
+    assert!(helped >= 2, "idle workers should split the slow chunks: {store:?}");
+    // Each chunk is fetched whole once, plus at most one helper range per chunk.
+    let whole = store.iter().filter(|l| l.range.is_none()).count();
+    assert_eq!(whole, 4, "{store:?}");
+    assert!(helped <= whole, "{store:?}");
+    let o = e.run(&["verify", dir.to_str().unwrap()]);
+    assert_code(&o, 0);
+}
+
+#[test]
+fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
+    let e = split_env();
+    e.mock.faults(|f| f.ignore_range_on_chunks = true);
+    let d = Scratch::new("split-norange");
+    let dir = d.path("bench");
+    e.mock.stats().reset();
+    let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), bench_expected(&e));
+    let log = e.mock.stats().log();
+    let tried = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some()).count();
+    assert!(tried >= 1, "helpers should have tried: {log:?}");
+}

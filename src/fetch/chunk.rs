@@ -19,10 +19,12 @@ use std::sync::Arc;
 use flate2::{Decompress, FlushDecompress, Status};
 use md5::{Digest, Md5};
 
+use super::help::{Claim, Flight, Grant, Tail};
 use super::Engine;
 use crate::api::secure_link::{galaxy_path, LinkCache, SecureLink};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
+use crate::md5x::Md5State;
 use crate::sink::MappedFile;
 use crate::verify::hex;
 
@@ -58,6 +60,11 @@ pub struct ChunkJob {
     /// A local copy of the inflated bytes (a file of the installed build at an offset): used
     /// instead of the network when its MD5 matches (updates, repairs).
     pub local: Option<(std::path::PathBuf, u64)>,
+    /// Hash the first target's whole-file digest while inflating, as soon as the digest has
+    /// reached this chunk ([`ChunkSink::lend_digest`]). Worth it for the last requests, where
+    /// a later hashing pass would add to the wall time; elsewhere the sink's lock-step hasher
+    /// is cheaper.
+    pub hash_inline: bool,
 }
 
 /// Source of chunk URLs.
@@ -103,8 +110,40 @@ impl ChunkUrls for SecureLinkUrls<'_> {
 pub trait ChunkSink: Sync {
     /// The mapped file for index `file` (opened lazily, preallocated to its final size).
     fn file(&self, file: usize) -> Result<Arc<MappedFile>>;
-    /// `job` is written and checked at every target.
-    fn done(&self, job: &ChunkJob) -> Result<()>;
+    /// `job` is written and checked at every target. `digest` is the digest lent by
+    /// [`ChunkSink::lend_digest`] for the first target, advanced over the chunk's bytes.
+    fn done(&self, job: &ChunkJob, digest: Option<Md5State>) -> Result<()>;
+    /// Lend the whole-file digest of `t`'s file if `t` is exactly where it stands, so the
+    /// worker hashes the chunk while inflating it instead of a second pass later. The sink
+    /// holds the file's digest back until [`ChunkSink::done`] or [`ChunkSink::end_loan`].
+    fn lend_digest(&self, _t: Target) -> Option<Md5State> {
+        None
+    }
+    /// The chunk of a lent digest failed: the digest stays where it was.
+    fn end_loan(&self, _t: Target) {}
+}
+
+/// A digest lent for a chunk's first target: `base` is the digest just before the chunk.
+/// Handed back unadvanced if the chunk fails.
+struct Loan<'s> {
+    sink: &'s dyn ChunkSink,
+    target: Target,
+    base: Option<Md5State>,
+}
+
+/// How often (wire bytes) a chunk asks for its file's digest while it has none.
+const LEND_EVERY: u64 = 512 << 10;
+
+fn sink_lend(loan: &Loan<'_>) -> Option<Md5State> {
+    loan.sink.lend_digest(loan.target)
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if self.base.is_some() {
+            self.sink.end_loan(self.target);
+        }
+    }
 }
 
 impl Engine {
@@ -112,11 +151,25 @@ impl Engine {
     /// file so few files are open at once and whole-file hashes can follow).
     pub fn download_chunks(&self, jobs: &[ChunkJob], urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
         let next = AtomicUsize::new(0);
-        self.run_crew(self.workers.min(jobs.len()), |crew| {
+        // Workers busy with a job: helpers keep looking while any is.
+        let busy = AtomicUsize::new(0);
+        let tail = Tail::default();
+        // Every worker, even with fewer jobs: the idle ones help the slow chunks finish.
+        self.run_crew(self.workers, |crew| {
             let mut w = ChunkWorker { buf: vec![0u8; INPUT_BUF], inflate: Decompress::new(true) };
             while !crew.failed() && !self.cancelled() {
-                let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else { break };
-                if let Err(e) = self.fetch_chunk(&mut w, job, urls, sink) {
+                busy.fetch_add(1, Ordering::AcqRel);
+                let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else {
+                    busy.fetch_sub(1, Ordering::AcqRel);
+                    // Nothing left to start: help the chunks still in flight finish sooner.
+                    if self.help(&tail) || busy.load(Ordering::Acquire) > 0 {
+                        continue;
+                    }
+                    break;
+                };
+                let r = self.fetch_chunk(&mut w, job, urls, sink, &tail);
+                busy.fetch_sub(1, Ordering::AcqRel);
+                if let Err(e) = r {
                     crew.fail(e);
                     break;
                 }
@@ -130,6 +183,7 @@ impl Engine {
         job: &ChunkJob,
         urls: &dyn ChunkUrls,
         sink: &dyn ChunkSink,
+        tail: &Tail,
     ) -> Result<()> {
         let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
         let file = sink.file(first.file)?;
@@ -142,11 +196,16 @@ impl Engine {
         if reused {
             self.progress.add_local(job.compressed_size);
         }
+        let mut loan = Loan { sink, target: first, base: None };
+        let mut digest = None;
         if !reused {
             loop {
                 let (url, link) = urls.url(job, endpoint)?;
-                match self.fetch_chunk_once(w, job, &url, &file, first.offset) {
-                    Ok(()) => break,
+                match self.fetch_chunk_once(w, job, &url, &file, first.offset, &mut loan, tail) {
+                    Ok(d) => {
+                        digest = d;
+                        break;
+                    }
                     Err(Error::Interrupted) => return Err(Error::Interrupted),
                     Err(e) => {
                         let refused = matches!(e, Error::HttpStatus { status: 401 | 403, .. });
@@ -198,9 +257,13 @@ impl Engine {
             out.copy_from_slice(src);
             self.progress.add_local(0);
         }
-        sink.done(job)
+        loan.base = None;
+        let r = sink.done(job, digest);
+        drop(loan);
+        r
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fetch_chunk_once(
         &self,
         w: &mut ChunkWorker,
@@ -208,7 +271,9 @@ impl Engine {
         url: &str,
         file: &MappedFile,
         offset: u64,
-    ) -> Result<()> {
+        loan: &mut Loan<'_>,
+        tail: &Tail,
+    ) -> Result<Option<Md5State>> {
         let t0 = std::time::Instant::now();
         let mut resp = self.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
         let headers_after = t0.elapsed();
@@ -228,82 +293,231 @@ impl Engine {
         // SAFETY: this chunk's range of its first target file is written by this worker only.
         let out = unsafe { file.slice_mut(offset, size) };
         let mut body = resp.body_mut().as_reader();
-        let mut wire = Md5::new();
-        let mut inflated = job.check_md5.then(Md5::new);
-        let mut produced = 0usize;
-        let mut wire_len = 0u64;
-        let mut ended = false;
         let mut stall = self.stall_watch();
+        // The whole-file digest, once lent: each attempt hashes into a fresh copy.
+        if job.hash_inline && loan.base.is_none() {
+            loan.base = sink_lend(loan);
+        }
+        let mut d = Decoder {
+            job,
+            url,
+            out,
+            wire: Md5::new(),
+            inflated: job.check_md5.then(Md5::new),
+            digest: loan.base.clone(),
+            produced: 0,
+            wire_len: 0,
+            ended: false,
+            next_ask: LEND_EVERY,
+        };
         w.inflate.reset(true);
         let step = self.limiter.as_ref().map(|l| l.read_size()).unwrap_or(INPUT_BUF).min(INPUT_BUF);
+        let flight = tail.start(url, job.compressed_size);
+        let mut helped = 0usize;
         loop {
             if self.cancelled() {
                 return Err(Error::Interrupted);
             }
-            let n = match body.read(&mut w.buf[..step]) {
+            let k = match flight.grant(step, || self.cancelled()) {
+                Grant::Read(k) => k,
+                Grant::Rest(rest) => {
+                    // A helper fetched the rest: finish from its bytes, leave our response.
+                    helped = rest.len();
+                    d.feed(&mut w.inflate, &rest, loan)?;
+                    break;
+                }
+            };
+            let n = match body.read(&mut w.buf[..k]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(http::from_io(url, &e)),
             };
-            wire.update(&w.buf[..n]);
-            wire_len += n as u64;
+            flight.advance(n);
             self.progress.add(n as u64);
             if let Some(l) = &self.limiter {
                 l.acquire(n);
             }
             stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
-            if ended {
-                // Bytes after the end of the zlib stream: the object is not what it claims.
-                continue;
+            d.feed(&mut w.inflate, &w.buf[..n], loan)?;
+        }
+        drop(flight);
+        let digest = d.finish()?;
+        log::trace!(
+            "chunk {} (file {} at {}{}{}) ok: {} bytes on the wire, headers after {headers_after:?}, done after {:?} ({:?})",
+            job.compressed_md5,
+            job.targets[0].file,
+            job.targets[0].offset,
+            if digest.is_some() { ", hashed inline" } else { "" },
+            if helped > 0 { format!(", last {helped} bytes by a helper") } else { String::new() },
+            job.compressed_size,
+            t0.elapsed(),
+            std::thread::current().name().unwrap_or("")
+        );
+        Ok(digest)
+    }
+
+    /// An idle worker helps the in-flight chunk with the most time left (see [`help`]):
+    /// false when nothing is left to help with.
+    fn help(&self, tail: &Tail) -> bool {
+        let (flight, at, end) = match tail.claim() {
+            Claim::Range(f, a, b) => (f, a, b),
+            Claim::Later => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                return true;
             }
-            let mut input = &w.buf[..n];
-            while !input.is_empty() && !ended {
-                let (in0, out0) = (w.inflate.total_in(), w.inflate.total_out());
-                let mut scratch = [0u8; 64];
-                let dst: &mut [u8] = if produced < size { &mut out[produced..] } else { &mut scratch };
-                let status = w.inflate.decompress(input, dst, FlushDecompress::None).map_err(|e| Error::Checksum {
-                    what: format!("chunk {} (inflate: {e})", job.compressed_md5),
-                    expected: job.compressed_md5.clone(),
-                    actual: "invalid zlib data".into(),
-                })?;
-                let consumed = (w.inflate.total_in() - in0) as usize;
-                let made = (w.inflate.total_out() - out0) as usize;
-                if produced >= size && made > 0 {
-                    return Err(Error::Size {
-                        what: format!("chunk {}", job.compressed_md5),
-                        expected: job.size,
-                        actual: job.size + made as u64,
-                    });
-                }
-                if let Some(h) = inflated.as_mut() {
-                    h.update(&out[produced..produced + made]);
-                }
-                produced += made;
-                input = &input[consumed..];
-                match status {
-                    Status::StreamEnd => ended = true,
-                    _ if consumed == 0 && made == 0 => break,
-                    _ => {}
-                }
+            Claim::Never => {
+                // (The caller asks again while chunks are being started.)
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                return false;
+            }
+        };
+        let t0 = std::time::Instant::now();
+        let r = self.fetch_rest(&flight, at, end);
+        match &r {
+            Ok(_) => log::trace!("helped: bytes {at}-{} of {} in {:?}", end - 1, redact_url(&flight.url), t0.elapsed()),
+            Err(e) => log::debug!("helping with bytes {at}-{} failed: {e}", end - 1),
+        }
+        flight.deliver(r.ok());
+        true
+    }
+
+    /// Fetch bytes `at..end` of `flight`'s object into a buffer.
+    fn fetch_rest(&self, flight: &Flight, at: u64, end: u64) -> Result<Vec<u8>> {
+        let url = &flight.url;
+        let bad = |got: String| Error::BadRange { url: redact_url(url), start: at, end, got };
+        let mut resp = self
+            .agent
+            .get(url)
+            .header("Range", &format!("bytes={at}-{}", end - 1))
+            .call()
+            .map_err(|e| http::from_ureq(url, e))?;
+        let status = resp.status().as_u16();
+        if status != 206 {
+            return Err(bad(format!("status {status}")));
+        }
+        let cr = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
+        match super::range::parse_content_range(cr) {
+            Some((a, b, total)) if a == at && b == end - 1 && total.is_none_or(|t| t == end) => {}
+            _ => return Err(bad(format!("206 with Content-Range {cr:?}"))),
+        }
+        let len = usize::try_from(end - at).map_err(|_| bad("range too large".into()))?;
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        let mut body = resp.body_mut().as_reader();
+        let step = self.limiter.as_ref().map(|l| l.read_size()).unwrap_or(INPUT_BUF).min(INPUT_BUF);
+        let mut stall = self.stall_watch();
+        while got < len {
+            if self.cancelled() || flight.is_over() {
+                return Err(Error::Interrupted);
+            }
+            let n = match body.read(&mut buf[got..(got + step).min(len)]) {
+                Ok(0) => return Err(bad(format!("body ended after {got} bytes"))),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(http::from_io(url, &e)),
+            };
+            got += n;
+            self.progress.add(n as u64);
+            if let Some(l) = &self.limiter {
+                l.acquire(n);
+            }
+            stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
+        }
+        Ok(buf)
+    }
+}
+
+/// One chunk being checked and inflated: the wire MD5, inflate into the mapped slice, the
+/// inflated MD5 and/or the lent whole-file digest.
+struct Decoder<'a> {
+    job: &'a ChunkJob,
+    url: &'a str,
+    out: &'a mut [u8],
+    wire: Md5,
+    inflated: Option<Md5>,
+    digest: Option<Md5State>,
+    produced: usize,
+    wire_len: u64,
+    ended: bool,
+    next_ask: u64,
+}
+
+impl Decoder<'_> {
+    /// Take the next wire bytes.
+    fn feed(&mut self, inflate: &mut Decompress, bytes: &[u8], loan: &mut Loan<'_>) -> Result<()> {
+        let job = self.job;
+        self.wire.update(bytes);
+        self.wire_len += bytes.len() as u64;
+        if job.hash_inline && loan.base.is_none() && self.wire_len >= self.next_ask {
+            // The digest may have caught up with this chunk meanwhile: take it, hash what is
+            // already inflated, and go on inline.
+            self.next_ask = self.wire_len + LEND_EVERY;
+            if let Some(b) = sink_lend(loan) {
+                let mut d = b.clone();
+                d.update(&self.out[..self.produced]);
+                loan.base = Some(b);
+                self.digest = Some(d);
             }
         }
-        let actual = hex(&wire.finalize());
+        let size = self.out.len();
+        let mut input = bytes;
+        // Bytes after the end of the zlib stream make the wire MD5 fail; they are not inflated.
+        while !input.is_empty() && !self.ended {
+            let (in0, out0) = (inflate.total_in(), inflate.total_out());
+            let mut scratch = [0u8; 64];
+            let dst: &mut [u8] = if self.produced < size { &mut self.out[self.produced..] } else { &mut scratch };
+            let status = inflate.decompress(input, dst, FlushDecompress::None).map_err(|e| Error::Checksum {
+                what: format!("chunk {} (inflate: {e})", job.compressed_md5),
+                expected: job.compressed_md5.clone(),
+                actual: "invalid zlib data".into(),
+            })?;
+            let consumed = (inflate.total_in() - in0) as usize;
+            let made = (inflate.total_out() - out0) as usize;
+            if self.produced >= size && made > 0 {
+                return Err(Error::Size {
+                    what: format!("chunk {}", job.compressed_md5),
+                    expected: job.size,
+                    actual: job.size + made as u64,
+                });
+            }
+            let new = &self.out[self.produced..self.produced + made];
+            if let Some(h) = self.inflated.as_mut() {
+                h.update(new);
+            }
+            if let Some(d) = self.digest.as_mut() {
+                d.update(new);
+            }
+            self.produced += made;
+            input = &input[consumed..];
+            match status {
+                Status::StreamEnd => self.ended = true,
+                _ if consumed == 0 && made == 0 => break,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// All wire bytes are in: check everything; the advanced whole-file digest, if lent.
+    fn finish(self) -> Result<Option<Md5State>> {
+        let job = self.job;
+        let actual = hex(&self.wire.finalize());
         if actual != job.compressed_md5 {
             return Err(Error::Checksum {
-                what: format!("chunk {} from {}", job.compressed_md5, redact_url(url)),
+                what: format!("chunk {} from {}", job.compressed_md5, redact_url(self.url)),
                 expected: job.compressed_md5.clone(),
                 actual,
             });
         }
-        if !ended || produced != size {
+        if !self.ended || self.produced != self.out.len() {
             return Err(Error::Size {
                 what: format!("inflated chunk {}", job.compressed_md5),
                 expected: job.size,
-                actual: produced as u64,
+                actual: self.produced as u64,
             });
         }
-        if let Some(h) = inflated {
+        if let Some(h) = self.inflated {
             let actual = hex(&h.finalize());
             if actual != job.md5 {
                 return Err(Error::Checksum {
@@ -313,13 +527,7 @@ impl Engine {
                 });
             }
         }
-        log::trace!(
-            "chunk {} ok: {wire_len} bytes on the wire, headers after {headers_after:?}, done after {:?} ({:?})",
-            job.compressed_md5,
-            t0.elapsed(),
-            std::thread::current().name().unwrap_or("")
-        );
-        Ok(())
+        Ok(self.digest)
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! - [`range`]: parallel HTTP Range GETs of one resource into one mapped file (`get`, V1 `main.bin`).
 //! - [`schedule`]: the piece queue and work stealing behind it.
+//! - [`chunk`]: V2 chunks (MD5, inflate into place); [`help`]: idle workers split the last ones.
+//! - [`blob`]: V1 `main.bin` pieces.
 //! - [`retry`]: which failures are retried and how long to wait.
 //! - [`ratelimit`]: the global token bucket.
 //!
@@ -12,6 +14,7 @@
 
 pub mod blob;
 pub mod chunk;
+pub mod help;
 pub mod range;
 pub mod ratelimit;
 pub mod retry;

@@ -21,7 +21,7 @@ use super::plan::{Plan, PlanFile, Source};
 use super::state::{ensure_parents, JournalState, Stamp, StateDir};
 use crate::error::{Error, Result};
 use crate::fetch::blob::{BlobSink, Segment};
-use crate::fetch::chunk::{ChunkJob, ChunkSink};
+use crate::fetch::chunk::{ChunkJob, ChunkSink, Target};
 use crate::journal::Record;
 use crate::md5x::{update_many, Md5State};
 use crate::progress::{Event, FileStatus, Progress};
@@ -181,8 +181,9 @@ impl<'a> FileSet<'a> {
         self.slot(i).done[part] = true;
     }
 
-    /// Record part at `offset` of file `i` as written: journal it, advance the file's digest.
-    fn part_done(&self, i: usize, offset: u64) -> Result<()> {
+    /// Record part at `offset` of file `i` as written: journal it, advance the file's digest
+    /// (to `digest`, when the worker hashed the part with a lent digest).
+    fn part_done(&self, i: usize, offset: u64, digest: Option<Md5State>) -> Result<()> {
         let f = &self.plan.files[i];
         let idx = self.parts[i]
             .binary_search_by_key(&offset, |p| p.0)
@@ -195,7 +196,16 @@ impl<'a> FileSet<'a> {
         // tripled the kernel time of an install: measured 0.70 vs 0.18 s per 256 MiB.)
         self.record(Record { data: None, line: JournalState::chunk_line(&f.path, offset, &self.part_key(i, idx)) });
         s.done[idx] = true;
-        if s.done.get(s.next) == Some(&true) {
+        if let Some(d) = digest {
+            // The lent digest now covers this part (lent only when `next == idx`).
+            s.md5 = Some(d);
+            s.next = idx + 1;
+            s.hashing = false;
+            if let Some(m) = &s.map {
+                m.start_writeback(offset, self.parts[i][idx].1);
+            }
+        }
+        if s.done.get(s.next) == Some(&true) || s.next == self.parts[i].len() {
             drop(s);
             self.to_hasher(HashMsg::File(i));
         }
@@ -300,9 +310,14 @@ impl<'a> FileSet<'a> {
             // SAFETY: parts `next..k` of each file are finished; no writer touches them again.
             let data: Vec<&[u8]> = jobs.iter().map(|j| unsafe { j.map.slice(j.off, j.len as usize) }).collect();
             let mut states: Vec<&mut Md5State> = digests.iter_mut().collect();
+            let bytes: u64 = jobs.iter().map(|j| j.len).sum();
             update_many(&mut states, &data);
+            log::trace!("hashed {} MiB of {} files in lock step", bytes >> 20, jobs.len());
             drop(data);
             for (job, state) in jobs.into_iter().zip(digests) {
+                // Hashed bytes are final: let the disk have them now rather than all at the
+                // final sync (measured, 20 MiB/s per connection: that sync 0.19 → 0.04 s).
+                job.map.start_writeback(job.off, job.len);
                 let mut s = self.slot(job.file);
                 s.md5 = Some(state);
                 s.hashing = false;
@@ -374,6 +389,7 @@ impl<'a> FileSet<'a> {
         install_file(self.state, f, &tmp)?;
         s.finished = true;
         self.finished.fetch_add(1, Ordering::Relaxed);
+        log::trace!("{} finished", f.path);
         let dest = self.state.install_dir().join(&f.path);
         if let Some(stamp) = Stamp::of(&dest, &f.content_id()) {
             self.record(Record { data: None, line: JournalState::file_line(&f.path, &stamp) });
@@ -425,6 +441,7 @@ impl<'a> FileSet<'a> {
                 if let Some(h) = s.sha.as_mut() {
                     h.update(bytes);
                 }
+                m.start_writeback(off, len);
             }
             s.next += 1;
         }
@@ -451,11 +468,27 @@ impl ChunkSink for FileSet<'_> {
         self.open(file, &mut s)
     }
 
-    fn done(&self, job: &ChunkJob) -> Result<()> {
+    fn done(&self, job: &ChunkJob, mut digest: Option<Md5State>) -> Result<()> {
         for t in &job.targets {
-            self.part_done(t.file, t.offset)?;
+            self.part_done(t.file, t.offset, digest.take())?;
         }
         Ok(())
+    }
+
+    fn lend_digest(&self, t: Target) -> Option<Md5State> {
+        let idx = self.parts[t.file].binary_search_by_key(&t.offset, |p| p.0).ok()?;
+        let mut s = self.slot(t.file);
+        if s.hashing || s.finished || s.sha.is_some() || s.next != idx || s.done[idx] {
+            return None;
+        }
+        let d = s.md5.clone()?;
+        s.hashing = true;
+        Some(d)
+    }
+
+    fn end_loan(&self, t: Target) {
+        self.slot(t.file).hashing = false;
+        self.to_hasher(HashMsg::File(t.file));
     }
 }
 
@@ -466,7 +499,7 @@ impl BlobSink for FileSet<'_> {
     }
 
     fn segment_done(&self, seg: &Segment) -> Result<()> {
-        self.part_done(seg.file, seg.file_offset)
+        self.part_done(seg.file, seg.file_offset, None)
     }
 }
 

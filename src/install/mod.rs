@@ -430,6 +430,7 @@ impl Downloader {
                     targets: vec![Target { file: 0, offset: c.offset }],
                     check_md5: true,
                     local: None,
+                    hash_inline: false,
                 })
                 .collect();
             match engine.download_chunks(&jobs, links, &sink) {
@@ -736,7 +737,7 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
     fn file(&self, _: usize) -> Result<Arc<crate::sink::MappedFile>> {
         Ok(self.0.clone())
     }
-    fn done(&self, _: &ChunkJob) -> Result<()> {
+    fn done(&self, _: &ChunkJob, _: Option<crate::md5x::Md5State>) -> Result<()> {
         Ok(())
     }
 }
@@ -860,6 +861,7 @@ impl Work {
                             targets: vec![target],
                             check_md5: !covers,
                             local: local.get(&(c.md5.clone(), c.size)).cloned(),
+                            hash_inline: false,
                         });
                     }
                 }
@@ -893,7 +895,13 @@ impl Work {
         let tail = (2 * workers).min(self.chunks.len());
         let start = self.chunks.len() - tail;
         let first_net = self.chunks.iter().position(|j| j.local.is_none()).unwrap_or(self.chunks.len());
-        self.chunks[start.max(first_net)..].sort_by_key(|j| std::cmp::Reverse(j.compressed_size));
+        // By size class (MiB), stable: chunks of about the same size keep their file order, so
+        // the whole-file digests can still follow them (and hash them inline) to the end.
+        self.chunks[start.max(first_net)..].sort_by_key(|j| std::cmp::Reverse(j.compressed_size >> 20));
+        // The last requests hash their files inline, so no hashing is left after the last byte.
+        for j in &mut self.chunks[start..] {
+            j.hash_inline = true;
+        }
         let tail = (2 * workers).min(self.blobs.len());
         let start = self.blobs.len() - tail;
         self.blobs[start..].sort_by_key(|j| std::cmp::Reverse(j.end - j.start));

@@ -102,6 +102,8 @@ pub struct GogFaults {
     pub main_bin: RouteFaults,
     /// `main.bin` answers 200 with the whole blob to Range requests.
     pub ignore_range_on_main_bin: bool,
+    /// V2 store chunks answer 200 with the whole object to Range requests.
+    pub ignore_range_on_chunks: bool,
     /// `main.bin` answers 206 with a `Content-Range` start shifted by +1.
     pub wrong_content_range_on_main_bin: bool,
     /// Set to true to expire every secure-link token issued so far (consumed immediately by

@@ -460,7 +460,7 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if let Some(r) = pre_fault(req, &mut f.chunk) {
                 return r;
             }
-            let mut r = range_response(req, z.clone(), 0..z.len(), true)
+            let mut r = range_response(req, z.clone(), 0..z.len(), !f.ignore_range_on_chunks)
                 .header("Content-Type", "application/octet-stream")
                 .header("ETag", format!("\"{h}\""));
             r.conn_rate = rate;
