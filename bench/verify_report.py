@@ -151,6 +151,15 @@ def render(recs):
             f"| {scale} | {mscale} |"
         )
     w("")
+    w(
+        "What bounds the speed-up: a thread advances its lanes together, one MD5 block per lane per step, and a "
+        "stream (a V2 chunk, a V1 file) cannot be split. V2's ~50 chunk streams fill 16 lanes in each of two "
+        "threads. V1's large files are 8 streams, which one thread already advances in one 8-lane step; a second "
+        "thread can only split them (each then runs the same step with 4 lanes used), so V1's speed-up comes from "
+        "its small files alone, and costs CPU (see the CPU column). No number of threads gets a stream past one "
+        "lane's speed."
+    )
+    w("")
 
     cold = [S[("cold", p, t)] for p in PRODUCTS for t in NAMES]
     if any(cold):
