@@ -11,9 +11,12 @@ import sys
 from collections import OrderedDict
 
 MIB = 1048576
-# Markers of the section bench/install.sh writes into the same file (kept on rewrite).
-INSTALL_BEGIN = "<!-- BEGIN install-bench"
-INSTALL_END = "<!-- END install-bench -->"
+# Markers of the sections bench/install.sh and bench/verify.sh write into the same file (kept
+# on rewrite, in this order).
+KEPT_SECTIONS = [
+    ("<!-- BEGIN install-bench", "<!-- END install-bench -->"),
+    ("<!-- BEGIN verify-bench", "<!-- END verify-bench -->"),
+]
 
 
 def load(path):
@@ -237,14 +240,16 @@ def main():
     w("Medians over rounds; galaxy-dl's time always includes its own MD5 verification.")
     w("")
 
-    # Keep the install section written by bench/install_report.py, if the file has one.
+    # Keep the sections written by bench/install_report.py and bench/verify_report.py, if the
+    # file has them.
     keep = ""
     try:
         with open(sys.argv[2]) as f:
             old = f.read()
-        a, b = old.find(INSTALL_BEGIN), old.find(INSTALL_END)
-        if a >= 0 and b > a:
-            keep = "\n" + old[a : b + len(INSTALL_END)] + "\n"
+        for begin, end in KEPT_SECTIONS:
+            a, b = old.find(begin), old.find(end)
+            if a >= 0 and b > a:
+                keep += "\n" + old[a : b + len(end)] + "\n"
     except FileNotFoundError:
         pass
     with open(sys.argv[2], "w") as f:

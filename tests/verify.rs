@@ -51,9 +51,11 @@ fn v2_damage_is_listed_and_repair_fetches_only_bad_chunks() {
     assert_eq!(tree(&dir), want);
 
     // A clean install verifies.
-    let o = e.run(&["verify", ds]);
-    assert_code(&o, 0);
-    assert!(stdout(&o).contains(&format!("{} files, 0 bad", want.len())), "{}", stdout(&o));
+    for workers in ["1", "3"] {
+        let o = e.run(&["verify", ds, "--workers", workers]);
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains(&format!("{} files, 0 bad", want.len())), "{}", stdout(&o));
+    }
 
     // Damage: one byte in the middle chunk of a 3-chunk file, a deleted file, a truncated
     // file, a file replaced by a symlink (to a file outside DIR), a missing directory.
@@ -221,6 +223,9 @@ fn no_install_usage_and_lock() {
         assert_code(&o, 2);
         let o = e.run(&[cmd, "--bogus", "a"]);
         assert_code(&o, 2);
+        let o = e.run(&[cmd, "a", "--workers", "0"]);
+        assert_code(&o, 2);
+        assert!(stderr(&o).contains("invalid --workers"), "{}", stderr(&o));
         let o = e.run(&[cmd, "--help"]);
         assert_code(&o, 0);
         assert!(stdout(&o).contains(&format!("galaxy-dl {cmd} DIR")));

@@ -262,15 +262,19 @@ pub fn opt_str(p: &mut pico_args::Arguments, keys: impl Into<pico_args::Keys>) -
     })
 }
 
+/// `--workers N` (1 to 256), if given.
+pub fn workers_flag(p: &mut pico_args::Arguments) -> Result<Option<usize>, String> {
+    let Some(w) = opt_str(p, "--workers")? else { return Ok(None) };
+    match w.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(Some(n)),
+        _ => Err(format!("invalid --workers {w:?}: expected a number from 1 to 256")),
+    }
+}
+
 /// Flags shared by the downloading commands.
 pub fn engine_flags(p: &mut pico_args::Arguments) -> Result<(EngineOptions, Option<u64>), String> {
     let mut engine = EngineOptions::default();
-    if let Some(w) = opt_str(p, "--workers")? {
-        let n: usize =
-            w.trim().parse().map_err(|_| format!("invalid --workers {w:?}: expected a number from 1 to 256"))?;
-        if n == 0 || n > 256 {
-            return Err(format!("invalid --workers {w:?}: expected a number from 1 to 256"));
-        }
+    if let Some(n) = workers_flag(p)? {
         engine.workers = n;
     }
     if let Some(r) = opt_str(p, "--limit-rate")? {

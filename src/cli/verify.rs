@@ -10,7 +10,7 @@ use galaxy_dl::install::{DownloadOptions, Downloader};
 use galaxy_dl::units::human_bytes;
 use galaxy_dl::Error;
 
-use super::args::{engine_flags, finish, output_mode};
+use super::args::{engine_flags, finish, output_mode, workers_flag};
 use super::report::{OutputMode, Reporter};
 use super::signal;
 
@@ -25,9 +25,10 @@ stdout as `BAD path: reason`, then a summary `N files, M bad`. Exits 0 when ever
 matches, 1 otherwise (run `galaxy-dl repair DIR` to fix it).
 
 Options:
-      --json     Newline-delimited JSON events on stdout
-      --quiet    No progress on stderr
-  -h, --help     Print help
+      --workers N  Hashing threads [default: one per CPU]
+      --json       Newline-delimited JSON events on stdout
+      --quiet      No progress on stderr
+  -h, --help       Print help
 ";
 
 pub const REPAIR_HELP: &str = "\
@@ -52,6 +53,8 @@ Options:
 #[derive(Debug)]
 pub struct VerifyArgs {
     pub dir: PathBuf,
+    /// Hashing threads (0 = available parallelism).
+    pub workers: usize,
     pub output_mode: OutputMode,
 }
 
@@ -74,9 +77,10 @@ fn one_dir(cmd: &str, free: Vec<String>) -> Result<PathBuf, String> {
 }
 
 pub fn parse_verify(mut p: pico_args::Arguments) -> Result<VerifyArgs, String> {
+    let workers = workers_flag(&mut p)?.unwrap_or(0);
     let output_mode = output_mode(&mut p);
     let dir = one_dir("verify", finish(p)?)?;
-    Ok(VerifyArgs { dir, output_mode })
+    Ok(VerifyArgs { dir, workers, output_mode })
 }
 
 pub fn parse_repair(mut p: pico_args::Arguments) -> Result<RepairArgs, String> {
@@ -145,7 +149,7 @@ fn failed(dir: &std::path::Path, r: &VerifyReport) -> Error {
 pub fn run_verify(a: VerifyArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let r = verify::verify(&a.dir, 0, Some(reporter.sender()), cancel);
+    let r = verify::verify(&a.dir, a.workers, Some(reporter.sender()), cancel);
     reporter.finish();
     let r = r?;
     print_report(&r, a.output_mode.json);

@@ -6,9 +6,20 @@
 //! Missing files, wrong sizes and anything that is not a regular file (a symlink in place of a
 //! file) are bad; links must be symlinks to their target, directories must be directories.
 //!
-//! Hashing is CPU-bound: files are cut into units (a V1 file, or up to [`UNIT_BYTES`] of
-//! consecutive V2 chunks) that a dedicated rayon pool hashes with plain `read`s into one
-//! reused buffer per thread, after `posix_fadvise(SEQUENTIAL)`.
+//! Hashing is CPU-bound, and every V2 chunk and every V1 file is an MD5 stream of its own, so
+//! each hashing thread advances up to [`LANES`] streams in lock step ([`crate::md5x`]): files
+//! are cut into units (a V1 file, or up to [`UNIT_BYTES`] of consecutive V2 chunks), largest
+//! first; each of a thread's lanes reads one unit front to back, [`PIECE`] bytes per round
+//! (`pread` into the lane's own buffer, after `posix_fadvise(SEQUENTIAL)`), and one
+//! [`update_many`] per round hashes every lane's piece. Memory: one piece buffer per lane, at
+//! most `workers × LANES × PIECE` (1 MiB per thread). Few units (a V1 install that is one huge
+//! file) mean few lanes, down to md-5's scalar speed for one stream.
+//!
+//! Files are read, not mapped: a mapping measured ~7 % faster with a warm page cache, but a
+//! file truncated by another process while mapped would kill verify with SIGBUS, whereas
+//! `pread` reports it ("file shrank while being read"). A file whose size differs from the
+//! plan is bad without reading (a V2 file's chunks inside the shorter length are still
+//! checked, so that `repair` keeps the good ones).
 //!
 //! [`repair`] keeps what verified: a V2 file with some good chunks is moved back to its
 //! build path in `tmp/` and the journal vouches for its good chunks (`x` line, then one `c`
@@ -18,20 +29,16 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
-use md5::{Digest, Md5};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::plan::{Plan, PlanFile, Source};
@@ -39,14 +46,16 @@ use super::state::{JournalState, Stamp, StateDir, STATE_DIR};
 use super::Downloader;
 use crate::error::{Error, Result};
 use crate::journal::{Journal, Record};
+use crate::md5x::{update_many, Md5State, LANES};
 use crate::progress::{Event, FileStatus, Progress, TICK};
 use crate::verify::hex;
 
-/// Largest run of consecutive V2 chunks hashed as one unit of work.
-pub const UNIT_BYTES: u64 = 32 << 20;
+/// Largest run of consecutive V2 chunks one lane reads as a unit of work (a larger chunk is a
+/// unit by itself).
+pub const UNIT_BYTES: u64 = 8 << 20;
 
-/// Read size of the hashing threads (one buffer per thread, reused).
-pub const READ_BUF: usize = 256 << 10;
+/// Bytes each lane reads and hashes per lock-step round (one buffer of this size per lane).
+pub const PIECE: usize = 64 << 10;
 
 /// What kind of entry of the plan is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -183,16 +192,18 @@ pub struct RepairReport {
     pub after: VerifyReport,
 }
 
-/// A unit of hashing work.
+/// A unit of hashing work: what one lane reads, front to back.
 struct Unit {
     file: usize,
     kind: UnitKind,
+    /// Bytes to read.
+    bytes: u64,
 }
 
 enum UnitKind {
-    /// Whole file against its MD5.
+    /// Whole file against its MD5 (one stream).
     Whole,
-    /// Chunks `first..end` of a V2 file.
+    /// Chunks `first..end` of a V2 file (one stream per chunk).
     Chunks(usize, usize),
 }
 
@@ -315,13 +326,13 @@ fn verify_in(
                         bytes += chunks[end].size;
                         end += 1;
                     }
-                    units.push(Unit { file: i, kind: UnitKind::Chunks(first, end) });
+                    units.push(Unit { file: i, kind: UnitKind::Chunks(first, end), bytes });
                     first = end;
                 }
             }
             Source::Blob { .. } => {
                 if c.reason.is_none() && f.md5.is_some() && f.size > 0 {
-                    units.push(Unit { file: i, kind: UnitKind::Whole });
+                    units.push(Unit { file: i, kind: UnitKind::Whole, bytes: f.size });
                 } else {
                     progress.add_local(f.size);
                 }
@@ -329,33 +340,49 @@ fn verify_in(
         }
     }
 
-    // Hash on a dedicated pool; the calling thread ticks progress.
+    // Hash on `workers` threads (largest units first); the calling thread ticks progress.
     let workers = if workers == 0 { default_workers() } else { workers };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("galaxy-dl-verify-{i}"))
-        .build()
-        .map_err(|e| Error::io("start", dir, std::io::Error::other(e.to_string())))?;
-    let results: Vec<UnitResult> = std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let units = &units;
-        s.spawn(move || {
-            let r: Vec<UnitResult> =
-                pool.install(|| units.par_iter().map(|u| run_unit(dir, plan, u, progress, cancel)).collect());
-            let _ = tx.send(r);
-        });
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by_key(|&u| std::cmp::Reverse(units[u].bytes));
+    let next = AtomicUsize::new(0);
+    let job = Job { dir, plan, units: &units, order: &order, next: &next, progress, cancel };
+    let mut results: Vec<Option<UnitResult>> = units.iter().map(|_| None).collect();
+    let mut failed = false;
+    std::thread::scope(|s| {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<(usize, UnitResult)>>();
+        let mut handles = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let tx = tx.clone();
+            let job = &job;
+            let h = std::thread::Builder::new().name(format!("galaxy-dl-verify-{i}")).spawn_scoped(s, move || {
+                let _ = tx.send(job.run());
+            });
+            // Threads take units until none are left, so any one of them covers the rest if
+            // another cannot start; a unit without a result fails the run below.
+            if let Ok(h) = h {
+                handles.push(h);
+            }
+        }
+        drop(tx);
         loop {
             match rx.recv_timeout(TICK) {
-                Ok(r) => break r,
+                Ok(done) => {
+                    for (u, r) in done {
+                        results[u] = Some(r);
+                    }
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => progress.tick(),
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break Vec::new(),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
+        }
+        for h in handles {
+            failed |= h.join().is_err();
         }
     });
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    if results.len() != units.len() {
+    if failed || results.iter().any(Option::is_none) {
         return Err(Error::Io {
             op: "verify",
             path: dir.to_path_buf(),
@@ -363,7 +390,7 @@ fn verify_in(
         });
     }
     let mut hashed = 0;
-    for (u, r) in units.iter().zip(results) {
+    for (u, r) in units.iter().zip(results.into_iter().flatten()) {
         let f = &plan.files[u.file];
         let c = &mut checks[u.file];
         match r {
@@ -545,25 +572,218 @@ fn normalise<'a>(base: &[&'a str], path: &'a Path) -> Option<Vec<&'a str>> {
     Some(out)
 }
 
-thread_local! {
-    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+/// What every hashing thread shares.
+struct Job<'a> {
+    dir: &'a Path,
+    plan: &'a Plan,
+    units: &'a [Unit],
+    /// Unit indices, largest first: the order in which threads take them.
+    order: &'a [usize],
+    /// Next position in `order`.
+    next: &'a AtomicUsize,
+    progress: &'a Progress,
+    cancel: &'a AtomicBool,
 }
 
-fn run_unit(dir: &Path, plan: &Plan, u: &Unit, progress: &Progress, cancel: &AtomicBool) -> UnitResult {
-    let f = &plan.files[u.file];
-    BUF.with(|b| {
-        let mut buf = b.borrow_mut();
-        if buf.len() != READ_BUF {
-            buf.resize(READ_BUF, 0);
-        }
-        match u.kind {
-            UnitKind::Whole => UnitResult::Whole(hash_whole(dir, f, &mut buf, progress, cancel)),
-            UnitKind::Chunks(a, b) => {
-                let (bad, err) = hash_chunks(dir, f, a, b, &mut buf, progress, cancel);
-                UnitResult::Chunks(bad, err)
+impl Job<'_> {
+    /// One hashing thread. It keeps up to [`LANES`] units open, one per lane, each read front
+    /// to back [`PIECE`] bytes per round; a round advances the current MD5 stream of every lane
+    /// together ([`update_many`]), and a lane that finishes its unit takes the next one. At most
+    /// one unit larger than a piece is taken per round, so a thread's lanes start and end
+    /// staggered and the threads take the remaining units in turn (an even split, not one
+    /// thread grabbing 16 at once). Returns the result of every unit it took.
+    fn run(&self) -> Vec<(usize, UnitResult)> {
+        let mut done = Vec::new();
+        let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(LANES);
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let mut exhausted = false;
+        loop {
+            let mut took_big = false;
+            while lanes.len() < LANES && !took_big && !exhausted && !self.cancel.load(Ordering::Relaxed) {
+                let Some(&u) = self.order.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                    exhausted = true;
+                    break;
+                };
+                let mut lane = match Lane::open(self, u, spare.pop().unwrap_or_default()) {
+                    Ok(lane) => lane,
+                    Err(r) => {
+                        done.push((u, r));
+                        continue;
+                    }
+                };
+                match lane.settle() {
+                    Some(r) => {
+                        done.push((u, r));
+                        spare.push(lane.buf);
+                    }
+                    None => {
+                        took_big = self.units[u].bytes > PIECE as u64;
+                        lanes.push(lane);
+                    }
+                }
+            }
+            if lanes.is_empty() {
+                // Every unit is taken (or verify is cancelled).
+                break;
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                done.extend(lanes.drain(..).map(|l| (l.unit, l.fail("interrupted".into()))));
+                break;
+            }
+            // One piece per lane; a lane that cannot read is done, its unfinished streams bad.
+            let mut i = 0;
+            while i < lanes.len() {
+                match lanes[i].fill() {
+                    Ok(()) => i += 1,
+                    Err(e) => {
+                        let lane = lanes.swap_remove(i);
+                        done.push((lane.unit, lane.fail(e)));
+                    }
+                }
+            }
+            let mut bytes = 0;
+            {
+                let mut states: Vec<&mut Md5State> = Vec::with_capacity(lanes.len());
+                let mut pieces: Vec<&[u8]> = Vec::with_capacity(lanes.len());
+                for l in lanes.iter_mut() {
+                    bytes += l.got as u64;
+                    pieces.push(&l.buf[..l.got]);
+                    states.push(&mut l.md5);
+                }
+                update_many(&mut states, &pieces);
+            }
+            self.progress.add_local(bytes);
+            let mut i = 0;
+            while i < lanes.len() {
+                lanes[i].pos += lanes[i].got as u64;
+                match lanes[i].settle() {
+                    Some(r) => {
+                        let lane = lanes.swap_remove(i);
+                        done.push((lane.unit, r));
+                        spare.push(lane.buf);
+                    }
+                    None => i += 1,
+                }
             }
         }
-    })
+        done
+    }
+}
+
+/// One unit being read and hashed by one lane of a hashing thread.
+struct Lane<'a> {
+    unit: usize,
+    f: &'a PlanFile,
+    file: File,
+    /// A V1 file: the one stream `0..1` is the whole file.
+    whole: bool,
+    /// The current stream is chunk `k` of `k..end`.
+    k: usize,
+    end: usize,
+    /// File offset and length of the current stream, and bytes of it hashed so far.
+    start: u64,
+    len: u64,
+    pos: u64,
+    md5: Md5State,
+    bad: Vec<usize>,
+    /// [`PIECE`] bytes; the first `got` hold the piece read this round.
+    buf: Vec<u8>,
+    got: usize,
+}
+
+impl<'a> Lane<'a> {
+    /// Open unit `unit` for reading (with `buf` as its buffer); its result if that fails.
+    fn open(job: &Job<'a>, unit: usize, mut buf: Vec<u8>) -> std::result::Result<Lane<'a>, UnitResult> {
+        let u = &job.units[unit];
+        let f = &job.plan.files[u.file];
+        let (whole, k, end) = match u.kind {
+            UnitKind::Whole => (true, 0, 1),
+            UnitKind::Chunks(a, b) => (false, a, b),
+        };
+        let first = if whole { 0 } else { f.chunks()[k].offset };
+        let file = match open_seq(&job.dir.join(&f.path), first, u.bytes) {
+            Ok(file) => file,
+            Err(e) if whole => return Err(UnitResult::Whole(Err(e.to_string()))),
+            Err(e) => return Err(UnitResult::Chunks((k..end).collect(), Some(e.to_string()))),
+        };
+        buf.resize(PIECE, 0);
+        let mut lane = Lane {
+            unit,
+            f,
+            file,
+            whole,
+            k,
+            end,
+            start: 0,
+            len: 0,
+            pos: 0,
+            md5: Md5State::new(),
+            bad: Vec::new(),
+            buf,
+            got: 0,
+        };
+        lane.set_stream();
+        Ok(lane)
+    }
+
+    /// Start stream `k`.
+    fn set_stream(&mut self) {
+        (self.start, self.len) = if self.whole {
+            (0, self.f.size)
+        } else {
+            let c = &self.f.chunks()[self.k];
+            (c.offset, c.size)
+        };
+        self.pos = 0;
+        self.md5 = Md5State::new();
+    }
+
+    /// Read the next piece of the current stream into `buf` (never past the stream's end).
+    fn fill(&mut self) -> std::result::Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.len - self.pos).min(PIECE as u64) as usize;
+        let at = self.start + self.pos;
+        let mut got = 0;
+        while got < want {
+            match self.file.read_at(&mut self.buf[got..want], at + got as u64) {
+                Ok(0) => return Err("file shrank while being read".into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        self.got = got;
+        Ok(())
+    }
+
+    /// Check the streams that are complete; the unit's result once its last stream is.
+    fn settle(&mut self) -> Option<UnitResult> {
+        while self.pos == self.len {
+            let digest = hex(&std::mem::take(&mut self.md5).finalize());
+            if self.whole {
+                return Some(UnitResult::Whole(Ok(digest)));
+            }
+            if digest != self.f.chunks()[self.k].md5 {
+                self.bad.push(self.k);
+            }
+            self.k += 1;
+            if self.k == self.end {
+                return Some(UnitResult::Chunks(std::mem::take(&mut self.bad), None));
+            }
+            self.set_stream();
+        }
+        None
+    }
+
+    /// The unit's result when reading stopped with `error`: the streams not finished are bad.
+    fn fail(mut self, error: String) -> UnitResult {
+        if self.whole {
+            UnitResult::Whole(Err(error))
+        } else {
+            self.bad.extend(self.k..self.end);
+            UnitResult::Chunks(self.bad, Some(error))
+        }
+    }
 }
 
 /// Open for reading, with the kernel told to read ahead aggressively over `off..off+len`.
@@ -574,89 +794,6 @@ fn open_seq(p: &Path, off: u64, len: u64) -> std::io::Result<File> {
         libc::posix_fadvise(file.as_raw_fd(), off as libc::off_t, len as libc::off_t, libc::POSIX_FADV_SEQUENTIAL);
     }
     Ok(file)
-}
-
-fn hash_whole(
-    dir: &Path,
-    f: &PlanFile,
-    buf: &mut [u8],
-    progress: &Progress,
-    cancel: &AtomicBool,
-) -> std::result::Result<String, String> {
-    let mut file = open_seq(&dir.join(&f.path), 0, f.size).map_err(|e| e.to_string())?;
-    let mut h = Md5::new();
-    let mut left = f.size;
-    while left > 0 {
-        if cancel.load(Ordering::Relaxed) {
-            return Err("interrupted".into());
-        }
-        let want = left.min(buf.len() as u64) as usize;
-        let n = file.read(&mut buf[..want]).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("file shrank while being read".into());
-        }
-        h.update(&buf[..n]);
-        left -= n as u64;
-        progress.add_local(n as u64);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-/// Hash chunks `a..b` of `f`: the indices of bad chunks, and a read error if one stopped it
-/// (the chunks not read are then counted bad).
-fn hash_chunks(
-    dir: &Path,
-    f: &PlanFile,
-    a: usize,
-    b: usize,
-    buf: &mut [u8],
-    progress: &Progress,
-    cancel: &AtomicBool,
-) -> (Vec<usize>, Option<String>) {
-    use std::io::{Seek, SeekFrom};
-    let chunks = &f.chunks()[a..b];
-    let start = chunks[0].offset;
-    let span = chunks.iter().map(|c| c.size).sum();
-    let all_bad = || (a..b).collect::<Vec<usize>>();
-    let mut file = match open_seq(&dir.join(&f.path), start, span) {
-        Ok(x) => x,
-        Err(e) => return (all_bad(), Some(e.to_string())),
-    };
-    if let Err(e) = file.seek(SeekFrom::Start(start)) {
-        return (all_bad(), Some(e.to_string()));
-    }
-    let mut bad = Vec::new();
-    for (k, c) in chunks.iter().enumerate() {
-        let mut h = Md5::new();
-        let mut left = c.size;
-        while left > 0 {
-            if cancel.load(Ordering::Relaxed) {
-                bad.extend(a + k..b);
-                return (bad, Some("interrupted".into()));
-            }
-            let want = left.min(buf.len() as u64) as usize;
-            match file.read(&mut buf[..want]) {
-                Ok(0) => {
-                    bad.extend(a + k..b);
-                    return (bad, Some("file shrank while being read".into()));
-                }
-                Ok(n) => {
-                    h.update(&buf[..n]);
-                    left -= n as u64;
-                    progress.add_local(n as u64);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    bad.extend(a + k..b);
-                    return (bad, Some(e.to_string()));
-                }
-            }
-        }
-        if hex(&h.finalize()) != c.md5 {
-            bad.push(a + k);
-        }
-    }
-    (bad, None)
 }
 
 /// Verify the install in `dir`, then fetch exactly what is bad or missing (keeping the good
@@ -800,5 +937,190 @@ mod tests {
         assert_eq!(Reason::Size { expected: 5, actual: 3 }.to_string(), "size 3, expected 5");
         let j = serde_json::to_value(Reason::Missing).unwrap();
         assert_eq!(j["kind"], "missing");
+    }
+
+    /// Deterministic bytes.
+    fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn md5_of(b: &[u8]) -> String {
+        use md5::{Digest, Md5};
+        hex(&Md5::digest(b))
+    }
+
+    /// A V2 file of chunks of the given sizes, written to `dir`.
+    fn v2_file(dir: &Path, path: &str, seed: u64, sizes: &[usize]) -> PlanFile {
+        let data = bytes(seed, sizes.iter().sum());
+        let mut chunks = Vec::new();
+        let mut off = 0;
+        for &n in sizes {
+            chunks.push(super::super::plan::ChunkRef {
+                offset: off as u64,
+                size: n as u64,
+                md5: md5_of(&data[off..off + n]),
+                compressed_md5: md5_of(&[seed as u8, chunks.len() as u8]),
+                compressed_size: n as u64,
+            });
+            off += n;
+        }
+        std::fs::write(dir.join(path), &data).unwrap();
+        PlanFile {
+            path: path.into(),
+            size: data.len() as u64,
+            md5: Some(md5_of(&data)),
+            sha256: None,
+            executable: false,
+            product_id: "1".into(),
+            source: Source::Chunks { chunks },
+            sfc_offset: None,
+        }
+    }
+
+    /// A V1 file of `len` bytes, written to `dir`.
+    fn v1_file(dir: &Path, path: &str, seed: u64, len: usize) -> PlanFile {
+        let data = bytes(seed, len);
+        std::fs::write(dir.join(path), &data).unwrap();
+        PlanFile {
+            path: path.into(),
+            size: len as u64,
+            md5: Some(md5_of(&data)),
+            sha256: None,
+            executable: false,
+            product_id: "1".into(),
+            source: Source::Blob { offset: 0 },
+            sfc_offset: None,
+        }
+    }
+
+    fn flip(p: &Path, at: u64) {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();
+        let mut b = [0u8];
+        f.read_exact_at(&mut b, at).unwrap();
+        f.write_all_at(&[b[0] ^ 0x5a], at).unwrap();
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("galaxy-dl-verify-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// More units than lanes (so lanes are refilled), chunks of uneven sizes (smaller and
+    /// larger than a piece, not multiples of 64, one empty), a file of many chunks cut into
+    /// several units, V1 files of every padding case: exactly the damaged chunks and files are
+    /// reported, with any number of threads, and progress counts every planned byte.
+    #[test]
+    fn lock_step_verify_reports_exactly_the_damage() {
+        let d = scratch("lanes");
+        let state = StateDir::open(&d).unwrap();
+        let mut plan = Plan::default();
+        // 60 chunks of ~150 KiB: two units (UNIT_BYTES), chunk 37 corrupt in its last byte.
+        let sizes: Vec<usize> = (0..60).map(|k| 140_000 + k * 997).collect();
+        assert!(sizes.iter().sum::<usize>() as u64 > UNIT_BYTES);
+        plan.files.push(v2_file(&d, "many.bin", 1, &sizes));
+        let c37 = &plan.files[0].chunks()[37];
+        flip(&d.join("many.bin"), c37.offset + c37.size - 1);
+        // 30 small V2 files (more units than LANES); file 11 has a corrupt middle chunk.
+        for i in 0..30u64 {
+            let sizes = [1 + (i as usize * 7919) % 90_000, 0, 65_536, 64 * (i as usize + 1) + 3];
+            plan.files.push(v2_file(&d, &format!("v2-{i}.bin"), 100 + i, &sizes));
+        }
+        let c = &plan.files[12].chunks()[2];
+        flip(&d.join("v2-11.bin"), c.offset + c.size / 2);
+        // V1 files around block and piece boundaries; one corrupt.
+        for (i, len) in [1usize, 55, 56, 63, 64, 65, 119, 128, 65_535, 65_536, 65_537, 300_001].into_iter().enumerate()
+        {
+            plan.files.push(v1_file(&d, &format!("v1-{i}.bin"), 500 + i as u64, len));
+        }
+        flip(&d.join("v1-10.bin"), 40_000);
+        // A V2 file shorter than planned (cut inside chunk 2 of 5) and a V1 one: bad by size,
+        // the V2 file's chunks inside the shorter length still checked.
+        plan.files.push(v2_file(&d, "short2.bin", 900, &[70_000, 70_000, 70_000, 70_000, 70_000]));
+        std::fs::OpenOptions::new().write(true).open(d.join("short2.bin")).unwrap().set_len(150_000).unwrap();
+        plan.files.push(v1_file(&d, "short1.bin", 901, 200_000));
+        std::fs::OpenOptions::new().write(true).open(d.join("short1.bin")).unwrap().set_len(10).unwrap();
+
+        let total: u64 = plan.files.iter().map(|f| f.size).sum();
+        for workers in [1, 2, 5] {
+            let progress = Progress::new(None);
+            let cancel = AtomicBool::new(false);
+            let (r, stamps) = verify_in(&state, &plan, workers, &progress, &cancel, None).unwrap();
+            assert_eq!(progress.done(), total, "{workers} workers");
+            assert_eq!(r.files, plan.files.len());
+            let bad: Vec<(&str, &Reason)> = r.bad.iter().map(|b| (b.path.as_str(), &b.reason)).collect();
+            assert_eq!(bad.len(), 5, "{workers} workers: {bad:?}");
+            assert_eq!(bad[0], ("many.bin", &Reason::Chunks { bad: vec![37], total: 60 }));
+            assert_eq!(r.bad[0].good_chunks, (0..60).filter(|&k| k != 37).collect::<Vec<_>>());
+            assert_eq!(bad[1], ("v2-11.bin", &Reason::Chunks { bad: vec![2], total: 4 }));
+            assert_eq!(bad[2].0, "v1-10.bin");
+            assert!(matches!(bad[2].1, Reason::Checksum { .. }), "{:?}", bad[2]);
+            assert_eq!(bad[3], ("short2.bin", &Reason::Size { expected: 350_000, actual: 150_000 }));
+            assert_eq!(r.bad[3].good_chunks, vec![0, 1]);
+            assert_eq!(bad[4], ("short1.bin", &Reason::Size { expected: 200_000, actual: 10 }));
+            // Everything but the short V1 file and the chunks past the short V2 file's end.
+            assert_eq!(r.hashed_bytes, total - 200_000 - 3 * 70_000, "{workers} workers");
+            assert_eq!(stamps.iter().filter(|s| s.is_some()).count(), plan.files.len() - 5);
+        }
+        let cancel = AtomicBool::new(true);
+        let r = verify_in(&state, &plan, 2, &Progress::new(None), &cancel, None);
+        assert!(matches!(r, Err(Error::Interrupted)), "{r:?}");
+        drop(state);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A file that shrinks after it was sized (here: units planned for more bytes than are
+    /// on disk) is reported, not hashed past its end, and its unread chunks are bad.
+    #[test]
+    fn a_file_shorter_than_its_units_is_reported_not_read_past_its_end() {
+        let d = scratch("shrank");
+        let mut plan = Plan::default();
+        plan.files.push(v2_file(&d, "c.bin", 7, &[100_000, 100_000, 100_000, 100_000]));
+        plan.files.push(v1_file(&d, "w.bin", 8, 300_000));
+        for p in ["c.bin", "w.bin"] {
+            std::fs::OpenOptions::new().write(true).open(d.join(p)).unwrap().set_len(150_000).unwrap();
+        }
+        let units = vec![
+            Unit { file: 0, kind: UnitKind::Chunks(0, 4), bytes: 400_000 },
+            Unit { file: 1, kind: UnitKind::Whole, bytes: 300_000 },
+        ];
+        let order = [0, 1];
+        let next = AtomicUsize::new(0);
+        let progress = Progress::new(None);
+        let cancel = AtomicBool::new(false);
+        let job = Job {
+            dir: &d,
+            plan: &plan,
+            units: &units,
+            order: &order,
+            next: &next,
+            progress: &progress,
+            cancel: &cancel,
+        };
+        let mut got = job.run();
+        got.sort_by_key(|(u, _)| *u);
+        assert_eq!(got.len(), 2);
+        match &got[0].1 {
+            UnitResult::Chunks(bad, Some(e)) => {
+                assert_eq!(bad, &vec![1, 2, 3]);
+                assert!(e.contains("shrank"), "{e}");
+            }
+            _ => panic!("chunks unit not reported"),
+        }
+        match &got[1].1 {
+            UnitResult::Whole(Err(e)) => assert!(e.contains("shrank"), "{e}"),
+            _ => panic!("whole unit not reported"),
+        }
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
