@@ -158,6 +158,31 @@ impl MappedFile {
         }
     }
 
+    /// Done with `off..off+len` for good (written and checked): drop its page-table entries and
+    /// start its writeback. Unmapping first (`MADV_DONTNEED` keeps the dirty data in the page
+    /// cache) makes the writeback cheap: cleaning pages that are still mapped costs a
+    /// write-protect and a cross-CPU TLB flush per page. Only whole pages inside the range are
+    /// unmapped (a boundary page may belong to a neighbour still being written).
+    pub fn retire(&self, off: u64, len: u64) {
+        if let Some(m) = &self.map {
+            let page = 4096u64;
+            let start = off.div_ceil(page) * page;
+            let end = (off.saturating_add(len)).min(self.len) / page * page;
+            if end > start {
+                // SAFETY: whole pages inside the mapping; for a MAP_SHARED file mapping this only
+                // drops page-table entries (contents stay in the page cache, dirty).
+                unsafe {
+                    libc::madvise(
+                        m.as_mut_ptr().add(start as usize).cast(),
+                        (end - start) as usize,
+                        libc::MADV_DONTNEED,
+                    );
+                }
+            }
+        }
+        self.start_writeback(off, len);
+    }
+
     /// Start writing `off..off+len` back to disk without waiting (`sync_file_range`), so that
     /// the msync before journaling and the final sync find little left to do.
     pub fn start_writeback(&self, off: u64, len: u64) {

@@ -108,6 +108,7 @@ impl Engine {
         let mut pos = job.start;
         let mut endpoint = 0usize;
         let mut attempt = 0u32;
+        let t0 = std::time::Instant::now();
         while pos < job.end {
             let (url, link) = urls.url(&job.product, endpoint)?;
             let before = pos;
@@ -148,6 +149,14 @@ impl Engine {
                 }
             }
         }
+        log::trace!(
+            "main.bin {}-{} ({} segments) done after {:?} ({:?})",
+            job.start,
+            job.end - 1,
+            job.segments.len(),
+            t0.elapsed(),
+            std::thread::current().name().unwrap_or("")
+        );
         Ok(())
     }
 

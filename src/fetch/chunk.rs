@@ -7,6 +7,13 @@
 //! stored (`compressedMd5`), zlib's own Adler-32 of the inflated stream, and the inflated size;
 //! the inflated MD5 is checked here too unless the caller covers those bytes with a whole-file
 //! MD5 (which it then checks as the file completes) — so no inflated byte is hashed twice.
+//! For the last requests of a download the sink may lend a file's digest to the worker
+//! ([`ChunkSink::lend_digest`]), which then hashes the chunk while inflating it, so no hashing
+//! is left when the last byte arrives.
+//!
+//! When no chunk is left to start, idle workers help the ones still in flight ([`super::help`]):
+//! they fetch the second half of a slow chunk with a Range request, and its owner continues
+//! from their bytes.
 //!
 //! URLs come from a [`ChunkUrls`] (secure links with endpoint failover and renewal, or the
 //! token-less dependency store). A chunk used by several files (or twice in one) is fetched
@@ -357,7 +364,7 @@ impl Engine {
         Ok(digest)
     }
 
-    /// An idle worker helps the in-flight chunk with the most time left (see [`help`]):
+    /// An idle worker helps the in-flight chunk with the most time left (see [`super::help`]):
     /// false when nothing is left to help with.
     fn help(&self, tail: &Tail) -> bool {
         let (flight, at, end) = match tail.claim() {

@@ -887,18 +887,14 @@ impl Work {
         w
     }
 
-    /// Put the largest of the last requests first (longest-processing-time order for the
-    /// tail), so no connection is left alone with a big chunk while the others sit idle. Only
-    /// the tail is reordered: earlier requests keep their striped file order ([`stripe`]),
-    /// which bounds the files open at once and lets whole-file digests follow the download.
+    /// Prepare the last requests: chunks keep their file order and hash their files inline
+    /// (idle workers split the slowest of them, `fetch::help`, so no size ordering is needed,
+    /// and in file order each file's digest reaches its last chunk while it is still arriving);
+    /// `main.bin` pieces, which nobody splits, go largest first (longest-processing-time order),
+    /// so no connection is left alone with a big piece while the others sit idle.
     fn balance_tail(&mut self, workers: usize) {
         let tail = (2 * workers).min(self.chunks.len());
         let start = self.chunks.len() - tail;
-        let first_net = self.chunks.iter().position(|j| j.local.is_none()).unwrap_or(self.chunks.len());
-        // By size class (MiB), stable: chunks of about the same size keep their file order, so
-        // the whole-file digests can still follow them (and hash them inline) to the end.
-        self.chunks[start.max(first_net)..].sort_by_key(|j| std::cmp::Reverse(j.compressed_size >> 20));
-        // The last requests hash their files inline, so no hashing is left after the last byte.
         for j in &mut self.chunks[start..] {
             j.hash_inline = true;
         }
