@@ -224,7 +224,15 @@ run_install() {
     if [[ $logline ]]; then
         read -r gchunks _ _ gblobs _ < <(echo "$logline" | tr ',' ' ')
     fi
+    # galaxy-dl's summary: "..., 326.7 MiB downloaded, ..." = the bytes the install needed (a
+    # chunk finished by a helper's Range request counts once; the mock's body bytes also count
+    # what it pushed into a connection that was dropped at the split point).
+    local needed
+    needed=$(grep -oE '[0-9.]+ (B|KiB|MiB|GiB) downloaded' "$OUT/gdl.stdout" | tail -n1 |
+        awk '{ m = ($2 == "GiB") ? 1073741824 : ($2 == "MiB") ? 1048576 : ($2 == "KiB") ? 1024 : 1; printf "%d", $1 * m }')
+    [[ $needed ]] || needed=null
     jrec kind=install scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$WORKERS" \
+        needed_bytes:="$needed" \
         wall_s:="$wall" user_s:="$user" sys_s:="$sys" maxrss_kib:="$maxrss" \
         mock_cpu_s:="$(fsub "$m0" "$m1")" machine_busy_s:="$(fsub "$b0" "$b1")" steal_s:="$(fsub "$st0" "$st1")" load="$load" \
         bytes:="$bytes" files:="$files" small_files:="$small" \
