@@ -30,6 +30,11 @@ RSS_WORKERS=8
 
 OUT=$ROOT/bench/out/install
 DL=$OUT/dl
+# Earlier installs are moved here, not deleted, until the harness ends: ext4 checks every free
+# inode it considers against "deleted in the last 30 s" (fs/ext4/ialloc.c recently_deleted), so
+# creating the V1 product's 1012 files right after deleting the previous run's 1012 spent ~14 % of
+# the samples there (perf, by hand). A user's install does not follow a mass deletion.
+TRASH=$OUT/trash.$$
 RES=$OUT/results.jsonl
 TIMEF=$OUT/time.txt
 GDL=$ROOT/target/release/galaxy-dl
@@ -47,13 +52,26 @@ cleanup() {
     trap - EXIT INT TERM
     for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$DL"
+    rm -rf "$DL" "$TRASH"
     [[ $rc -ne 0 ]] && log "exited with status $rc (mocks stopped, install dirs removed)"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# fresh_dl: an empty $DL, the previous one moved into $TRASH (see TRASH above), everything
+# written back, and (as root) the page cache dropped: this VM reports freed memory to the host
+# (virtio-balloon free page reporting), so pages not reused within ~2 s come back cold and the
+# first write to each costs a host fault; moving old installs aside instead of deleting them
+# would otherwise leave every run only such pages. Dropped pages are reused by the next run.
+fresh_dl() {
+    mkdir -p "$TRASH"
+    [[ -d $DL ]] && mv "$DL" "$TRASH/$(date +%s%N)"
+    mkdir -p "$DL"
+    sync
+    if [[ -w /proc/sys/vm/drop_caches ]]; then echo 1 >/proc/sys/vm/drop_caches; fi
+}
 
 # jrec key=string key:=raw_json ...  -> one JSON object appended to $RES
 jrec() {
@@ -98,7 +116,7 @@ for t in cargo curl python3 awk getconf; do command -v "$t" >/dev/null || die "$
 [[ ${EPOCHREALTIME:-} ]] || die "bash >= 5 needed (EPOCHREALTIME)"
 
 mkdir -p "$OUT"
-rm -rf "$DL"
+rm -rf "$DL" "$OUT"/trash.*
 : >"$RES"
 
 log "building release binaries (cargo build --release --workspace)"
@@ -188,8 +206,7 @@ PY
 run_install() {
     local scen=$1 kind=$2 round=$3 mname=$4 id dir=$DL/$2 load t0 t1 rc=0
     [[ $kind == v2 ]] && id=$V2_ID || id=$V1_ID
-    rm -rf "$DL"
-    mkdir -p "$DL"
+    fresh_dl
     sync
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     local m0 m1 s0=() s1=()
@@ -242,24 +259,21 @@ run_install() {
     log "$scen $kind round $round: $(awk -v b="$bytes" -v t="$wall" 'BEGIN{printf "%.1f MiB in %.3f s = %.1f MiB/s", b/1048576, t, b/1048576/t}')," \
         "galaxy-dl cpu ${user}u ${sys}s, mock cpu $(fsub "$m0" "$m1")s, machine busy $(fsub "$b0" "$b1")s, requests: mock main.bin $((s1[1] - s0[1]))" \
         "chunk $((s1[2] - s0[2])) (log: ${logline:-none}), files $files ($small small), load $load"
-    rm -rf "$DL"
-    mkdir -p "$DL"
+    fresh_dl
 }
 
 # peak RssAnon of one install (separate run: sampling costs CPU)
 rss_install() { # kind mname
     local kind=$1 id dir=$DL/$1
     [[ $kind == v2 ]] && id=$V2_ID || id=$V1_ID
-    rm -rf "$DL"
-    mkdir -p "$DL"
+    fresh_dl
     sync
     python3 bench/peak_rss.py "$OUT/rss.txt" "$GDL" download "$id" --dir "$dir" --workers "$RSS_WORKERS" --quiet \
         >/dev/null 2>"$OUT/gdl.stderr" || die "rss run of $kind failed: $(tail -n 5 "$OUT/gdl.stderr")"
     read -r anon file shmem samples <"$OUT/rss.txt"
     jrec kind=rss product="$kind" workers:="$RSS_WORKERS" anon_kib:="$anon" file_kib:="$file" shmem_kib:="$shmem" samples:="$samples"
     log "rss $kind: peak RssAnon $(awk -v k="$anon" 'BEGIN{printf "%.1f", k/1024}') MiB ($samples samples)"
-    rm -rf "$DL"
-    mkdir -p "$DL"
+    fresh_dl
 }
 
 # --------------------------------------------------------- uncapped ----
@@ -282,7 +296,7 @@ fi
 
 if [[ $HAVE_PERF == 1 ]]; then
     log "perf record -g of one uncapped V2 install (symbolized build)"
-    rm -rf "$DL" && mkdir -p "$DL" && sync
+    fresh_dl && sync
     perf record -g -F 999 -o "$OUT/perf.data" -- "$PROF_TARGET/release/galaxy-dl" download "$V2_ID" \
         --dir "$DL/v2" --workers "$WORKERS" --quiet >/dev/null 2>"$OUT/perf-record.log" ||
         die "perf record run failed: $(tail -n 5 "$OUT/perf-record.log")"
@@ -302,7 +316,7 @@ def rows(p):
     return out
 print(json.dumps({"kind": "perf", "symbols": rows(sys.argv[1]), "dsos": rows(sys.argv[2])}))
 PY
-    rm -rf "$DL"
+    fresh_dl
 fi
 stop_mock
 

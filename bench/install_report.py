@@ -55,7 +55,7 @@ def perf_split(perf):
     cats = {
         "MD5, one stream (md-5)": 0.0,
         "MD5, lock step (md5x)": 0.0,
-        "inflate + Adler-32": 0.0,
+        "inflate": 0.0,
         "kernel": 0.0,
         "other user space": 0.0,
     }
@@ -68,7 +68,7 @@ def perf_split(perf):
         elif "md5" in low:
             cats["MD5, one stream (md-5)"] += p
         elif "zlib" in low or "inflate" in low or "adler" in low or "miniz" in low:
-            cats["inflate + Adler-32"] += p
+            cats["inflate"] += p
         else:
             cats["other user space"] += p
     return cats
