@@ -44,6 +44,8 @@ CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '[install-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup ----
 MOCK_PIDS=()
@@ -73,22 +75,6 @@ fresh_dl() {
     if [[ -w /proc/sys/vm/drop_caches ]]; then echo 1 >/proc/sys/vm/drop_caches; fi
 }
 
-# jrec key=string key:=raw_json ...  -> one JSON object appended to $RES
-jrec() {
-    python3 - "$@" >>"$RES" <<'PY'
-import json, sys
-obj = {}
-for a in sys.argv[1:]:
-    if ":=" in a and ("=" not in a or a.index(":=") < a.index("=")):
-        k, v = a.split(":=", 1)
-        obj[k] = json.loads(v)
-    else:
-        k, v = a.split("=", 1)
-        obj[k] = v
-print(json.dumps(obj))
-PY
-}
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
 # utime+stime of a process in seconds (all its threads), from /proc/PID/stat fields 14-15.
 proc_cpu() {
@@ -97,9 +83,6 @@ proc_cpu() {
 # Busy CPU seconds of the whole machine (user+nice+system+irq+softirq) and steal, from /proc/stat.
 machine_busy() {
     awk -v tck="$CLK_TCK" '/^cpu / { printf "%.3f", ($2 + $3 + $4 + $7 + $8) / tck }' /proc/stat
-}
-machine_steal() {
-    awk -v tck="$CLK_TCK" '/^cpu / { printf "%.3f", $9 / tck }' /proc/stat
 }
 # Request counters of a mock started with --stats-file, as "key=value ..." -> shell vars S_*.
 read_stats() { # file
@@ -154,52 +137,6 @@ jrec kind=meta \
     v_rustc="$(rustc --version 2>&1)" \
     repo_commit="$(git describe --always --dirty 2>/dev/null || echo unknown)"
 
-# ----------------------------------------------------------------- mock ----
-# start_mock NAME ARGS... : starts galaxy-dl-mock in the background, waits for "# ready",
-# sets MOCK_PID and exports the GALAXY_DL_* URLs it prints.
-start_mock() {
-    local name=$1 i
-    shift
-    "$MOCK" "$@" >"$OUT/mock-$name.out" 2>&1 </dev/null &
-    MOCK_PID=$!
-    MOCK_PIDS+=("$MOCK_PID")
-    for i in $(seq 1200); do
-        kill -0 "$MOCK_PID" 2>/dev/null || die "mock ($name) died: $(cat "$OUT/mock-$name.out")"
-        grep -q '^# ready' "$OUT/mock-$name.out" && break
-        sleep 0.1
-    done
-    grep -q '^# ready' "$OUT/mock-$name.out" || die "mock ($name) not ready after 120 s"
-    log "mock $name (pid $MOCK_PID): $(grep -E '^# (ready|pace|url)' "$OUT/mock-$name.out" | tr '\n' ' ')"
-}
-stop_mock() {
-    kill -TERM "$MOCK_PID" 2>/dev/null || true
-    wait "$MOCK_PID" 2>/dev/null || true
-}
-use_mock_env() { # name
-    eval "$(grep '^export GALAXY_DL_' "$OUT/mock-$1.out")"
-    export GALAXY_DL_CONFIG_DIR=$OUT/config
-}
-
-# login: `galaxy-dl login --code` if this build has it, else /token with curl -> auth.json
-login() {
-    mkdir -p "$GALAXY_DL_CONFIG_DIR"
-    if "$GDL" login --help >/dev/null 2>&1; then
-        "$GDL" login --code fixture-login-code >/dev/null || die "galaxy-dl login failed"
-        return
-    fi
-    curl -sS --fail -o "$OUT/token.json" \
-        "$GALAXY_DL_AUTH_URL/token?grant_type=authorization_code&code=fixture-login-code&client_id=x&client_secret=y&redirect_uri=z" ||
-        die "token request failed"
-    python3 - "$OUT/token.json" "$GALAXY_DL_CONFIG_DIR/auth.json" <<'PY'
-import json, os, sys, time
-t = json.load(open(sys.argv[1]))
-a = {"access_token": t["access_token"], "refresh_token": t["refresh_token"],
-     "expires_at": int(time.time()) + 3000, "user_id": str(t["user_id"])}
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-os.write(fd, json.dumps(a).encode())
-os.close(fd)
-PY
-}
 
 # ----------------------------------------------------------------- runs ----
 # run_install scenario product(v2|v1) round mock_name

@@ -415,26 +415,14 @@ impl Engine {
         }
         let len = usize::try_from(end - at).map_err(|_| bad("range too large".into()))?;
         let mut buf = vec![0u8; len];
-        let mut got = 0;
         let mut body = resp.body_mut().as_reader();
-        let step = self.limiter.as_ref().map(|l| l.read_size()).unwrap_or(INPUT_BUF).min(INPUT_BUF);
         let mut stall = self.stall_watch();
-        while got < len {
-            if self.cancelled() || flight.is_over() {
+        // In 1 MiB steps, to stop early when the owner no longer wants the bytes.
+        for piece in buf.chunks_mut(1 << 20) {
+            if flight.is_over() {
                 return Err(Error::Interrupted);
             }
-            let n = match body.read(&mut buf[got..(got + step).min(len)]) {
-                Ok(0) => return Err(bad(format!("body ended after {got} bytes"))),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(http::from_io(url, &e)),
-            };
-            got += n;
-            self.progress.add(n as u64);
-            if let Some(l) = &self.limiter {
-                l.acquire(n);
-            }
-            stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
+            self.read_exact_into(url, &mut body, piece, &mut stall)?;
         }
         Ok(buf)
     }
