@@ -48,16 +48,7 @@ die() { log "FATAL: $*"; exit 1; }
 . "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup ----
-MOCK_PIDS=()
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$DL" "$TRASH"
-    [[ $rc -ne 0 ]] && log "exited with status $rc (mocks stopped, install dirs removed)"
-    exit "$rc"
-}
+CLEAN_DIRS=("$DL" "$TRASH")
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -1,5 +1,18 @@
 # Shared by bench/install.sh and bench/verify.sh (sourced after they define ROOT, OUT, MOCK,
-# GDL, RES, CLK_TCK, MOCK_PIDS and log/die): JSON result records, the mock's start/stop and login.
+# GDL, RES, CLK_TCK and log/die; bench/run.sh uses jrec and fsub): JSON result records, the
+# mock's start/stop and login, and the exit trap (mocks stopped, CLEAN_DIRS removed).
+
+MOCK_PIDS=()
+CLEAN_DIRS=()
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "${CLEAN_DIRS[@]}"
+    [[ $rc -ne 0 ]] && log "exited with status $rc (mocks stopped, install dirs removed)"
+    exit "$rc"
+}
 
 # jrec key=string key:=raw_json ...  -> one JSON object appended to $RES
 jrec() {

@@ -39,6 +39,8 @@ BIG_NAME=big-${BIG_MIB}MiB.bin
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup ----
 NGINX_PIDS=()
@@ -65,23 +67,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------- json lines ----
-# jrec key=string key:=raw_json ...  -> one JSON object appended to $RES
-jrec() {
-    python3 - "$@" >>"$RES" <<'PY'
-import json, sys
-obj = {}
-for a in sys.argv[1:]:
-    if ":=" in a and ("=" not in a or a.index(":=") < a.index("=")):
-        k, v = a.split(":=", 1)
-        obj[k] = json.loads(v)
-    else:
-        k, v = a.split("=", 1)
-        obj[k] = v
-print(json.dumps(obj))
-PY
-}
-
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+# jrec and fsub come from bench/lib.sh (sourced above).
 fadd() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a + b }'; }
 
 # timed CMD... : runs CMD, sets T_WALL (EPOCHREALTIME), T_USER, T_SYS (/usr/bin/time,
