@@ -530,3 +530,27 @@ fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
     let tried = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some()).count();
     assert!(tried >= 1, "helpers should have tried: {log:?}");
 }
+
+/// An update interrupted (here: at its very end, before it was recorded complete) and then
+/// redirected to a third build removes what only the interrupted build added.
+#[test]
+fn an_interrupted_update_redirected_to_another_build_removes_what_it_added() {
+    let e = Env::new();
+    let d = Scratch::new("update-redirect");
+    let dir = d.path("game");
+    let ds = dir.to_str().unwrap().to_string();
+    let base: u64 = GAME.parse().unwrap();
+    assert_code(&e.run(&["download", GAME, "--dir", &ds, "--quiet", "--build", "1100000000000001"]), 0);
+    let state = dir.join(".galaxy-dl");
+    let old_plan = std::fs::read(state.join("plan.json")).unwrap();
+    // The beta build adds Data/beta.txt; pretend its update was cut off before it completed.
+    let beta = ["--branch", "beta", "--password", "s3cret"];
+    assert_code(&e.run(&[&["download", GAME, "--dir", &ds, "--quiet"][..], &beta[..]].concat()), 0);
+    assert!(dir.join("Data/beta.txt").is_file());
+    std::fs::write(state.join("plan.prev.json"), &old_plan).unwrap();
+    // Redirected to the newest public build, which has no beta.txt.
+    let o = e.run(&["download", GAME, "--dir", &ds, "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    assert!(!state.join("plan.prev.json").exists());
+}

@@ -225,7 +225,21 @@ impl Downloader {
         }
         // An unfinished update keeps the plan it replaces until it completes.
         let old_plan = match state.prev_plan()? {
-            Some(p) => Some(p),
+            Some(mut prev) => {
+                // ...and when it is now redirected to yet another build, the files only the
+                // interrupted build added are among those to remove, too.
+                if let Some(cur) = state.plan()?.filter(|p| *p != prep.plan) {
+                    let known: std::collections::HashSet<String> =
+                        prev.files.iter().map(|f| f.path.to_lowercase()).collect();
+                    let extra: Vec<_> =
+                        cur.files.into_iter().filter(|f| !known.contains(&f.path.to_lowercase())).collect();
+                    if !extra.is_empty() {
+                        prev.files.extend(extra);
+                        state.save_prev_plan(&prev)?;
+                    }
+                }
+                Some(prev)
+            }
             None => {
                 let p = state.plan()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
