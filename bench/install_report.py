@@ -10,10 +10,11 @@ If the file does not exist it is created with a short header. Every number comes
 results file; nothing is typed in.
 """
 import json
-import os
 import re
 import statistics
 import sys
+
+from section import splice
 
 BEGIN = "<!-- BEGIN install-bench (bench/install.sh; bench/install_report.py) -->"
 END = "<!-- END install-bench -->"
@@ -492,27 +493,18 @@ def render(recs):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    section = render(load(sys.argv[1]))
-    out = sys.argv[2]
-    if os.path.exists(out):
-        text = open(out).read()
-        if BEGIN in text and END in text:
-            a = text.index(BEGIN)
-            b = text.index(END) + len(END)
-            text = text[:a] + section.rstrip("\n") + text[b:]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "Not part of CI. Two harnesses write here: `bash bench/run.sh` (the `get` benchmark: "
-            "`galaxy-dl get` vs curl and aria2c against local nginx; rendered by `bench/report.py`) and "
-            "`bash bench/install.sh` (GOG installs against `galaxy-dl-mock`; the section below, rendered by "
-            "`bench/install_report.py`). See `bench/README.md`. The `get` section has not been generated on "
-            "this branch yet: run `bash bench/run.sh` (it keeps the install section).\n\n" + section
-        )
-    with open(out, "w") as fh:
-        fh.write(text)
+    splice(
+        sys.argv[2],
+        render(load(sys.argv[1])),
+        BEGIN,
+        END,
+        "# Benchmarks\n\n"
+        "Not part of CI. Two harnesses write here: `bash bench/run.sh` (the `get` benchmark: "
+        "`galaxy-dl get` vs curl and aria2c against local nginx; rendered by `bench/report.py`) and "
+        "`bash bench/install.sh` (GOG installs against `galaxy-dl-mock`; the section below, rendered by "
+        "`bench/install_report.py`). See `bench/README.md`. The `get` section has not been generated on "
+        "this branch yet: run `bash bench/run.sh` (it keeps the install section).",
+    )
 
 
 if __name__ == "__main__":

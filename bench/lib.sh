@@ -83,3 +83,14 @@ os.write(fd, json.dumps(a).encode())
 os.close(fd)
 PY
 }
+
+# disk_and_load_check: $OUT must be on a real disk (sets FSTYPE); warns when the machine is
+# already busy (sets LOAD_START).
+disk_and_load_check() {
+    FSTYPE=$(df --output=fstype "$OUT" | tail -n 1 | tr -d ' ')
+    case $FSTYPE in tmpfs | ramfs) die "$OUT is on $FSTYPE; install dirs must be on a real disk" ;; esac
+    LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    if awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+        log "WARNING: load average is $LOAD_START before starting; other work will skew the numbers"
+    fi
+}

@@ -63,12 +63,7 @@ cargo build --release --workspace >&2 || die "cargo build --release --workspace 
 [[ -x $GDL && -x $MOCK ]] || die "release binaries missing"
 "$GDL" verify --help 2>/dev/null | grep -q -- '--workers' || die "this galaxy-dl has no 'verify --workers'"
 
-FSTYPE=$(df --output=fstype "$OUT" | tail -n 1 | tr -d ' ')
-case $FSTYPE in tmpfs | ramfs) die "$OUT is on $FSTYPE; install dirs must be on a real disk" ;; esac
-
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }' &&
-    log "WARNING: load average is $LOAD_START before starting; other work will skew the numbers"
+disk_and_load_check
 jrec kind=meta \
     date="$(date -u)" \
     nproc:="$(nproc)" \

@@ -8,9 +8,10 @@ The section sits between BEGIN/END marker comments: it is replaced in place if p
 appended otherwise; the rest of the file is kept. Every number comes from the results file.
 """
 import json
-import os
 import statistics
 import sys
+
+from section import splice
 
 BEGIN = "<!-- BEGIN verify-bench (bench/verify.sh; bench/verify_report.py) -->"
 END = "<!-- END verify-bench -->"
@@ -189,17 +190,7 @@ def render(recs):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    section = render(load(sys.argv[1]))
-    out = sys.argv[2]
-    text = open(out).read() if os.path.exists(out) else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        a = text.index(BEGIN)
-        b = text.index(END) + len(END)
-        text = text[:a] + section.rstrip("\n") + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(out, "w") as fh:
-        fh.write(text)
+    splice(sys.argv[2], render(load(sys.argv[1])), BEGIN, END)
 
 
 if __name__ == "__main__":
