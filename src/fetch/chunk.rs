@@ -142,8 +142,11 @@ struct Loan<'s> {
 /// How often (wire bytes) a chunk asks for its file's digest while it has none.
 const LEND_EVERY: u64 = 512 << 10;
 
-fn sink_lend(loan: &Loan<'_>) -> Option<Md5State> {
-    loan.sink.lend_digest(loan.target)
+impl Loan<'_> {
+    /// Ask the sink for the target file's digest (see [`ChunkSink::lend_digest`]).
+    fn ask(&self) -> Option<Md5State> {
+        self.sink.lend_digest(self.target)
+    }
 }
 
 impl Drop for Loan<'_> {
@@ -305,7 +308,7 @@ impl Engine {
         let mut stall = self.stall_watch();
         // The whole-file digest, once lent: each attempt hashes into a fresh copy.
         if job.hash_inline && loan.base.is_none() {
-            loan.base = sink_lend(loan);
+            loan.base = loan.ask();
         }
         let mut d = Decoder {
             job,
@@ -458,7 +461,7 @@ impl Decoder<'_> {
             // The digest may have caught up with this chunk meanwhile: take it, hash what is
             // already inflated, and go on inline.
             self.next_ask = self.wire_len + LEND_EVERY;
-            if let Some(b) = sink_lend(loan) {
+            if let Some(b) = loan.ask() {
                 let mut d = b.clone();
                 d.update(&self.out[..self.produced]);
                 loan.base = Some(b);
