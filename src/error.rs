@@ -25,6 +25,8 @@ pub enum Error {
         status: u16,
         /// A short, sanitised excerpt of the body (e.g. GOG's `error` field), if any.
         detail: Option<String>,
+        /// The server's `Retry-After`, in seconds (already capped by the caller), if it sent one.
+        retry_after: Option<u32>,
     },
     /// Connecting, sending or receiving failed (DNS, refused, reset, timeout, truncated body).
     Network {
@@ -122,7 +124,12 @@ impl Error {
 
     /// A bad HTTP status on `url` (redacted here).
     pub fn status(url: &str, status: u16, detail: Option<String>) -> Error {
-        Error::HttpStatus { url: redact_url(url), status, detail }
+        Error::HttpStatus { url: redact_url(url), status, detail, retry_after: None }
+    }
+
+    /// A bad HTTP status on `url` that came with a `Retry-After` of `retry_after` seconds.
+    pub fn status_retry_after(url: &str, status: u16, detail: Option<String>, retry_after: Option<u32>) -> Error {
+        Error::HttpStatus { url: redact_url(url), status, detail, retry_after }
     }
 
     /// A manifest/API parsing error.
@@ -151,7 +158,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(m) => write!(f, "{m}"),
-            Error::HttpStatus { url, status, detail } => {
+            Error::HttpStatus { url, status, detail, .. } => {
                 write!(f, "HTTP {status} from {url}")?;
                 if let Some(d) = detail {
                     write!(f, " ({d})")?;

@@ -407,9 +407,7 @@ fn stream_once(engine: &Engine, url: &str, part: &Path) -> Result<(u64, String)>
         h.update(&buf[..n]);
         total += n as u64;
         engine.progress.add(n as u64);
-        if let Some(l) = &engine.limiter {
-            l.acquire(n);
-        }
+        engine.throttle(n);
         stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
     }
     f.sync_data().map_err(|e| Error::io("sync", part, e))?;

@@ -134,6 +134,14 @@ impl Progress {
         self.net.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Take back `n` bytes counted by [`Progress::add`] that a failed attempt will fetch again
+    /// (they stay counted as network traffic): done bytes never exceed the total.
+    pub fn unadd(&self, n: u64) {
+        if n > 0 {
+            let _ = self.done.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| Some(d.saturating_sub(n)));
+        }
+    }
+
     /// Count `n` bytes done without network traffic (reused local data).
     pub fn add_local(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);

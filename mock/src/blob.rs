@@ -39,6 +39,12 @@ pub struct BlobFaults {
     pub per_conn_rate: Option<u64>,
     /// `ETag` header value (quoted form is sent as given).
     pub etag: String,
+    /// The next N ranged GETs are answered 200 with the whole blob.
+    pub ignore_range_next: u32,
+    /// The next N ranged GETs are answered 206 with a `Content-Range` shifted by +1.
+    pub wrong_content_range_next: u32,
+    /// `Retry-After` value sent with `fail_first` failures.
+    pub retry_after: Option<String>,
     /// `Last-Modified` header value.
     pub last_modified: String,
 }
@@ -61,6 +67,9 @@ impl Default for BlobFaults {
             trickle_next_rate: 100,
             per_conn_rate: None,
             etag: "\"mock-blob-1\"".into(),
+            ignore_range_next: 0,
+            wrong_content_range_next: 0,
+            retry_after: None,
             last_modified: "Wed, 01 Jan 2025 00:00:00 GMT".into(),
         }
     }
@@ -163,16 +172,22 @@ fn handle(st: &BlobState, req: &Request) -> Response {
     }
     if !is_head && take(&mut f.fail_first) {
         let mut r = Response::text(503, "try again later");
+        if let Some(ra) = &f.retry_after {
+            r = r.header("Retry-After", ra.clone());
+        }
         r.conn_rate = rate;
         return r;
     }
     let total = st.data.len();
-    let mut r = range_response(req, st.data.clone(), 0..total, f.honor_range);
+    let ranged = !is_head && req.header("range").is_some();
+    let ignore = ranged && take(&mut f.ignore_range_next);
+    let mut r = range_response(req, st.data.clone(), 0..total, f.honor_range && !ignore);
     r = r
         .header("ETag", f.etag.clone())
         .header("Last-Modified", f.last_modified.clone())
         .header("Content-Type", "application/octet-stream");
-    if r.status == 206 && f.wrong_content_range {
+    let wrong = f.wrong_content_range || (r.status == 206 && take(&mut f.wrong_content_range_next));
+    if r.status == 206 && wrong {
         let a = r.range.start as u64 + 1;
         let b = a + r.range.len() as u64 - 1;
         r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));

@@ -103,6 +103,11 @@ pub struct BodyFaults {
     pub trickle: Option<u64>,
     /// Flip (XOR 0xFF) the body byte at this offset (relative to the sent body).
     pub corrupt_byte: Option<u64>,
+    /// Send this many body bytes, then fall silent for `silent_ms` and close (a stalled
+    /// connection: headers and part of the body, then nothing).
+    pub silent_after: Option<u64>,
+    /// How long a `silent_after` connection stays silent, in milliseconds.
+    pub silent_ms: u64,
 }
 
 /// An HTTP response built by a handler.
@@ -214,6 +219,13 @@ impl Response {
     /// Pace the body at `bps` bytes per second.
     pub fn trickle(mut self, bps: u64) -> Response {
         self.faults.trickle = Some(bps.max(1));
+        self
+    }
+
+    /// Send `n` body bytes, then stay silent for `ms` milliseconds and close.
+    pub fn silent_after(mut self, n: u64, ms: u64) -> Response {
+        self.faults.silent_after = Some(n);
+        self.faults.silent_ms = ms;
         self
     }
 
@@ -722,6 +734,14 @@ fn write_response(
             cut = true;
         }
     }
+    let mut silent = false;
+    if let Some(k) = f.silent_after {
+        if k < limit {
+            limit = k;
+            cut = true;
+            silent = true;
+        }
+    }
     let limit = limit as usize;
     let mut trickle = f.trickle.map(Pacer::new);
     let mut piece = 256 * 1024;
@@ -765,6 +785,12 @@ fn write_response(
     }
     if cut {
         out.flush()?;
+        if silent {
+            let until = Instant::now() + Duration::from_millis(f.silent_ms);
+            while Instant::now() < until && !sh.stop.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = out.shutdown(Shutdown::Both);
         return Ok(false);
     }

@@ -167,11 +167,11 @@ impl Client {
                 Err(e) => return Err(e),
             },
         };
-        match crate::http::get_bytes(&self.agent, url, token.as_deref(), &self.retry) {
+        match crate::fetch::policy::get_bytes(&self.agent, url, token.as_deref(), &self.retry) {
             Err(Error::HttpStatus { status: 401, .. }) if token.is_some() => {
                 log::debug!("HTTP 401 with a bearer token: refreshing the login once");
                 let fresh = self.refresh_after_401(token.as_deref().unwrap_or_default())?;
-                match crate::http::get_bytes(&self.agent, url, Some(&fresh), &self.retry) {
+                match crate::fetch::policy::get_bytes(&self.agent, url, Some(&fresh), &self.retry) {
                     Err(Error::HttpStatus { status: 401, .. }) => {
                         Err(Error::Auth("the server rejected a fresh access token; run galaxy-dl login".into()))
                     }

@@ -216,6 +216,41 @@ impl Client {
     }
 }
 
+/// The relative path of `obj` under a link's `path`.
+fn object_path(obj: crate::fetch::Object<'_>) -> Result<String> {
+    match obj {
+        crate::fetch::Object::Chunk(md5) => Ok(format!("/{}", galaxy_path(md5)?)),
+        crate::fetch::Object::MainBin => Ok("/main.bin".to_string()),
+    }
+}
+
+/// The download engine reaches CDN URLs through this: the cache builds them from the current
+/// link of the key (product) and renews it when the engine reports a refusal. Which endpoint
+/// and when to renew is the engine's policy (`fetch::policy`).
+impl crate::fetch::Urls for LinkCache {
+    fn endpoints(&self, key: &str, _obj: crate::fetch::Object<'_>) -> usize {
+        self.get(key).map(|l| l.endpoints.len()).unwrap_or(1)
+    }
+
+    fn url(&self, key: &str, endpoint: usize, obj: crate::fetch::Object<'_>) -> Result<(String, crate::fetch::LinkId)> {
+        let link = self.get(key)?;
+        let n = link.endpoints.len();
+        let ep = link
+            .endpoints
+            .get(endpoint % n.max(1))
+            .ok_or_else(|| Error::manifest(format!("secure link of product {key}"), "no endpoints"))?;
+        let url = ep.url_for(&object_path(obj)?);
+        Ok((url, link))
+    }
+
+    fn refused(&self, key: &str, _obj: crate::fetch::Object<'_>, link: &crate::fetch::LinkId) -> Result<()> {
+        match link.clone().downcast::<SecureLink>() {
+            Ok(l) => self.invalidate(key, &l).map(|_| ()),
+            Err(_) => Err(Error::manifest(format!("secure link of product {key}"), "not a link of this cache")),
+        }
+    }
+}
+
 /// Fetches a fresh link for a cache key.
 pub type LinkFetcher = Box<dyn Fn(&str) -> Result<SecureLink> + Send + Sync>;
 

@@ -6,16 +6,19 @@
 //! coalesced into one request (so a thousand small files cost a handful of requests, not a
 //! thousand). Each segment is written straight into its file's mapped slice and reported done
 //! as soon as its last byte lands. Only `206` with the exact `Content-Range` is accepted; a
-//! retry resumes at the first byte not yet written. A server that ignores Range (`200`) makes
-//! the engine stop and the caller stream the blob once from the start instead.
+//! retry resumes at the first byte not yet written, on the endpoint [`super::policy`] picks. A
+//! `200` or a wrong `Content-Range` is a fault of that response (retried, on another endpoint
+//! when there is one); only a server refusing ranges consistently
+//! ([`super::policy::RangeSupport`]) makes the engine stop and the caller stream the blob
+//! once instead ([`Engine::stream_blob`], which fails over and resumes too).
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::policy::{Piece, RangeSupport, Step};
 use super::range::parse_content_range;
-use super::Engine;
-use crate::api::secure_link::SecureLink;
+use super::{Engine, Object, Urls};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
 use crate::sink::MappedFile;
@@ -46,16 +49,6 @@ pub struct BlobJob {
     pub segments: Vec<Segment>,
 }
 
-/// Where blob URLs come from (per product secure links).
-pub trait BlobUrls: Sync {
-    /// The `main.bin` URL of `product` through endpoint `endpoint`, and the link used.
-    fn url(&self, product: &str, endpoint: usize) -> Result<(String, Arc<SecureLink>)>;
-    /// Endpoints available for `product`.
-    fn endpoints(&self, product: &str) -> usize;
-    /// The CDN refused a URL of `link`: renew it (bounded).
-    fn refused(&self, product: &str, link: &Arc<SecureLink>) -> Result<()>;
-}
-
 /// Where segments land.
 pub trait BlobSink: Sync {
     /// The mapped file for index `file`.
@@ -75,77 +68,56 @@ pub enum BlobOutcome {
 
 impl Engine {
     /// Run `jobs` on all workers.
-    pub fn download_blob_jobs(
-        &self,
-        jobs: &[BlobJob],
-        urls: &dyn BlobUrls,
-        sink: &dyn BlobSink,
-    ) -> Result<BlobOutcome> {
+    pub fn download_blob_jobs(&self, jobs: &[BlobJob], urls: &dyn Urls, sink: &dyn BlobSink) -> Result<BlobOutcome> {
         let next = AtomicUsize::new(0);
-        let no_ranges = AtomicBool::new(false);
+        let ranges = RangeSupport::default();
         let r = self.run_crew(self.workers.min(jobs.len()), |crew| {
             while !crew.failed() && !self.cancelled() {
                 let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else { break };
-                if let Err(e) = self.fetch_blob_job(job, urls, sink, &no_ranges) {
+                if let Err(e) = self.fetch_blob_job(job, urls, sink, &ranges) {
                     crew.fail(e);
                     break;
                 }
             }
         });
-        if no_ranges.load(Ordering::Acquire) {
+        if ranges.is_refused() {
             return Ok(BlobOutcome::NoRangeSupport);
         }
         r.map(|()| BlobOutcome::Complete)
     }
 
-    fn fetch_blob_job(
-        &self,
-        job: &BlobJob,
-        urls: &dyn BlobUrls,
-        sink: &dyn BlobSink,
-        no_ranges: &AtomicBool,
-    ) -> Result<()> {
+    fn fetch_blob_job(&self, job: &BlobJob, urls: &dyn Urls, sink: &dyn BlobSink, ranges: &RangeSupport) -> Result<()> {
         let mut pos = job.start;
-        let mut endpoint = 0usize;
-        let mut attempt = 0u32;
+        let n = urls.endpoints(&job.product, Object::MainBin).max(1);
+        let mut piece = Piece::default();
+        let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
         let t0 = std::time::Instant::now();
         while pos < job.end {
-            let (url, link) = urls.url(&job.product, endpoint)?;
+            let (url, link) = urls.url(&job.product, endpoint, Object::MainBin)?;
             let before = pos;
-            match self.fetch_blob_once(job, &url, &mut pos, sink, no_ranges) {
-                Ok(()) => {}
-                Err(Error::Interrupted) => return Err(Error::Interrupted),
-                Err(e) => {
-                    if no_ranges.load(Ordering::Acquire) {
-                        return Err(e);
-                    }
-                    if pos > before {
-                        attempt = 0;
-                    }
-                    attempt += 1;
-                    if matches!(e, Error::HttpStatus { status: 401 | 403, .. }) {
-                        urls.refused(&job.product, &link)?;
-                        if attempt > self.retry.max_retries + 3 {
-                            return Err(e);
-                        }
-                        continue;
-                    }
-                    let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
-                    let n = urls.endpoints(&job.product).max(1);
-                    if missing && (attempt as usize) < n {
-                        endpoint += 1;
-                        continue;
-                    }
-                    if !e.is_spurious() || attempt > self.retry.max_retries {
-                        return Err(e);
-                    }
-                    if n > 1 {
-                        endpoint += 1;
-                    }
-                    self.backoff(&format!("main.bin of {} bytes {}-{}", job.product, pos, job.end - 1), attempt, &e);
-                    if self.cancelled() {
+            let e = match self.fetch_blob_once(job, &url, &mut pos, sink, ranges) {
+                Ok(()) => {
+                    piece.on_success(&self.health, endpoint);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            if matches!(e, Error::Interrupted) || ranges.is_refused() {
+                return Err(e);
+            }
+            if pos > before {
+                piece.progressed(endpoint);
+            }
+            match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+                Step::GiveUp => return Err(e),
+                Step::Renew => urls.refused(&job.product, Object::MainBin, &link)?,
+                Step::Retry { endpoint: next, wait } => {
+                    let what =
+                        format!("main.bin of {} bytes {}-{} (endpoint {endpoint})", job.product, pos, job.end - 1);
+                    if !self.retry_wait(&what, piece.attempts(), &e, wait) {
                         return Err(Error::Interrupted);
                     }
+                    endpoint = next;
                 }
             }
         }
@@ -167,21 +139,16 @@ impl Engine {
         url: &str,
         pos: &mut u64,
         sink: &dyn BlobSink,
-        no_ranges: &AtomicBool,
+        ranges: &RangeSupport,
     ) -> Result<()> {
         let (start, end) = (*pos, job.end);
-        let mut resp = self
-            .agent
-            .get(url)
-            .header("Range", &format!("bytes={}-{}", start, end - 1))
-            .call()
-            .map_err(|e| http::from_ureq(url, e))?;
+        let mut resp = http::get(&self.agent, url, None, Some((start, end - 1)))?;
         let status = resp.status().as_u16();
         match status {
             206 => {
                 let cr = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                 match parse_content_range(&cr) {
-                    Some((a, b, _)) if a == start && b == end - 1 => {}
+                    Some((a, b, _)) if a == start && b == end - 1 => ranges.honoured(),
                     _ => {
                         return Err(Error::BadRange {
                             url: redact_url(url),
@@ -193,19 +160,19 @@ impl Engine {
                 }
             }
             200 => {
-                no_ranges.store(true, Ordering::Release);
+                let settled = ranges.ignored();
                 return Err(Error::BadRange {
                     url: redact_url(url),
                     start,
                     end,
-                    got: "200 OK: the server ignores Range".into(),
+                    got: if settled {
+                        "200 OK: the server ignores Range".into()
+                    } else {
+                        "200 OK to a Range request".into()
+                    },
                 });
             }
-            s => {
-                let mut body = Vec::new();
-                let _ = resp.body_mut().as_reader().take(4096).read_to_end(&mut body);
-                return Err(Error::status(url, s, http::error_detail(&body)));
-            }
+            _ => return Err(http::status_error(url, &mut resp)),
         }
         let mut body = resp.body_mut().as_reader();
         self.feed_segments(job, url, &mut body, pos, sink)?;
@@ -265,35 +232,88 @@ impl Engine {
     }
 
     /// Fallback for servers that ignore Range: one GET of the whole blob, cutting every job's
-    /// segments out of the stream in blob order (`jobs` must not overlap).
-    pub fn stream_blob(&self, product: &str, jobs: &[BlobJob], urls: &dyn BlobUrls, sink: &dyn BlobSink) -> Result<()> {
+    /// segments out of the stream in blob order (`jobs` must not overlap). A failed stream is
+    /// retried under the policy (failing over to another endpoint), skipping what is written.
+    pub fn stream_blob(&self, product: &str, jobs: &[BlobJob], urls: &dyn Urls, sink: &dyn BlobSink) -> Result<()> {
         let mut ordered: Vec<&BlobJob> = jobs.iter().filter(|j| j.product == product).collect();
         ordered.sort_by_key(|j| j.start);
-        let (url, _) = urls.url(product, 0)?;
-        let mut resp = self.agent.get(&url).call().map_err(|e| http::from_ureq(&url, e))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(Error::status(&url, status, None));
+        for w in ordered.windows(2) {
+            if let [a, b] = w {
+                if b.start < a.end {
+                    return Err(Error::BadRange {
+                        url: format!("main.bin of {product}"),
+                        start: b.start,
+                        end: b.end,
+                        got: "overlapping pieces in one stream".into(),
+                    });
+                }
+            }
+        }
+        let n = urls.endpoints(product, Object::MainBin).max(1);
+        let mut piece = Piece::default();
+        let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
+        let (mut idx, mut pos) = (0usize, 0u64);
+        while idx < ordered.len() {
+            let (url, link) = urls.url(product, endpoint, Object::MainBin)?;
+            let before = pos;
+            let e = match self.stream_blob_once(&url, &ordered, &mut idx, &mut pos, sink) {
+                Ok(()) => {
+                    piece.on_success(&self.health, endpoint);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            if matches!(e, Error::Interrupted) {
+                return Err(e);
+            }
+            if pos > before {
+                piece.progressed(endpoint);
+            }
+            match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+                Step::GiveUp => return Err(e),
+                Step::Renew => urls.refused(product, Object::MainBin, &link)?,
+                Step::Retry { endpoint: next, wait } => {
+                    let what = format!("main.bin of {product} from byte {pos} (endpoint {endpoint})");
+                    if !self.retry_wait(&what, piece.attempts(), &e, wait) {
+                        return Err(Error::Interrupted);
+                    }
+                    endpoint = next;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One GET of the whole blob: skip to `*pos`, then feed `ordered[*idx..]`.
+    fn stream_blob_once(
+        &self,
+        url: &str,
+        ordered: &[&BlobJob],
+        idx: &mut usize,
+        pos: &mut u64,
+        sink: &dyn BlobSink,
+    ) -> Result<()> {
+        let mut resp = http::get(&self.agent, url, None, None)?;
+        if resp.status().as_u16() != 200 {
+            return Err(http::status_error(url, &mut resp));
         }
         let mut body = resp.body_mut().as_reader();
-        let mut pos = 0u64;
-        for job in ordered {
-            if job.start < pos {
-                return Err(Error::BadRange {
-                    url: redact_url(&url),
-                    start: job.start,
-                    end: job.end,
-                    got: "overlapping pieces in one stream".into(),
-                });
+        let skip = |body: &mut dyn Read, n: u64| -> Result<()> {
+            let got = std::io::copy(&mut body.take(n), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+            if got != n {
+                return Err(Error::network(url, "connection closed before the body was complete"));
             }
-            let skip = job.start - pos;
-            let got = std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink())
-                .map_err(|e| http::from_io(&url, &e))?;
-            if got != skip {
-                return Err(Error::network(&url, "connection closed before the body was complete"));
+            Ok(())
+        };
+        // What earlier attempts wrote is skipped, not written again.
+        skip(&mut body, *pos)?;
+        while let Some(job) = ordered.get(*idx) {
+            if *pos < job.start {
+                skip(&mut body, job.start - *pos)?;
+                *pos = job.start;
             }
-            pos = job.start;
-            self.feed_segments(job, &url, &mut body, &mut pos, sink)?;
+            self.feed_segments(job, url, &mut body, pos, sink)?;
+            *idx += 1;
         }
         Ok(())
     }

@@ -16,8 +16,8 @@
 //! they fetch the second half of a slow chunk with a Range request, and its owner continues
 //! from their bytes.
 //!
-//! URLs come from a [`ChunkUrls`] (secure links with endpoint failover and renewal, or the
-//! token-less dependency store). A chunk used by several files (or twice in one) is fetched
+//! URLs come from a [`Urls`] source (secure links, or the token-less dependency store); which
+//! endpoint each attempt uses, renewals and waits are decided by [`super::policy`]. A chunk used by several files (or twice in one) is fetched
 //! once and copied to its other places.
 
 use std::io::Read;
@@ -28,8 +28,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 use md5::{Digest, Md5};
 
 use super::help::{Claim, Flight, Grant, Tail};
-use super::Engine;
-use crate::api::secure_link::{galaxy_path, LinkCache, SecureLink};
+use super::policy::{Piece, Step};
+use super::{Engine, Object, Urls};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
 use crate::md5x::Md5State;
@@ -73,45 +73,6 @@ pub struct ChunkJob {
     /// a later hashing pass would add to the wall time; elsewhere the sink's lock-step hasher
     /// is cheaper.
     pub hash_inline: bool,
-}
-
-/// Source of chunk URLs.
-pub trait ChunkUrls: Sync {
-    /// The URL of `job` through endpoint number `endpoint` (taken modulo the number of
-    /// endpoints), plus the link it came from.
-    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<SecureLink>)>;
-    /// Number of endpoints for `job`'s product.
-    fn endpoints(&self, job: &ChunkJob) -> usize;
-    /// The CDN refused a URL of `link` (401/403, expired): renew it. Errors when renewals are
-    /// exhausted or the product is not owned.
-    fn refused(&self, job: &ChunkJob, link: &Arc<SecureLink>) -> Result<()>;
-}
-
-/// Chunk URLs from per-product secure links (renewed before expiry and on refusal, one
-/// renewal in flight per product), endpoints in priority order.
-pub struct SecureLinkUrls<'a> {
-    /// The per-product link cache.
-    pub links: &'a LinkCache,
-}
-
-impl ChunkUrls for SecureLinkUrls<'_> {
-    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<SecureLink>)> {
-        let link = self.links.get(&job.product)?;
-        let n = link.endpoints.len();
-        if n == 0 {
-            return Err(Error::manifest(format!("secure link of product {}", job.product), "no endpoints"));
-        }
-        let rel = format!("/{}", galaxy_path(&job.compressed_md5)?);
-        Ok((link.endpoints[endpoint % n].url_for(&rel), link))
-    }
-
-    fn endpoints(&self, job: &ChunkJob) -> usize {
-        self.links.get(&job.product).map(|l| l.endpoints.len()).unwrap_or(1)
-    }
-
-    fn refused(&self, job: &ChunkJob, link: &Arc<SecureLink>) -> Result<()> {
-        self.links.invalidate(&job.product, link).map(|_| ())
-    }
 }
 
 /// Where chunks land and what happens when they are done.
@@ -160,7 +121,7 @@ impl Drop for Loan<'_> {
 impl Engine {
     /// Fetch every job with all workers, in order of the slice (callers order them file by
     /// file so few files are open at once and whole-file hashes can follow).
-    pub fn download_chunks(&self, jobs: &[ChunkJob], urls: &dyn ChunkUrls, sink: &dyn ChunkSink) -> Result<()> {
+    pub fn download_chunks(&self, jobs: &[ChunkJob], urls: &dyn Urls, sink: &dyn ChunkSink) -> Result<()> {
         let next = AtomicUsize::new(0);
         // Workers busy with a job: helpers keep looking while any is.
         let busy = AtomicUsize::new(0);
@@ -193,14 +154,12 @@ impl Engine {
         &self,
         w: &mut ChunkWorker,
         job: &ChunkJob,
-        urls: &dyn ChunkUrls,
+        urls: &dyn Urls,
         sink: &dyn ChunkSink,
         tail: &Tail,
     ) -> Result<()> {
         let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
         let file = sink.file(first.file)?;
-        let mut endpoint = 0usize;
-        let mut attempt = 0u32;
         let reused = match &job.local {
             Some((path, off)) => copy_local(job, path, *off, &file, first.offset),
             None => false,
@@ -211,47 +170,38 @@ impl Engine {
         let mut loan = Loan { sink, target: first, base: None };
         let mut digest = None;
         if !reused {
+            let obj = Object::Chunk(&job.compressed_md5);
+            let n = urls.endpoints(&job.product, obj).max(1);
+            let mut piece = Piece::default();
+            let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
             loop {
-                let (url, link) = urls.url(job, endpoint)?;
-                match self.fetch_chunk_once(w, job, &url, &file, first.offset, &mut loan, tail) {
+                let (url, link) = urls.url(&job.product, endpoint, obj)?;
+                let mut counted = 0u64;
+                let r = self.fetch_chunk_once(w, job, &url, &file, first.offset, &mut loan, tail, &mut counted);
+                let e = match r {
                     Ok(d) => {
+                        piece.on_success(&self.health, endpoint);
                         digest = d;
                         break;
                     }
-                    Err(Error::Interrupted) => return Err(Error::Interrupted),
-                    Err(e) => {
-                        let refused = matches!(e, Error::HttpStatus { status: 401 | 403, .. });
-                        let missing = matches!(e, Error::HttpStatus { status: 404 | 410, .. });
-                        attempt += 1;
-                        if refused {
-                            // Expired or revoked link: renew (bounded, one renewal per product in
-                            // flight) and try again without counting it as a failure of the data.
-                            urls.refused(job, &link)?;
-                            if attempt > self.retry.max_retries + 3 {
-                                return Err(e);
-                            }
-                            continue;
-                        }
-                        let n = urls.endpoints(job).max(1);
-                        if missing && attempt < n as u32 {
-                            endpoint += 1;
-                            log::info!(
-                                "chunk {} missing on endpoint {}; trying the next",
-                                job.compressed_md5,
-                                endpoint - 1
-                            );
-                            continue;
-                        }
-                        if !(e.is_spurious() || missing) || attempt > self.retry.max_retries {
-                            return Err(e);
-                        }
-                        if n > 1 {
-                            endpoint += 1;
-                        }
-                        self.backoff(&format!("chunk {}", job.compressed_md5), attempt, &e);
-                        if self.cancelled() {
+                    Err(e) => e,
+                };
+                // Bytes of a failed attempt are fetched again: progress counts verified bytes.
+                self.progress.unadd(counted);
+                if matches!(e, Error::Interrupted) {
+                    return Err(e);
+                }
+                match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+                    Step::GiveUp => return Err(e),
+                    // Expired or revoked link: renew (bounded, one renewal per product in
+                    // flight) and try again at once.
+                    Step::Renew => urls.refused(&job.product, obj, &link)?,
+                    Step::Retry { endpoint: next, wait } => {
+                        let what = format!("chunk {} (endpoint {endpoint})", job.compressed_md5);
+                        if !self.retry_wait(&what, piece.attempts(), &e, wait) {
                             return Err(Error::Interrupted);
                         }
+                        endpoint = next;
                     }
                 }
             }
@@ -285,15 +235,14 @@ impl Engine {
         offset: u64,
         loan: &mut Loan<'_>,
         tail: &Tail,
+        counted: &mut u64,
     ) -> Result<Option<Md5State>> {
         let t0 = std::time::Instant::now();
-        let mut resp = self.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
+        let mut resp = http::get(&self.agent, url, None, None)?;
         let headers_after = t0.elapsed();
         let status = resp.status().as_u16();
         if status != 200 {
-            let mut body = Vec::new();
-            let _ = resp.body_mut().as_reader().take(4096).read_to_end(&mut body);
-            return Err(Error::status(url, status, http::error_detail(&body)));
+            return Err(http::status_error(url, &mut resp));
         }
         if let Some(enc) = resp.headers().get("content-encoding").and_then(|v| v.to_str().ok()) {
             if !enc.eq_ignore_ascii_case("identity") {
@@ -338,6 +287,8 @@ impl Engine {
                 Grant::Rest(rest) => {
                     // A helper fetched the rest: finish from its bytes, leave our response.
                     helped = rest.len();
+                    self.progress.add_local(helped as u64);
+                    *counted += helped as u64;
                     d.feed(&mut w.inflate, &rest, loan)?;
                     break;
                 }
@@ -350,9 +301,8 @@ impl Engine {
             };
             flight.advance(n);
             self.progress.add(n as u64);
-            if let Some(l) = &self.limiter {
-                l.acquire(n);
-            }
+            *counted += n as u64;
+            self.throttle(n);
             stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
             d.feed(&mut w.inflate, &w.buf[..n], loan)?;
         }
@@ -401,12 +351,7 @@ impl Engine {
     fn fetch_rest(&self, flight: &Flight, at: u64, end: u64) -> Result<Vec<u8>> {
         let url = &flight.url;
         let bad = |got: String| Error::BadRange { url: redact_url(url), start: at, end, got };
-        let mut resp = self
-            .agent
-            .get(url)
-            .header("Range", &format!("bytes={at}-{}", end - 1))
-            .call()
-            .map_err(|e| http::from_ureq(url, e))?;
+        let mut resp = http::get(&self.agent, url, None, Some((at, end - 1)))?;
         let status = resp.status().as_u16();
         if status != 206 {
             return Err(bad(format!("status {status}")));
@@ -421,12 +366,22 @@ impl Engine {
         let mut body = resp.body_mut().as_reader();
         let mut stall = self.stall_watch();
         // In 1 MiB steps, to stop early when the owner no longer wants the bytes.
+        let mut got = 0u64;
         for piece in buf.chunks_mut(1 << 20) {
-            if flight.is_over() {
-                return Err(Error::Interrupted);
+            let r = if flight.is_over() {
+                Err(Error::Interrupted)
+            } else {
+                self.read_exact_into(url, &mut body, piece, &mut stall)
+            };
+            if let Err(e) = r {
+                // Not delivered: none of it counts as progress.
+                self.progress.unadd(got);
+                return Err(e);
             }
-            self.read_exact_into(url, &mut body, piece, &mut stall)?;
+            got += piece.len() as u64;
         }
+        // The owner counts these bytes as done when it takes them (it may never need them).
+        self.progress.unadd(got);
         Ok(buf)
     }
 }

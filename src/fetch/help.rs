@@ -224,16 +224,19 @@ impl Flight {
         lock(&self.st).over
     }
 
-    /// The helper's result: the bytes of its range, or `None` when it failed.
-    pub fn deliver(&self, bytes: Option<Vec<u8>>) {
+    /// The helper's result: the bytes of its range, or `None` when it failed. False when the
+    /// owner no longer wanted them (the bytes are dropped).
+    pub fn deliver(&self, bytes: Option<Vec<u8>>) -> bool {
+        let ok = bytes.is_some();
         {
             let mut st = lock(&self.st);
             if st.over {
-                return;
+                return false;
             }
             st.handoff = Some(bytes.ok_or(()));
         }
         self.cv.notify_all();
+        ok
     }
 }
 
@@ -263,7 +266,7 @@ mod tests {
             owner.advance(k);
             pos += k as u64;
         }
-        let helper = std::thread::spawn(move || flight.deliver(Some(vec![7; (end - at) as usize])));
+        let helper = std::thread::spawn(move || assert!(flight.deliver(Some(vec![7; (end - at) as usize]))));
         match owner.grant(64 << 10, || false) {
             Grant::Rest(rest) => assert_eq!(rest.len() as u64, end - at),
             Grant::Read(_) => panic!("expected the helper's bytes"),
@@ -286,7 +289,7 @@ mod tests {
             owner.advance(k);
             pos += k as u64;
         }
-        flight.deliver(None);
+        assert!(!flight.deliver(None));
         assert!(matches!(owner.grant(1 << 20, || false), Grant::Read(n) if n == 1 << 20));
         drop(owner);
         assert!(flight.is_over());

@@ -5,7 +5,8 @@
 //! - [`schedule`]: the piece queue and work stealing behind it.
 //! - [`chunk`]: V2 chunks (MD5, inflate into place); [`help`]: idle workers split the last ones.
 //! - [`blob`]: V1 `main.bin` pieces.
-//! - [`retry`]: which failures are retried and how long to wait.
+//! - [`policy`]: the one policy every request follows (classification, endpoint health,
+//!   budgets, `Retry-After`, metadata GETs); [`retry`]: the backoff schedule.
 //! - [`ratelimit`]: the global token bucket.
 //!
 //! [`Engine`] holds what every download shares: the keep-alive agent, the worker pool (sized by
@@ -15,6 +16,7 @@
 pub mod blob;
 pub mod chunk;
 pub mod help;
+pub mod policy;
 pub mod range;
 pub mod ratelimit;
 pub mod retry;
@@ -30,6 +32,31 @@ use crate::http::{self, HttpOptions};
 use crate::progress::{Event, Progress};
 use ratelimit::RateLimiter;
 use retry::RetryPolicy;
+
+/// What a [`Urls`] source is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object<'a> {
+    /// A V2 chunk of the store, by its compressed MD5.
+    Chunk(&'a str),
+    /// A V1 product's `main.bin`.
+    MainBin,
+}
+
+/// The link a URL was built from, handed back to [`Urls::refused`] (opaque to the engine).
+pub type LinkId = Arc<dyn std::any::Any + Send + Sync>;
+
+/// Where the engine gets its URLs: per-key (product) links with several endpoints in priority
+/// order. The engine decides which endpoint to use and when to renew ([`policy`]); the source
+/// only builds URLs and renews links. Implemented by `api`'s secure-link cache.
+pub trait Urls: Sync {
+    /// Number of endpoints serving `obj` for `key` (at least 1 when a link exists).
+    fn endpoints(&self, key: &str, obj: Object<'_>) -> usize;
+    /// The URL of `obj` through endpoint number `endpoint`, and the link it came from.
+    fn url(&self, key: &str, endpoint: usize, obj: Object<'_>) -> Result<(String, LinkId)>;
+    /// The CDN refused a URL of `link` (401/403, expired): renew it. Errors when renewals are
+    /// exhausted or the product is not owned.
+    fn refused(&self, key: &str, obj: Object<'_>, link: &LinkId) -> Result<()>;
+}
 
 /// A connection delivering less than `limit` bytes/s for `time` is abandoned and retried
 /// (curl's `--speed-limit`/`--speed-time`; lgogdownloader uses 200 B/s for 30 s).
@@ -90,6 +117,8 @@ pub struct Engine {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Retry policy.
     pub retry: RetryPolicy,
+    /// Endpoint health shared by every request of the run.
+    pub health: policy::Health,
     /// Stall detection.
     pub low_speed: LowSpeed,
     /// Progress sink.
@@ -121,6 +150,7 @@ impl Engine {
             workers: opts.workers,
             limiter: opts.limit_rate.map(|r| Arc::new(RateLimiter::new(r))),
             retry: opts.retry.clone(),
+            health: policy::Health::default(),
             low_speed: opts.low_speed,
             progress,
             cancel,
@@ -132,30 +162,36 @@ impl Engine {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    /// Sleep before retry `attempt`, waking early on cancel. Emits a [`Event::Retry`].
-    pub fn backoff(&self, what: &str, attempt: u32, err: &Error) {
-        log::info!("retry {attempt} of {what}: {err}");
+    /// Report a retry (one [`Event::Retry`]: the reporter prints it; the log gets the detail at
+    /// debug level only, so each retry is one line) and sleep `wait`, waking early on cancel.
+    /// Returns false when cancelled.
+    pub fn retry_wait(&self, what: &str, attempt: u32, err: &Error, wait: Duration) -> bool {
+        log::debug!("retry {attempt} of {what} in {wait:?}: {err}");
         self.progress.emit(Event::Retry { what: what.to_string(), attempt, error: err.to_string() });
-        let until = Instant::now() + self.retry.backoff(attempt, retry::jitter());
-        while Instant::now() < until && !self.cancelled() {
-            std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
-        }
+        policy::sleep_unless(Some(&self.cancel), wait) && !self.cancelled()
     }
 
-    /// Run `f` (one whole request to `url`) until it succeeds, a failure is not spurious, the
-    /// attempts run out, or the run is cancelled; waits between attempts as [`RetryPolicy`] says.
+    /// Run `f` (one whole request to the single URL `url`) under the policy until it succeeds,
+    /// the failure is final, the budget is spent, or the run is cancelled.
     pub fn retrying<T>(&self, url: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
-        let mut attempt = 0;
+        let health = policy::Health::new(Duration::ZERO);
+        let mut piece = policy::Piece::default();
         loop {
-            match f() {
+            if self.cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let e = match f() {
                 Ok(v) => return Ok(v),
-                Err(e) => {
-                    attempt += 1;
-                    if !self.retry.should_retry(&e, attempt) || self.cancelled() {
-                        return Err(e);
+                Err(e) => e,
+            };
+            match piece.on_error(&health, &self.retry, 0, 1, &e) {
+                policy::Step::Retry { wait, .. } => {
+                    if !self.retry_wait(&crate::error::redact_url(url), piece.attempts(), &e, wait) {
+                        return Err(Error::Interrupted);
                     }
-                    self.backoff(&crate::error::redact_url(url), attempt, &e);
                 }
+                // One URL, no link to renew.
+                policy::Step::Renew | policy::Step::GiveUp => return Err(e),
             }
         }
     }
@@ -177,20 +213,36 @@ impl Engine {
                 return Err(Error::Interrupted);
             }
             let want = (buf.len() - off).min(step);
-            let n = match body.read(&mut buf[off..off + want]) {
-                Ok(0) => return Err(Error::network(url, "connection closed before the body was complete")),
-                Ok(n) => n,
+            let r = match body.read(&mut buf[off..off + want]) {
+                Ok(0) => Err(Error::network(url, "connection closed before the body was complete")),
+                Ok(n) => Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(http::from_io(url, &e)),
+                Err(e) => Err(http::from_io(url, &e)),
+            };
+            let n = match r {
+                Ok(n) => n,
+                Err(e) => {
+                    // The caller keeps only whole buffers: what this one got is fetched again.
+                    self.progress.unadd(off as u64);
+                    return Err(e);
+                }
             };
             off += n;
             self.progress.add(n as u64);
-            if let Some(l) = &self.limiter {
-                l.acquire(n);
+            self.throttle(n);
+            if let Err(r) = stall.feed(n as u64) {
+                self.progress.unadd(off as u64);
+                return Err(Error::network(url, r));
             }
-            stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
         }
         Ok(())
+    }
+
+    /// Take `n` bytes of the global rate limit, sleeping as needed (waking on cancel).
+    pub fn throttle(&self, n: usize) {
+        if let Some(l) = &self.limiter {
+            l.acquire_unless(n, &self.cancel);
+        }
     }
 
     /// A fresh stall window for one response. Disabled when our own rate limit could push a
@@ -275,6 +327,11 @@ pub struct StallWatch {
 }
 
 impl StallWatch {
+    /// A stall window starting now.
+    pub fn new(cfg: LowSpeed, enabled: bool) -> StallWatch {
+        StallWatch { cfg, enabled, start: Instant::now(), bytes: 0 }
+    }
+
     /// Count `n` bytes; `Err(reason)` when the connection has been too slow for too long.
     pub fn feed(&mut self, n: u64) -> std::result::Result<(), String> {
         if !self.enabled {

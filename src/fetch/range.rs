@@ -4,17 +4,19 @@
 //! `206` whose `Content-Range` and length match exactly, and stream the body block by block
 //! straight into the slot's slice of the mapping (no intermediate buffer). After each block the
 //! [`DoneMap`] is marked and the prefix hasher nudged; finished spans go to the resume journal.
-//! A failure is classified once: spurious errors are retried from the first byte not yet
-//! written, everything else stops the download. A `200` to a ranged request means the server
-//! ignores ranges: the engine stops and the caller falls back to one stream (never writing a
-//! full body at a range's offset).
+//! A failure is classified once by [`super::policy`]: bad responses (resets, 5xx, a wrong
+//! `Content-Range`, one `200` to a ranged request) are retried from the first byte not yet
+//! written, everything else stops the download. Only a server ignoring Range consistently
+//! ([`super::policy::RangeSupport`]) makes the engine stop and the caller fall back to one
+//! stream (a full body is never written at a range's offset).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+use super::policy::{Piece, RangeSupport, Step};
 use super::schedule::{Next, Scheduler, Slot};
 use super::{Crew, Engine};
 use crate::error::{Error, Result};
@@ -76,7 +78,7 @@ pub enum RangeOutcome {
 
 struct RunState<'a> {
     crew: &'a Crew,
-    no_ranges: &'a AtomicBool,
+    ranges: &'a RangeSupport,
     /// Workers allowed to take new pieces (see [`HASH_BOUND_WORKERS`]).
     active: &'a AtomicUsize,
     /// Hands out worker numbers.
@@ -93,13 +95,13 @@ impl Engine {
     /// error, or on cancel ([`Error::Interrupted`]).
     pub fn download_ranges(&self, job: &RangeJob<'_>) -> Result<RangeOutcome> {
         let sched = Scheduler::new(job.pieces.clone(), MIN_SPLIT, STALL_TAKEOVER);
-        let no_ranges = AtomicBool::new(false);
+        let ranges = RangeSupport::default();
         let workers = if job.ranged { self.workers } else { 1 };
         let (active, ids) = (AtomicUsize::new(workers), AtomicUsize::new(0));
         let r = self.run_crew(workers, |crew| {
-            self.worker(job, &sched, &RunState { crew, no_ranges: &no_ranges, active: &active, ids: &ids })
+            self.worker(job, &sched, &RunState { crew, ranges: &ranges, active: &active, ids: &ids })
         });
-        if no_ranges.load(Ordering::Acquire) {
+        if ranges.is_refused() {
             return Ok(RangeOutcome::NoRangeSupport);
         }
         r?;
@@ -142,7 +144,9 @@ impl Engine {
     }
 
     fn fetch_slot(&self, job: &RangeJob<'_>, slot: &Arc<Slot>, st: &RunState<'_>) -> Result<()> {
-        let mut attempt = 0u32;
+        // One URL: its health is this slot's alone (a `get` has no mirror to fail over to).
+        let health = super::policy::Health::new(Duration::ZERO);
+        let mut piece = Piece::default();
         let mut journaled = slot.bounds().0;
         loop {
             let (pos, end) = slot.bounds();
@@ -155,30 +159,25 @@ impl Engine {
                 job.journal_span(journaled, now);
                 journaled = now;
             }
-            match r {
+            let e = match r {
                 Ok(()) => continue,
-                Err(Error::Interrupted) => return Err(Error::Interrupted),
-                Err(e) => {
-                    if st.no_ranges.load(Ordering::Acquire) || st.crew.failed() {
-                        return Err(e);
-                    }
-                    if now > pos {
-                        attempt = 0;
-                    }
-                    attempt += 1;
-                    if !self.retry.should_retry(&e, attempt) {
-                        return Err(e);
-                    }
+                Err(e) => e,
+            };
+            if matches!(e, Error::Interrupted) || st.ranges.is_refused() || st.crew.failed() {
+                return Err(e);
+            }
+            if now > pos {
+                piece.progressed(0);
+            }
+            match piece.on_error(&health, &self.retry, 0, 1, &e) {
+                Step::Retry { wait, .. } => {
                     let (p, e2) = slot.bounds();
-                    self.backoff(
-                        &format!("{} bytes {}-{}", crate::error::redact_url(job.url), p, e2.saturating_sub(1)),
-                        attempt,
-                        &e,
-                    );
-                    if self.cancelled() {
+                    let what = format!("{} bytes {}-{}", crate::error::redact_url(job.url), p, e2.saturating_sub(1));
+                    if !self.retry_wait(&what, piece.attempts(), &e, wait) {
                         return Err(Error::Interrupted);
                     }
                 }
+                Step::Renew | Step::GiveUp => return Err(e),
             }
         }
     }
@@ -193,11 +192,7 @@ impl Engine {
         st: &RunState<'_>,
     ) -> Result<()> {
         let url = job.url;
-        let mut req = self.agent.get(url);
-        if job.ranged {
-            req = req.header("Range", &format!("bytes={}-{}", pos, end - 1));
-        }
-        let mut resp = req.call().map_err(|e| http::from_ureq(url, e))?;
+        let mut resp = http::get(&self.agent, url, None, job.ranged.then(|| (pos, end - 1)))?;
         let status = resp.status().as_u16();
         let content_length = resp
             .headers()
@@ -229,15 +224,20 @@ impl Engine {
                             });
                         }
                     }
+                    st.ranges.honoured();
                 }
                 200 if pos == 0 && end == job.size && content_length == Some(job.size) => {}
                 200 => {
-                    st.no_ranges.store(true, Ordering::Release);
+                    let settled = st.ranges.ignored();
                     return Err(Error::BadRange {
                         url: crate::error::redact_url(url),
                         start: pos,
                         end,
-                        got: "200 OK: the server ignores Range".into(),
+                        got: if settled {
+                            "200 OK: the server ignores Range".into()
+                        } else {
+                            "200 OK to a Range request".into()
+                        },
                     });
                 }
                 416 => {
@@ -248,15 +248,11 @@ impl Engine {
                         got: "416 Range Not Satisfiable (the file changed size?)".into(),
                     });
                 }
-                s => {
-                    let detail =
-                        if s >= 400 { Some(format!("while fetching bytes {}-{}", pos, end - 1)) } else { None };
-                    return Err(Error::status(url, s, detail));
-                }
+                _ => return Err(http::status_error(url, &mut resp)),
             }
         } else {
             if status != 200 {
-                return Err(Error::status(url, status, None));
+                return Err(http::status_error(url, &mut resp));
             }
             if let Some(cl) = content_length {
                 if cl != job.size {

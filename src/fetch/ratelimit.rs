@@ -56,6 +56,15 @@ impl RateLimiter {
             std::thread::sleep(d);
         }
     }
+
+    /// [`RateLimiter::acquire`], but the sleep ends as soon as `cancel` is set (checked every
+    /// 20 ms): `--limit-rate 1` must not keep a cancelled run alive for hours.
+    pub fn acquire_unless(&self, n: usize, cancel: &std::sync::atomic::AtomicBool) {
+        let d = self.reserve(n);
+        if !d.is_zero() {
+            super::policy::sleep_unless(Some(cancel), d);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +77,21 @@ mod tests {
         let r = RateLimiter::new(1000);
         let d = r.reserve(500);
         assert!(d >= Duration::from_millis(400) && d <= Duration::from_millis(510), "{d:?}");
+    }
+
+    #[test]
+    fn cancel_wakes_a_long_wait() {
+        let r = RateLimiter::new(1);
+        let c = std::sync::atomic::AtomicBool::new(false);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                c.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            r.acquire_unless(4096, &c);
+        });
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     }
 
     #[test]

@@ -34,10 +34,9 @@ use crate::api::builds::{choose_build, Build};
 use crate::api::secure_link::LinkCache;
 use crate::api::Client;
 use crate::error::{Error, Result};
-use crate::fetch::blob::{BlobJob, BlobOutcome, BlobUrls};
-use crate::fetch::chunk::{ChunkJob, ChunkUrls, Target};
+use crate::fetch::blob::{BlobJob, BlobOutcome};
+use crate::fetch::chunk::{ChunkJob, Target};
 use crate::fetch::{Engine, EngineOptions};
-use crate::http;
 use crate::journal::{Journal, Record};
 use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
@@ -181,7 +180,7 @@ impl Downloader {
         let link: crate::manifest::deps::RepositoryLink =
             serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
                 .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
-        let raw = http::get_bytes(agent, &link.repository_manifest, None, retry)?;
+        let raw = crate::fetch::policy::get_bytes(agent, &link.repository_manifest, None, retry)?;
         let repo = crate::manifest::deps::DependencyRepository::parse(&raw, &link.repository_manifest)?;
         for id in ids {
             let Some(dep) = repo.depots.iter().find(|d| d.dependency_id.eq_ignore_ascii_case(id)) else {
@@ -195,7 +194,7 @@ impl Downloader {
                 continue;
             }
             let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
-            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
             let dm = DepotManifest::parse(&json, &url)?;
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
@@ -367,7 +366,7 @@ impl Downloader {
     fn prepare_v2(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
         let agent = self.client.agent();
         let retry = self.client.retry();
-        let raw = http::get_bytes(agent, &build.link, None, retry)?;
+        let raw = crate::fetch::policy::get_bytes(agent, &build.link, None, retry)?;
         let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
         let bm = BuildManifest::parse(&build_json, &build.link)?;
         let owned = self.client.owned_products()?;
@@ -376,7 +375,7 @@ impl Downloader {
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
-            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
             let dm = DepotManifest::parse(&json, &url)?;
             manifests.push((format!("{}.json", d.manifest), json));
@@ -393,7 +392,7 @@ impl Downloader {
     fn prepare_v1(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
         let agent = self.client.agent();
         let retry = self.client.retry();
-        let raw = http::get_bytes(agent, &build.link, None, retry)?;
+        let raw = crate::fetch::policy::get_bytes(agent, &build.link, None, retry)?;
         let repo = Repository::parse(&raw, &build.link)?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v1_depots(&repo, sel, &owned);
@@ -403,7 +402,7 @@ impl Downloader {
         for d in &depots {
             let pid = d.product_id().unwrap_or(product_id).to_string();
             let url = v1_depot_manifest_url(&self.client.endpoints().cdn, &pid, &sel.os, &ts, &d.manifest)?;
-            let raw = http::get_bytes(agent, &url, None, retry)?;
+            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
             let m = V1DepotManifest::parse(&raw, &url)?;
             manifests.push((d.manifest.clone(), raw));
             builder.add_v1_files(&pid, &m.depot.files)?;
@@ -972,38 +971,25 @@ fn cache<'a>(c: Option<&'a LinkCache>, what: &str) -> Result<&'a LinkCache> {
     c.ok_or_else(|| Error::manifest(what, "no secure link source for this kind of content"))
 }
 
-fn pick(link: &crate::api::secure_link::SecureLink, endpoint: usize, rel: &str) -> Result<String> {
-    let n = link.endpoints.len();
-    if n == 0 {
-        return Err(Error::manifest(format!("secure link of product {}", link.product_id), "no endpoints"));
-    }
-    Ok(link.endpoints[endpoint % n].url_for(rel))
-}
-
-impl ChunkUrls for Links<'_> {
-    fn url(&self, job: &ChunkJob, endpoint: usize) -> Result<(String, Arc<crate::api::secure_link::SecureLink>)> {
-        let link = cache(self.v2, "chunk")?.get(&job.product)?;
-        let rel = format!("/{}", crate::api::secure_link::galaxy_path(&job.compressed_md5)?);
-        Ok((pick(&link, endpoint, &rel)?, link))
-    }
-    fn endpoints(&self, job: &ChunkJob) -> usize {
-        self.v2.and_then(|c| c.get(&job.product).ok()).map(|l| l.endpoints.len()).unwrap_or(1)
-    }
-    fn refused(&self, job: &ChunkJob, link: &Arc<crate::api::secure_link::SecureLink>) -> Result<()> {
-        cache(self.v2, "chunk")?.invalidate(&job.product, link).map(|_| ())
+impl Links<'_> {
+    fn cache_for(&self, obj: crate::fetch::Object<'_>) -> Result<&LinkCache> {
+        match obj {
+            crate::fetch::Object::Chunk(_) => cache(self.v2, "chunk"),
+            crate::fetch::Object::MainBin => cache(self.v1, "main.bin"),
+        }
     }
 }
 
-impl BlobUrls for Links<'_> {
-    fn url(&self, product: &str, endpoint: usize) -> Result<(String, Arc<crate::api::secure_link::SecureLink>)> {
-        let link = cache(self.v1, "main.bin")?.get(product)?;
-        Ok((pick(&link, endpoint, "/main.bin")?, link))
+/// V2 chunks come from the V2 store links, `main.bin` from the V1 depot links.
+impl crate::fetch::Urls for Links<'_> {
+    fn endpoints(&self, key: &str, obj: crate::fetch::Object<'_>) -> usize {
+        self.cache_for(obj).map(|c| c.endpoints(key, obj)).unwrap_or(1)
     }
-    fn endpoints(&self, product: &str) -> usize {
-        self.v1.and_then(|c| c.get(product).ok()).map(|l| l.endpoints.len()).unwrap_or(1)
+    fn url(&self, key: &str, endpoint: usize, obj: crate::fetch::Object<'_>) -> Result<(String, crate::fetch::LinkId)> {
+        self.cache_for(obj)?.url(key, endpoint, obj)
     }
-    fn refused(&self, product: &str, link: &Arc<crate::api::secure_link::SecureLink>) -> Result<()> {
-        cache(self.v1, "main.bin")?.invalidate(product, link).map(|_| ())
+    fn refused(&self, key: &str, obj: crate::fetch::Object<'_>, link: &crate::fetch::LinkId) -> Result<()> {
+        self.cache_for(obj)?.refused(key, obj, link)
     }
 }
 

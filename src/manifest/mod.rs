@@ -64,7 +64,7 @@ pub fn v1_depot_manifest_url(cdn: &str, product_id: &str, os: &str, timestamp: &
 impl Client {
     /// GET a metadata document (no bearer: CDN meta is public) and decode it (JSON or zlib JSON).
     pub fn fetch_meta<T: DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let body = crate::http::get_bytes(self.agent(), url, None, self.retry())?;
+        let body = crate::fetch::policy::get_bytes(self.agent(), url, None, self.retry())?;
         decode_meta(&body, url)
     }
 

@@ -71,6 +71,37 @@ pub struct RouteFaults {
     pub trickle_next: u32,
     /// Rate for `trickle_next` (default 100 B/s).
     pub trickle_rate: u64,
+    /// The next N bodies send half their bytes, then fall silent for `silent_ms` and close.
+    pub silent_next: u32,
+    /// How long `silent_next` bodies stay silent (default 60 s).
+    pub silent_ms: u64,
+    /// Periodic faults, by the 1-based number of the GET in this class: every Nth body is cut
+    /// after `reset_after` bytes (0 = off).
+    pub every_reset: u32,
+    /// Every Nth body gets its middle byte flipped (0 = off).
+    pub every_corrupt: u32,
+    /// Every Nth body announces the full length but stops at half (0 = off).
+    pub every_truncate: u32,
+    /// This percentage of GETs answer `fail_status` (deterministic for a given `seed`).
+    pub fail_percent: u32,
+    /// Seed of `fail_percent`.
+    pub seed: u64,
+    /// `Retry-After` value sent with `fail_next` and `fail_percent` failures.
+    pub retry_after: Option<String>,
+    /// Every Nth ranged GET is answered 200 with the whole object (0 = off).
+    pub ignore_range_every: u32,
+    /// Every Nth ranged GET is answered 206 with a `Content-Range` shifted by +1 (0 = off;
+    /// `main.bin` only).
+    pub wrong_content_range_every: u32,
+    /// GETs of this class seen so far (drives the periodic faults).
+    pub seen: u64,
+}
+
+impl RouteFaults {
+    /// Whether the current GET (number `seen`) is an `every`th one.
+    pub fn nth(&self, every: u32) -> bool {
+        every > 0 && self.seen > 0 && self.seen.is_multiple_of(u64::from(every))
+    }
 }
 
 impl Default for RouteFaults {
@@ -85,6 +116,17 @@ impl Default for RouteFaults {
             corrupt_next: 0,
             trickle_next: 0,
             trickle_rate: 100,
+            silent_next: 0,
+            silent_ms: 60_000,
+            every_reset: 0,
+            every_corrupt: 0,
+            every_truncate: 0,
+            fail_percent: 0,
+            seed: 0,
+            retry_after: None,
+            ignore_range_every: 0,
+            wrong_content_range_every: 0,
+            seen: 0,
         }
     }
 }
@@ -100,6 +142,10 @@ pub struct GogFaults {
     pub secure_link: RouteFaults,
     /// V1 `main.bin`.
     pub main_bin: RouteFaults,
+    /// The small-files container chunks (applied after `chunk`'s faults).
+    pub sfc: RouteFaults,
+    /// The `/token` route (login and refresh grants).
+    pub token: RouteFaults,
     /// `main.bin` answers 200 with the whole blob to Range requests.
     pub ignore_range_on_main_bin: bool,
     /// V2 store chunks answer 200 with the whole object to Range requests.

@@ -26,10 +26,21 @@ fn take(c: &mut u32) -> bool {
     }
 }
 
-/// Consume a `fail_next` fault (GET only); returns the failure response.
+/// Count the GET and consume a `fail_next` or `fail_percent` fault (GET only); returns the
+/// failure response.
 fn pre_fault(req: &Request, rf: &mut RouteFaults) -> Option<Response> {
-    if !req.is_head() && take(&mut rf.fail_next) {
-        return Some(Response::text(rf.fail_status, "injected failure"));
+    if req.is_head() {
+        return None;
+    }
+    rf.seen += 1;
+    let unlucky = rf.fail_percent > 0
+        && Rng::new(rf.seed.wrapping_mul(0x100_0000_01B3) ^ rf.seen).next_u64() % 100 < u64::from(rf.fail_percent);
+    if take(&mut rf.fail_next) || unlucky {
+        let mut r = Response::text(rf.fail_status, "injected failure");
+        if let Some(ra) = &rf.retry_after {
+            r = r.header("Retry-After", ra.clone());
+        }
+        return Some(r);
     }
     None
 }
@@ -52,7 +63,24 @@ fn post_fault(req: &Request, rf: &mut RouteFaults, mut r: Response) -> Response 
     if take(&mut rf.trickle_next) {
         r = r.trickle(rf.trickle_rate);
     }
+    if take(&mut rf.silent_next) {
+        r = r.silent_after(len / 2, rf.silent_ms);
+    }
+    if rf.nth(rf.every_reset) {
+        r = r.reset_after(rf.reset_after.min(len / 2));
+    }
+    if rf.nth(rf.every_corrupt) && len > 0 {
+        r = r.corrupt_byte(len / 2);
+    }
+    if rf.nth(rf.every_truncate) {
+        r = r.truncate_to(len / 2);
+    }
     r
+}
+
+/// Whether the current ranged GET of the class is one whose Range is ignored.
+fn range_ignored(req: &Request, rf: &RouteFaults) -> bool {
+    req.header("range").is_some() && rf.nth(rf.ignore_range_every)
 }
 
 fn hex_token(rng_seed: u64) -> String {
@@ -140,6 +168,18 @@ fn gp(h: &str) -> String {
 }
 
 fn token(st: &State, req: &Request) -> Response {
+    {
+        let mut f = st.faults.lock().unwrap();
+        if let Some(r) = pre_fault(req, &mut f.token) {
+            return r;
+        }
+    }
+    let r = token_grant(st, req);
+    let mut f = st.faults.lock().unwrap();
+    post_fault(req, &mut f.token, r)
+}
+
+fn token_grant(st: &State, req: &Request) -> Response {
     // Accept the parameters from the query or (for POST) a form body.
     let mut params = req.query.clone();
     if !req.body.is_empty() {
@@ -460,11 +500,23 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if let Some(r) = pre_fault(req, &mut f.chunk) {
                 return r;
             }
-            let mut r = range_response(req, z.clone(), 0..z.len(), !f.ignore_range_on_chunks)
+            let sfc = st.built.content.sfc_chunks.contains(*h);
+            if sfc {
+                if let Some(r) = pre_fault(req, &mut f.sfc) {
+                    return r;
+                }
+            }
+            let honor = !f.ignore_range_on_chunks && !range_ignored(req, &f.chunk);
+            let mut r = range_response(req, z.clone(), 0..z.len(), honor)
                 .header("Content-Type", "application/octet-stream")
                 .header("ETag", format!("\"{h}\""));
             r.conn_rate = rate;
-            post_fault(req, &mut f.chunk, r)
+            let r = post_fault(req, &mut f.chunk, r);
+            if sfc {
+                post_fault(req, &mut f.sfc, r)
+            } else {
+                r
+            }
         }
         ["content-system", "v1", "depots", pid, os, ts, "main.bin"] => {
             let key = format!("{pid}/{os}/{ts}");
@@ -474,10 +526,12 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             if let Some(r) = pre_fault(req, &mut f.main_bin) {
                 return r;
             }
-            let mut r = range_response(req, blob.clone(), 0..blob.len(), !f.ignore_range_on_main_bin)
+            let honor = !f.ignore_range_on_main_bin && !range_ignored(req, &f.main_bin);
+            let mut r = range_response(req, blob.clone(), 0..blob.len(), honor)
                 .header("Content-Type", "application/octet-stream")
                 .header("Last-Modified", "Sun, 13 Sep 2020 12:26:40 GMT");
-            if r.status == 206 && f.wrong_content_range_on_main_bin {
+            let wrong = f.wrong_content_range_on_main_bin || f.main_bin.nth(f.main_bin.wrong_content_range_every);
+            if r.status == 206 && wrong {
                 let a = r.range.start as u64 + 1;
                 let b = a + r.range.len() as u64 - 1;
                 r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
