@@ -88,6 +88,11 @@ struct EndpointState {
     demoted_until: Option<Instant>,
     /// Held back by a `Retry-After` until then.
     not_before: Option<Instant>,
+    /// Pieces delivered in all.
+    delivered: u64,
+    /// The last failure was a 404 (the mirror lacks the content): ranked after every
+    /// endpoint that is merely flaky.
+    dead: bool,
 }
 
 /// Endpoint health shared by all workers of a run (one entry per endpoint index). Consulted
@@ -96,6 +101,8 @@ struct EndpointState {
 pub struct Health {
     eps: Mutex<Vec<EndpointState>>,
     cooldown: Duration,
+    /// Pieces delivered by any endpoint: the run is making progress.
+    delivered: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Health {
@@ -107,7 +114,7 @@ impl Default for Health {
 impl Health {
     /// Fresh health with the given base cooldown.
     pub fn new(cooldown: Duration) -> Health {
-        Health { eps: Mutex::new(Vec::new()), cooldown }
+        Health { eps: Mutex::new(Vec::new()), cooldown, delivered: Default::default() }
     }
 
     fn with<T>(&self, i: usize, f: impl FnOnce(&mut EndpointState) -> T) -> T {
@@ -123,11 +130,24 @@ impl Health {
 
     /// Endpoint `i` delivered.
     pub fn success(&self, i: usize) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
         self.with(i, |s| {
             s.fails = 0;
             s.demotions = 0;
             s.demoted_until = None;
+            s.delivered += 1;
+            s.dead = false;
         });
+    }
+
+    /// Pieces endpoint `i` has delivered so far.
+    pub fn delivered_by(&self, i: usize) -> u64 {
+        self.with(i, |s| s.delivered)
+    }
+
+    /// Pieces delivered so far by any endpoint.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// Endpoint `i` failed; `dead` (a 404) demotes it at once. `retry_after` holds it back.
@@ -136,6 +156,7 @@ impl Health {
         let base = self.cooldown;
         self.with(i, |s| {
             s.fails = s.fails.saturating_add(1);
+            s.dead = dead;
             if let Some(ra) = retry_after {
                 s.not_before = Some(now + ra);
             }
@@ -160,7 +181,8 @@ impl Health {
         self.with(i, |s| s.not_before.filter(|t| now < *t))
     }
 
-    /// The best of `0..n` for which `usable` holds: healthy before demoted, not held back by
+    /// The best of `0..n` for which `usable` holds: healthy before demoted, demoted for
+    /// flakiness before demoted for a 404, not held back by
     /// `Retry-After` before held back, `avoid` last among equals, then the lowest index
     /// (the link's priority order). A demoted endpoint is ranked by the end of its cooldown.
     pub fn choose(
@@ -175,7 +197,8 @@ impl Health {
             let s = v.get(i);
             let demoted = s.and_then(|s| s.demoted_until).filter(|t| now < *t);
             let held = s.and_then(|s| s.not_before).filter(|t| now < *t);
-            (demoted.is_some(), demoted, held.is_some(), avoid == Some(i), i)
+            let dead = demoted.is_some() && s.is_some_and(|s| s.dead);
+            (dead, demoted.is_some(), demoted, held.is_some(), avoid == Some(i), i)
         };
         (0..n).filter(|&i| usable(i)).min_by_key(|&i| key(i))
     }
@@ -230,11 +253,21 @@ pub enum Step {
     GiveUp,
 }
 
+/// How many times the budget a piece may fail on an endpoint while the run keeps delivering
+/// other pieces (bad luck on a flaky mirror, not a dead one) before it gives up anyway.
+pub const LUCK_FACTOR: u32 = 4;
+
 /// The retry budget of one piece of work (a chunk, a range, a document).
 #[derive(Debug, Clone, Default)]
 pub struct Piece {
-    /// Failed attempts per endpoint (`u32::MAX` once the endpoint answered 404 for it).
+    /// Failed attempts per endpoint that count against the budget (`u32::MAX` once the
+    /// endpoint answered 404 for it).
     fails: Vec<u32>,
+    /// Failed attempts per endpoint while it delivered other pieces (bounded by
+    /// [`LUCK_FACTOR`] times the budget).
+    unlucky: Vec<u32>,
+    /// The endpoint's delivered count at the piece's first failure there.
+    marks: Vec<Option<u64>>,
     /// Transient failures in all (drives the backoff).
     transient: u32,
     /// Renewals asked for.
@@ -248,7 +281,8 @@ impl Piece {
     }
 
     fn usable(&self, i: usize, max: u32) -> bool {
-        self.fails.get(i).is_none_or(|&f| f <= max)
+        let unlucky = self.unlucky.get(i).copied().unwrap_or(0);
+        self.fails.get(i).is_none_or(|&f| f <= max && f.saturating_add(unlucky) <= (max + 1) * LUCK_FACTOR)
     }
 
     /// The endpoint for the first attempt (or the next, without a failure in between).
@@ -277,6 +311,8 @@ impl Piece {
         let now = Instant::now();
         if self.fails.len() < n {
             self.fails.resize(n, 0);
+            self.unlucky.resize(n, 0);
+            self.marks.resize(n, None);
         }
         let max = retry.max_retries;
         match classify(e) {
@@ -297,7 +333,14 @@ impl Piece {
                     log::debug!("endpoint {ep} demoted after repeated failures");
                 }
                 self.transient += 1;
-                if let Some(f) = self.fails.get_mut(ep) {
+                // Did the run deliver other pieces since this one first failed here? Then this
+                // failure is the response's bad luck, not a sign that nothing can be delivered:
+                // it counts against the (larger) luck bound only.
+                let delivered = health.delivered();
+                let mark = self.marks.get_mut(ep).map(|m| *m.get_or_insert(delivered));
+                let lucky_others = mark.is_some_and(|m| delivered > m);
+                let slot = if lucky_others { self.unlucky.get_mut(ep) } else { self.fails.get_mut(ep) };
+                if let Some(f) = slot {
                     *f = f.saturating_add(1);
                 }
             }
@@ -470,6 +513,36 @@ mod tests {
     }
 
     #[test]
+    fn failures_while_the_endpoint_delivers_other_pieces_are_bad_luck_within_a_bound() {
+        let h = Health::new(Duration::from_secs(30));
+        let r = policy(2);
+        let mut a = Piece::default();
+        // First failure counts (nothing delivered since the piece started).
+        assert!(matches!(a.on_error(&h, &r, 0, 1, &e503()), Step::Retry { .. }));
+        let mut n = 1;
+        loop {
+            h.success(0); // another piece got through meanwhile
+            n += 1;
+            match a.on_error(&h, &r, 0, 1, &e503()) {
+                Step::Retry { .. } => {}
+                Step::GiveUp => break,
+                s => panic!("{s:?}"),
+            }
+            assert!(n < 100);
+        }
+        // Up to (2 + 1) * LUCK_FACTOR failures in all, then one more gives up.
+        assert_eq!(n, 3 * LUCK_FACTOR as usize + 1);
+        // Without deliveries elsewhere the plain budget applies.
+        let mut b = Piece::default();
+        let h = Health::new(Duration::from_secs(30));
+        let mut m = 0;
+        while matches!(b.on_error(&h, &r, 0, 1, &e503()), Step::Retry { .. }) {
+            m += 1;
+        }
+        assert_eq!(m, 2);
+    }
+
+    #[test]
     fn repeated_failures_demote_and_the_cooldown_brings_the_endpoint_back() {
         let h = Health::new(Duration::from_millis(40));
         let t = Instant::now();
@@ -478,6 +551,9 @@ mod tests {
         }
         assert!(h.failure(0, false, None, t), "demoted on the third failure in a row");
         assert_eq!(h.choose(2, |_| true, None, t), Some(1), "healthy first");
+        h.failure(1, true, None, t);
+        assert_eq!(h.choose(2, |_| true, None, t), Some(0), "flaky before dead");
+        h.success(1);
         assert_eq!(h.choose(1, |_| true, None, t), Some(0), "a demoted endpoint beats none");
         let later = t + Duration::from_millis(50);
         assert_eq!(h.choose(2, |_| true, None, later), Some(0), "cooldown over: priority order again");

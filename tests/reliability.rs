@@ -1,0 +1,305 @@
+//! The fetch policy end to end (the real binary against the in-tree mock over loopback, with
+//! fault injection and request counters): a dead mirror plus a flaky one, Range ignored or a
+//! wrong `Content-Range` on some responses, `Retry-After`, trickling metadata and small-files
+//! containers, cancellation during a rate-limit wait, progress never above 100 %, one line
+//! per retry. Rows of `RELIABILITY.md` name these tests.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use galaxy_dl_mock::data::random_bytes;
+use galaxy_dl_mock::BlobServer;
+use support::gog::{tree, Env};
+use support::*;
+
+const GAME: &str = "1000000001";
+const OWNED_DLC: u64 = 1000000002;
+const LEGACY: &str = "1000000003";
+
+fn expected(e: &Env) -> BTreeMap<String, String> {
+    let base: u64 = GAME.parse().unwrap();
+    e.expected_files(e.build(base, "windows", 2), "en-US", "64", &[base, OWNED_DLC])
+}
+
+fn v1_expected(e: &Env) -> BTreeMap<String, String> {
+    let b = e.mock.fixtures().builds.iter().find(|b| b.product_id == 1000000003 && b.generation == 1).unwrap();
+    b.select_files("en-US", "64", &[1000000003]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+}
+
+/// Spawn the binary with the mock's environment and extra variables.
+fn spawn(env: &[(String, String)], extra: &[(&str, &str)], args: &[&str]) -> Child {
+    let mut c = cmd(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Wait for `child` at most `limit`; kill it and fail the test when it takes longer.
+fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let t = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("{what}: still running after {limit:?} (hang)\nstderr:\n{}", stderr(&o));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Requests to endpoint 0 (the path-token form `/token=…/content-system/…`) for `what`.
+fn endpoint0_requests(e: &Env, what: &str) -> u64 {
+    e.mock.stats().count_where(|l| l.path.starts_with("/token=") && l.path.contains(what))
+}
+
+/// Every `progress` event of a `--json` run stays within its total.
+fn assert_progress_within_total(o: &Output) {
+    let mut seen = 0;
+    for line in stdout(o).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["event"] == "progress" {
+            seen += 1;
+            let (d, t) = (v["done_bytes"].as_u64().unwrap(), v["total_bytes"].as_u64().unwrap());
+            assert!(d <= t, "progress above 100 %: {line}");
+        }
+    }
+    assert!(seen > 0, "no progress events");
+}
+
+/// Issue 10 item 1: endpoint 0 answers 404 for every chunk, endpoint 1 resets every 5th
+/// body, corrupts every 7th, truncates every 11th and answers 503 to 5 %. The install
+/// completes, quickly, the dead endpoint costs only a handful of requests, and progress never
+/// reads above 100 %.
+#[test]
+fn v2_dead_mirror_and_flaky_mirror_install_completes_quickly() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.fail_endpoint(0);
+        f.chunk.every_reset = 5;
+        f.chunk.reset_after = 1000;
+        f.chunk.every_corrupt = 7;
+        f.chunk.every_truncate = 11;
+        f.chunk.fail_percent = 5;
+        f.chunk.seed = 10;
+    });
+    let d = Scratch::new("rel-v2");
+    let dir = d.path("game");
+    let t = Instant::now();
+    let child = spawn(
+        &e.env(),
+        &[("RUST_LOG", "debug")],
+        &["download", GAME, "--dir", dir.to_str().unwrap(), "--json", "--workers", "4"],
+    );
+    let o = finish_within(child, Duration::from_secs(120), "V2 install");
+    let took = t.elapsed();
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e));
+    let dead = endpoint0_requests(&e, "/store/");
+    assert!(dead <= 8, "the dead endpoint got {dead} chunk requests");
+    assert!(e.mock.stats().count("/content-system/v2/store/") > 20, "the healthy endpoint did the work");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_progress_within_total(&o);
+    eprintln!("dead mirror + flaky mirror V2 install: {took:?}, {dead} requests to the dead endpoint");
+}
+
+/// Issue 10 item 2: V1 with endpoint 0 dead, every 3rd ranged request answered 200 (Range
+/// ignored), every 4th with a wrong `Content-Range`, every 5th reset: retried piece by piece on
+/// the healthy endpoint, no fallback to one stream.
+#[test]
+fn v1_dead_mirror_with_range_ignored_and_wrong_content_range_sometimes_completes() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.fail_endpoint(0);
+        f.main_bin.ignore_range_every = 3;
+        f.main_bin.wrong_content_range_every = 4;
+        f.main_bin.every_reset = 5;
+        f.main_bin.reset_after = 4096;
+    });
+    let d = Scratch::new("rel-v1");
+    let dir = d.path("legacy");
+    let child = spawn(&e.env(), &[], &["download", LEGACY, "--dir", dir.to_str().unwrap(), "--workers", "4"]);
+    let o = finish_within(child, Duration::from_secs(120), "V1 install");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), v1_expected(&e));
+    assert!(!stderr(&o).contains("streaming it whole"), "fell back to one stream: {}", stderr(&o));
+    let dead = endpoint0_requests(&e, "main.bin");
+    assert!(dead <= 8, "the dead endpoint got {dead} main.bin requests");
+}
+
+/// When Range is refused by every response, V1 falls back to one stream, and that stream
+/// fails over from the dead endpoint (main streamed from endpoint 0 only: `HTTP 404`).
+#[test]
+fn v1_stream_fallback_fails_over_and_resumes() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.fail_endpoint(0);
+        f.ignore_range_on_main_bin = true;
+    });
+    let d = Scratch::new("rel-v1s");
+    let dir = d.path("legacy");
+    let child = spawn(&e.env(), &[], &["download", LEGACY, "--dir", dir.to_str().unwrap()]);
+    let o = finish_within(child, Duration::from_secs(120), "V1 stream");
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("ignores Range"), "{}", stderr(&o));
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
+
+fn get_out(d: &Scratch) -> String {
+    d.path("out.bin").to_str().unwrap().to_string()
+}
+
+/// `get`: one 206 with a wrong `Content-Range` and one 200 to a ranged request are faults of
+/// those responses: retried, the file completes with the right MD5.
+#[test]
+fn get_survives_a_wrong_content_range_and_an_ignored_range() {
+    for (wrong, ignore) in [(1, 0), (0, 1), (2, 2)] {
+        let b = BlobServer::new(random_bytes(7, 3 << 20));
+        b.faults(|f| {
+            f.wrong_content_range_next = wrong;
+            f.ignore_range_next = ignore;
+        });
+        let d = Scratch::new("rel-get");
+        let out = get_out(&d);
+        let o = run(&["get", &b.url(), "-o", &out, "--quiet", "--workers", "4", "--chunk-size", "256K"]);
+        assert_code(&o, 0);
+        assert_eq!(stdout(&o).trim(), format!("{}  {}", b.md5_hex(), out));
+        assert_eq!(std::fs::read(&out).unwrap(), b.data());
+    }
+}
+
+/// A 503 with `Retry-After: 1` holds the retry back for a second even though the test sets a
+/// 5 ms retry sleep.
+#[test]
+fn retry_after_is_honoured() {
+    let b = BlobServer::new(random_bytes(8, 256 << 10));
+    b.faults(|f| {
+        f.fail_first = 1;
+        f.retry_after = Some("1".into());
+    });
+    let d = Scratch::new("rel-ra");
+    let out = get_out(&d);
+    let t = Instant::now();
+    let o = run(&["get", &b.url(), "-o", &out, "--quiet", "--workers", "1"]);
+    assert_code(&o, 0);
+    assert!(t.elapsed() >= Duration::from_millis(950), "retried after {:?}", t.elapsed());
+    assert_eq!(std::fs::read(&out).unwrap(), b.data());
+}
+
+/// A metadata server trickling one byte a second is abandoned by the low-speed limit and the
+/// request retried: the install completes instead of hanging.
+#[test]
+fn trickling_metadata_is_retried_not_a_hang() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.meta.trickle_next = 1;
+        f.meta.trickle_rate = 1;
+    });
+    let d = Scratch::new("rel-meta");
+    let dir = d.path("game");
+    let child = spawn(
+        &e.env(),
+        &[("GALAXY_DL_LOW_SPEED_TIME_MS", "1500")],
+        &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    let o = finish_within(child, Duration::from_secs(60), "install with trickling metadata");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e));
+}
+
+/// Secure-link and token answers trickling are cut the same way.
+#[test]
+fn trickling_secure_link_is_retried_not_a_hang() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.secure_link.trickle_next = 1;
+        f.secure_link.trickle_rate = 1;
+    });
+    let d = Scratch::new("rel-link");
+    let dir = d.path("game");
+    let child = spawn(
+        &e.env(),
+        &[("GALAXY_DL_LOW_SPEED_TIME_MS", "1500")],
+        &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    let o = finish_within(child, Duration::from_secs(60), "install with a trickling secure link");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e));
+}
+
+/// A small-files container that falls silent after half its bytes is abandoned at the read
+/// timeout and fetched again: the run goes on.
+#[test]
+fn a_stalled_small_files_container_does_not_hold_up_the_run() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.sfc.silent_next = 1;
+        f.sfc.silent_ms = 60_000;
+        f.sfc.trickle_next = 1;
+        f.sfc.trickle_rate = 64;
+    });
+    let d = Scratch::new("rel-sfc");
+    let dir = d.path("game");
+    let child = spawn(
+        &e.env(),
+        &[("GALAXY_DL_LOW_SPEED_TIME_MS", "1500"), ("GALAXY_DL_READ_TIMEOUT_MS", "1500")],
+        &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    let o = finish_within(child, Duration::from_secs(60), "install with a stalled container");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e));
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// `--limit-rate 1` puts every worker into a rate-limit wait of over an hour; SIGTERM and
+/// SIGINT still end the run within about a second.
+#[test]
+fn limit_rate_wait_ends_on_sigterm_and_sigint() {
+    let b = BlobServer::new(random_bytes(9, 1 << 20));
+    for sig in [15, 2] {
+        let d = Scratch::new("rel-lr");
+        let out = get_out(&d);
+        let child = spawn(&[], &[], &["get", &b.url(), "-o", &out, "--quiet", "--limit-rate", "1"]);
+        // Let it start and fall into the limiter's wait.
+        let t0 = Instant::now();
+        while b.stats().body_bytes() == 0 && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: signalling our own child.
+        unsafe { libc_kill(child.id() as i32, sig) };
+        let t = Instant::now();
+        let o = finish_within(child, Duration::from_secs(10), "rate-limited get after a signal");
+        let took = t.elapsed();
+        assert!(took < Duration::from_millis(2500), "signal {sig}: exited after {took:?}");
+        assert_ne!(o.status.code(), Some(0), "a cancelled get does not succeed");
+    }
+}
+
+/// Each retry is one line on stderr, even with `RUST_LOG=info` (the reporter's line; the
+/// detail is a debug log).
+#[test]
+fn each_retry_is_reported_once() {
+    let b = BlobServer::new(random_bytes(10, 256 << 10));
+    b.faults(|f| f.fail_first = 1);
+    let d = Scratch::new("rel-once");
+    let out = get_out(&d);
+    let o = run_env(&["get", &b.url(), "-o", &out, "--workers", "1"], &[("RUST_LOG", "info")]);
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("503")).map(str::trim).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+}
