@@ -163,7 +163,7 @@ pub fn build_info(client: &Client, product_id: &str, selection: &Selection) -> R
             v2_info(&m, product_id, selection, owned.as_ref(), &mut notices)
         }
         _ => {
-            let body = crate::fetch::policy::get_bytes(client.agent(), &build.link, None, client.retry())?;
+            let body = client.meta_bytes(&build.link)?;
             let r = Repository::parse(&body, &build.link)?;
             v1_info(&r, product_id, selection, owned.as_ref(), &mut notices)?
         }

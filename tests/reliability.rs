@@ -303,3 +303,34 @@ fn each_retry_is_reported_once() {
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("503")).map(str::trim).collect();
     assert_eq!(lines.len(), 1, "{lines:#?}");
 }
+
+/// Secure links revoked mid-run (the CDN answers 403 to every URL of the old links): each
+/// product's link is renewed once, not once per worker or per chunk, and the install (V2 and
+/// V1) completes.
+#[test]
+fn links_revoked_mid_run_cost_one_renewal_per_product() {
+    for (product, v1) in [(GAME, false), (LEGACY, true)] {
+        let e = Env::new();
+        e.mock.faults(|f| f.per_conn_rate = Some(if v1 { 1 << 20 } else { 400_000 }));
+        let d = Scratch::new("rel-renew");
+        let dir = d.path("p");
+        let child =
+            spawn(&e.env(), &[], &["download", product, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "4"]);
+        // Once chunks flow, revoke every link issued so far.
+        let t0 = Instant::now();
+        while e.mock.stats().body_bytes() < (256 << 10) && t0.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let before = e.mock.links_issued();
+        e.mock.faults(|f| f.expire_links_now = true);
+        let o = finish_within(child, Duration::from_secs(120), "install with revoked links");
+        assert_code(&o, 0);
+        let want = if v1 { v1_expected(&e) } else { expected(&e) };
+        assert_eq!(tree(&dir), want);
+        let renewals = e.mock.links_issued() - before;
+        // V2: the game and its DLC (and never more than one renewal each); V1: one product.
+        let products = if v1 { 1 } else { 2 };
+        assert!(renewals >= 1 && renewals <= products, "{renewals} renewals for {products} products");
+        eprintln!("{product}: {renewals} renewal(s) after revocation");
+    }
+}

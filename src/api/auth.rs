@@ -207,7 +207,7 @@ impl Client {
         let url =
             self.token_url(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI)]);
         let body =
-            match crate::fetch::policy::get_bytes(&self.agent, &url, None, &self.retry) {
+            match self.get(&url, None) {
                 Err(Error::HttpStatus { status: 400 | 401 | 403, .. }) => return Err(Error::Auth(
                     "the login code was refused (codes are single-use and expire quickly); run galaxy-dl login again"
                         .into(),
@@ -246,7 +246,7 @@ impl Client {
 
     fn refresh_locked(&self, g: &mut Option<Tokens>, old: &Tokens) -> Result<Tokens> {
         let url = self.token_url(&[("grant_type", "refresh_token"), ("refresh_token", &old.refresh_token)]);
-        let body = match crate::fetch::policy::get_bytes(&self.agent, &url, None, &self.retry) {
+        let body = match self.get(&url, None) {
             Err(Error::HttpStatus { status: 400 | 401, .. }) => return Err(Error::Auth(LOGIN_EXPIRED.into())),
             r => r?,
         };

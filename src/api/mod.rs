@@ -116,6 +116,8 @@ pub struct Client {
     /// Loaded on demand from `<config_dir>/auth.json`; `None` = not loaded (or not logged in).
     auth: Mutex<Option<Tokens>>,
     config_dir: PathBuf,
+    /// Stops retries, backoff waits and body reads of API and metadata requests (Ctrl-C).
+    cancel: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -127,7 +129,38 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client with explicit parts.
     pub fn new(agent: ureq::Agent, endpoints: Endpoints, retry: RetryPolicy, config_dir: PathBuf) -> Client {
-        Client { agent, endpoints, retry, auth: Mutex::new(None), config_dir }
+        Client { agent, endpoints, retry, auth: Mutex::new(None), config_dir, cancel: std::sync::OnceLock::new() }
+    }
+
+    /// Let `flag` (the run's cancel flag) stop this client's requests and waits. Set once; later
+    /// calls are ignored.
+    pub fn set_cancel(&self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        let _ = self.cancel.set(flag);
+    }
+
+    /// GET `url` under the fetch policy (retries, `Retry-After`, low-speed limit, cancel).
+    fn get(&self, url: &str, bearer: Option<&str>) -> Result<Vec<u8>> {
+        let p = crate::fetch::policy::MetaPolicy {
+            retry: &self.retry,
+            low_speed: crate::fetch::LowSpeed::default(),
+            cancel: self.cancel.get().map(|c| &**c),
+        };
+        crate::fetch::policy::fetch_bytes(&self.agent, url, bearer, p)
+    }
+
+    /// GET a public metadata document (CDN meta, manifests; no bearer) as bytes.
+    pub fn meta_bytes(&self, url: &str) -> Result<Vec<u8>> {
+        self.get(url, None)
+    }
+
+    /// GET a metadata document (no bearer: CDN meta is public) and decode it (JSON or zlib JSON).
+    pub fn fetch_meta<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
+        crate::manifest::decode_meta(&self.meta_bytes(url)?, url)
+    }
+
+    /// GET a metadata document as a generic JSON value.
+    pub fn fetch_meta_value(&self, url: &str) -> Result<serde_json::Value> {
+        self.fetch_meta(url)
     }
 
     /// A client configured from the environment (endpoints, config dir, retry policy).
@@ -167,11 +200,11 @@ impl Client {
                 Err(e) => return Err(e),
             },
         };
-        match crate::fetch::policy::get_bytes(&self.agent, url, token.as_deref(), &self.retry) {
+        match self.get(url, token.as_deref()) {
             Err(Error::HttpStatus { status: 401, .. }) if token.is_some() => {
                 log::debug!("HTTP 401 with a bearer token: refreshing the login once");
                 let fresh = self.refresh_after_401(token.as_deref().unwrap_or_default())?;
-                match crate::fetch::policy::get_bytes(&self.agent, url, Some(&fresh), &self.retry) {
+                match self.get(url, Some(&fresh)) {
                     Err(Error::HttpStatus { status: 401, .. }) => {
                         Err(Error::Auth("the server rejected a fresh access token; run galaxy-dl login".into()))
                     }

@@ -100,22 +100,7 @@ fn scalar(v: &serde_json::Value) -> String {
     }
 }
 
-/// The galaxy path of a hex id: `h[0:2]/h[2:4]/h` (lower-cased), or `h` unchanged when it
-/// already contains `/` (its segments must be plain names). Refuses non-hex ids and ids shorter
-/// than 4 characters.
-pub fn galaxy_path(h: &str) -> Result<String> {
-    if h.contains('/') {
-        if h.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.contains(['\\', '?', '#'])) {
-            return Err(Error::manifest("galaxy path", format!("{h:?} is not a plain path")));
-        }
-        return Ok(h.to_string());
-    }
-    if h.len() < 4 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::manifest("galaxy path", format!("{h:?} is not a hex id")));
-    }
-    let h = h.to_ascii_lowercase();
-    Ok(format!("{}/{}/{h}", &h[0..2], &h[2..4]))
-}
+pub use crate::manifest::galaxy_path;
 
 #[derive(Deserialize)]
 struct RawLink {

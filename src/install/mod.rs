@@ -148,6 +148,8 @@ pub struct Downloader {
 impl Downloader {
     /// A downloader using `client` (endpoints and login) and `opts`.
     pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
+        // Ctrl-C stops metadata requests and their waits too.
+        client.set_cancel(opts.cancel.clone());
         Downloader { client, opts }
     }
 
@@ -174,13 +176,11 @@ impl Downloader {
         if ids.is_empty() {
             return Ok(notices);
         }
-        let agent = self.client.agent();
-        let retry = self.client.retry();
         let link_url = format!("{}/dependencies/repository?generation=2", self.client.endpoints().content_system);
         let link: crate::manifest::deps::RepositoryLink =
             serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
                 .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
-        let raw = crate::fetch::policy::get_bytes(agent, &link.repository_manifest, None, retry)?;
+        let raw = self.client.meta_bytes(&link.repository_manifest)?;
         let repo = crate::manifest::deps::DependencyRepository::parse(&raw, &link.repository_manifest)?;
         for id in ids {
             let Some(dep) = repo.depots.iter().find(|d| d.dependency_id.eq_ignore_ascii_case(id)) else {
@@ -194,7 +194,7 @@ impl Downloader {
                 continue;
             }
             let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
-            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
+            let raw = self.client.meta_bytes(&url)?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
             let dm = DepotManifest::parse(&json, &url)?;
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
@@ -364,9 +364,7 @@ impl Downloader {
     }
 
     fn prepare_v2(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
-        let agent = self.client.agent();
-        let retry = self.client.retry();
-        let raw = crate::fetch::policy::get_bytes(agent, &build.link, None, retry)?;
+        let raw = self.client.meta_bytes(&build.link)?;
         let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
         let bm = BuildManifest::parse(&build_json, &build.link)?;
         let owned = self.client.owned_products()?;
@@ -375,7 +373,7 @@ impl Downloader {
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
-            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
+            let raw = self.client.meta_bytes(&url)?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
             let dm = DepotManifest::parse(&json, &url)?;
             manifests.push((format!("{}.json", d.manifest), json));
@@ -390,9 +388,7 @@ impl Downloader {
     }
 
     fn prepare_v1(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
-        let agent = self.client.agent();
-        let retry = self.client.retry();
-        let raw = crate::fetch::policy::get_bytes(agent, &build.link, None, retry)?;
+        let raw = self.client.meta_bytes(&build.link)?;
         let repo = Repository::parse(&raw, &build.link)?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v1_depots(&repo, sel, &owned);
@@ -402,7 +398,7 @@ impl Downloader {
         for d in &depots {
             let pid = d.product_id().unwrap_or(product_id).to_string();
             let url = v1_depot_manifest_url(&self.client.endpoints().cdn, &pid, &sel.os, &ts, &d.manifest)?;
-            let raw = crate::fetch::policy::get_bytes(agent, &url, None, retry)?;
+            let raw = self.client.meta_bytes(&url)?;
             let m = V1DepotManifest::parse(&raw, &url)?;
             manifests.push((d.manifest.clone(), raw));
             builder.add_v1_files(&pid, &m.depot.files)?;

@@ -1,6 +1,7 @@
 //! Manifests: decoding GOG metadata (plain JSON or zlib JSON, sniffed), the V2 build and depot
 //! manifest types ([`v2`]), the V1 repository and depot manifest types ([`v1`]), safe path
-//! handling for everything a manifest names ([`path`]), and fetching metadata from the CDN.
+//! handling for everything a manifest names ([`path`]), and metadata URLs. No I/O: fetching is
+//! `api::Client::fetch_meta`'s.
 
 pub(crate) mod de;
 pub mod deps;
@@ -11,8 +12,6 @@ pub mod zlib;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::secure_link::galaxy_path;
-use crate::api::Client;
 use crate::error::{Error, Result};
 
 /// Decode a metadata body into `T`: plain JSON (first byte `{`, `[` or whitespace) is parsed as
@@ -40,6 +39,23 @@ pub fn meta_json_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<std::borrow::C
     }
 }
 
+/// The galaxy path of a hex id: `h[0:2]/h[2:4]/h` (lower-cased), or `h` unchanged when it
+/// already contains `/` (its segments must be plain names). Refuses non-hex ids and ids shorter
+/// than 4 characters.
+pub fn galaxy_path(h: &str) -> Result<String> {
+    if h.contains('/') {
+        if h.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.contains(['\\', '?', '#'])) {
+            return Err(Error::manifest("galaxy path", format!("{h:?} is not a plain path")));
+        }
+        return Ok(h.to_string());
+    }
+    if h.len() < 4 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::manifest("galaxy path", format!("{h:?} is not a hex id")));
+    }
+    let h = h.to_ascii_lowercase();
+    Ok(format!("{}/{}/{h}", &h[0..2], &h[2..4]))
+}
+
 /// URL of a V2 meta document (build or depot manifest) on `cdn`, by its hash or galaxy path.
 pub fn v2_meta_url(cdn: &str, hash: &str) -> Result<String> {
     Ok(format!("{}/content-system/v2/meta/{}", cdn.trim_end_matches('/'), galaxy_path(hash)?))
@@ -59,19 +75,6 @@ pub fn v1_depot_manifest_url(cdn: &str, product_id: &str, os: &str, timestamp: &
         }
     }
     Ok(format!("{}/content-system/v1/manifests/{product_id}/{os}/{timestamp}/{manifest}", cdn.trim_end_matches('/')))
-}
-
-impl Client {
-    /// GET a metadata document (no bearer: CDN meta is public) and decode it (JSON or zlib JSON).
-    pub fn fetch_meta<T: DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let body = crate::fetch::policy::get_bytes(self.agent(), url, None, self.retry())?;
-        decode_meta(&body, url)
-    }
-
-    /// GET a metadata document as a generic JSON value.
-    pub fn fetch_meta_value(&self, url: &str) -> Result<serde_json::Value> {
-        self.fetch_meta(url)
-    }
 }
 
 #[cfg(test)]
