@@ -334,3 +334,88 @@ fn links_revoked_mid_run_cost_one_renewal_per_product() {
         eprintln!("{product}: {renewals} renewal(s) after revocation");
     }
 }
+
+/// The flaky-CDN faults of the V2 test: endpoint 0 dead, endpoint 1 resetting, corrupting and
+/// truncating periodically and answering 503 to 5 % of chunk requests.
+fn dead_and_flaky(e: &Env) {
+    e.mock.faults(|f| {
+        f.fail_endpoint(0);
+        f.chunk.every_reset = 5;
+        f.chunk.reset_after = 1000;
+        f.chunk.every_corrupt = 7;
+        f.chunk.every_truncate = 11;
+        f.chunk.fail_percent = 5;
+        f.chunk.seed = 11;
+    });
+}
+
+/// An update and a repair under the same dead-mirror + flaky-mirror faults complete, and the
+/// dead endpoint costs only a handful of requests.
+#[test]
+fn update_and_repair_survive_a_dead_mirror_and_a_flaky_one() {
+    let e = Env::new();
+    let d = Scratch::new("rel-upd");
+    let dir = d.path("game");
+    let ds = dir.to_str().unwrap();
+    assert_code(&e.run(&["download", GAME, "--dir", ds, "--quiet", "--build", "1100000000000001"]), 0);
+    e.mock.stats().reset();
+    dead_and_flaky(&e);
+    let child = spawn(&e.env(), &[], &["download", GAME, "--dir", ds, "--quiet", "--workers", "4"]);
+    let o = finish_within(child, Duration::from_secs(120), "update");
+    assert_code(&o, 0);
+    let want = expected(&e);
+    assert_eq!(tree(&dir), want);
+    // Damage the largest file, then repair under the same faults.
+    let (big, _) = want.iter().max_by_key(|(p, _)| std::fs::metadata(dir.join(p)).unwrap().len()).unwrap();
+    let path = dir.join(big);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&path, bytes).unwrap();
+    let child = spawn(&e.env(), &[], &["repair", ds, "--quiet", "--workers", "4"]);
+    let o = finish_within(child, Duration::from_secs(120), "repair");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), want);
+    let dead = endpoint0_requests(&e, "/store/");
+    assert!(dead <= 16, "the dead endpoint got {dead} chunk requests over update and repair");
+}
+
+/// A `main.bin` range trickling below the low-speed limit is abandoned and fetched again.
+#[test]
+fn v1_trickling_range_is_abandoned_and_retried() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.main_bin.trickle_next = 1;
+        f.main_bin.trickle_rate = 200;
+    });
+    let d = Scratch::new("rel-v1t");
+    let dir = d.path("legacy");
+    let child = spawn(
+        &e.env(),
+        &[("GALAXY_DL_LOW_SPEED_TIME_MS", "1500")],
+        &["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet"],
+    );
+    let o = finish_within(child, Duration::from_secs(60), "V1 install with a trickling range");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
+
+/// The access token expired and the token endpoint answers 503 twice: the refresh is retried
+/// under the policy and the install completes. (A token answer that is lost *after* the server
+/// rotated the refresh token cannot be retried: that ends with "login expired; run galaxy-dl
+/// login", see RELIABILITY.md.)
+#[test]
+fn expired_token_refresh_survives_a_failing_token_endpoint() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.expire_access_tokens_now = true;
+        f.token.fail_next = 2;
+    });
+    let d = Scratch::new("rel-token");
+    let dir = d.path("game");
+    let child = spawn(&e.env(), &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
+    let o = finish_within(child, Duration::from_secs(60), "install with a failing token endpoint");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e));
+    assert!(e.mock.stats().count("/token") >= 3, "the refresh was retried");
+}
