@@ -419,3 +419,46 @@ fn expired_token_refresh_survives_a_failing_token_endpoint() {
     assert_eq!(tree(&dir), expected(&e));
     assert!(e.mock.stats().count("/token") >= 3, "the refresh was retried");
 }
+
+/// V2: both endpoints answer 503 with `Retry-After: 1`: the chunk fails over at once, then
+/// waits for the endpoints' hold (≥ 1 s although the test's retry sleep is 5 ms).
+#[test]
+fn v2_retry_after_holds_each_endpoint_back() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.chunk.fail_next = 2;
+        f.chunk.retry_after = Some("1".into());
+    });
+    let d = Scratch::new("rel-v2ra");
+    let dir = d.path("game");
+    let t = Instant::now();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "1"]);
+    assert_code(&o, 0);
+    assert!(t.elapsed() >= Duration::from_millis(950), "done after {:?}", t.elapsed());
+    assert_eq!(tree(&dir), expected(&e));
+}
+
+/// V1 under one of each transient fault: two 503s with `Retry-After`, a truncated range and a
+/// range that falls silent half-way (abandoned at the read timeout). The install completes.
+#[test]
+fn v1_survives_503s_truncation_and_a_silent_range() {
+    let e = Env::new();
+    e.mock.faults(|f| {
+        f.main_bin.fail_next = 2;
+        f.main_bin.retry_after = Some("1".into());
+        f.main_bin.truncate_next = 1;
+        f.main_bin.truncate_to = 10_000;
+        f.main_bin.silent_next = 1;
+        f.main_bin.silent_ms = 60_000;
+    });
+    let d = Scratch::new("rel-v1f");
+    let dir = d.path("legacy");
+    let child = spawn(
+        &e.env(),
+        &[("GALAXY_DL_READ_TIMEOUT_MS", "1500")],
+        &["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "4"],
+    );
+    let o = finish_within(child, Duration::from_secs(60), "V1 install under transient faults");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
