@@ -272,6 +272,8 @@ pub struct Piece {
     transient: u32,
     /// Renewals asked for.
     renewals: u32,
+    /// Refusals (401/403) per endpoint.
+    refused: Vec<u32>,
 }
 
 impl Piece {
@@ -313,13 +315,27 @@ impl Piece {
             self.fails.resize(n, 0);
             self.unlucky.resize(n, 0);
             self.marks.resize(n, None);
+            self.refused.resize(n, 0);
         }
         let max = retry.max_retries;
         match classify(e) {
             Class::Final => return Step::GiveUp,
             Class::Refused => {
                 self.renewals += 1;
-                return if self.renewals > max + 3 { Step::GiveUp } else { Step::Renew };
+                let refusals = self.refused.get_mut(ep).map(|r| {
+                    *r += 1;
+                    *r
+                });
+                // Refused again with a fresh link: this mirror refuses us, the link is fine.
+                // Another endpoint takes over, as after a 404.
+                if n > 1 && refusals.is_some_and(|r| r > 2) {
+                    health.failure(ep, true, None, now);
+                    if let Some(f) = self.fails.get_mut(ep) {
+                        *f = u32::MAX;
+                    }
+                } else {
+                    return if self.renewals > max + 3 { Step::GiveUp } else { Step::Renew };
+                }
             }
             Class::Missing => {
                 health.failure(ep, true, None, now);
@@ -620,6 +636,18 @@ mod tests {
         }
         assert!(r.ignored());
         assert!(r.is_refused());
+    }
+
+    #[test]
+    fn a_mirror_refusing_fresh_links_is_left_for_another() {
+        let h = Health::default();
+        let r = policy(5);
+        let mut a = Piece::default();
+        let e = Error::status("u", 403, None);
+        assert_eq!(a.on_error(&h, &r, 0, 2, &e), Step::Renew);
+        assert_eq!(a.on_error(&h, &r, 0, 2, &e), Step::Renew);
+        assert_eq!(a.on_error(&h, &r, 0, 2, &e), Step::Retry { endpoint: 1, wait: Duration::ZERO });
+        assert!(h.is_demoted(0, Instant::now()));
     }
 
     #[test]
