@@ -22,7 +22,7 @@ use crate::sink::MappedFile;
 
 /// How long a record may wait in memory: what a `kill -9` can lose on top of the work in
 /// flight. Each commit costs one fdatasync of the (small) journal.
-pub const COMMIT_EVERY: Duration = Duration::from_millis(500);
+pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 /// Capacity of the channel to the journal thread.
 pub const CAPACITY: usize = 4096;

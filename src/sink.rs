@@ -62,11 +62,8 @@ pub fn open_regular(path: &Path) -> Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut last = None;
     for _ in 0..3 {
-        let existing = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path);
+        let existing =
+            OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path);
         let r = match existing {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => OpenOptions::new()
                 .read(true)
@@ -435,12 +432,12 @@ mod tests {
         let target = tmp("link-target");
         std::fs::write(&target, b"keep").unwrap();
         std::os::unix::fs::symlink(&target, &p).unwrap();
-        let e = open_regular(&p).err().expect("symlink must be refused");
+        let e = open_regular(&p).expect_err("symlink must be refused");
         assert!(matches!(e, Error::UnsafeTarget { .. }), "{e}");
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         std::fs::remove_file(&p).unwrap();
         std::fs::remove_file(&target).unwrap();
-        let e = open_regular(Path::new("/dev/null")).err().expect("device must be refused");
+        let e = open_regular(Path::new("/dev/null")).expect_err("device must be refused");
         assert!(e.to_string().contains("device"), "{e}");
     }
 

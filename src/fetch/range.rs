@@ -28,7 +28,7 @@ const JOURNAL_EVERY: u64 = 16 << 20;
 
 /// ...and, on a slow link, whatever it wrote at least this often (so a `kill -9` loses little
 /// more than this much time of data in flight; see `journal::COMMIT_EVERY`).
-const JOURNAL_AFTER: Duration = Duration::from_millis(500);
+const JOURNAL_AFTER: Duration = Duration::from_millis(100);
 
 /// Smallest half a slot is split into when a worker runs dry.
 pub const MIN_SPLIT: u64 = 512 << 10;
