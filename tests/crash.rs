@@ -130,8 +130,7 @@ fn spawn(args: &[&str], env: &[(String, String)]) -> Child {
 /// and over all runs the server sends the file once plus a bounded slack per kill (the data of
 /// the last quarter-second or so per connection, not whole pieces); FILE never exists with
 /// wrong content.
-fn get_kill_loop(n: usize) {
-    let size = 16 * MIB + 12345;
+fn get_kill_loop(n: usize, size: usize) {
     let rate = 1 << 20; // per connection
     let workers = 2u64;
     let b = BlobServer::new(random_bytes(11, size));
@@ -208,7 +207,7 @@ fn get_kill_loop(n: usize) {
 
 #[test]
 fn get_survives_random_kills_without_refetching() {
-    get_kill_loop(kills(12));
+    get_kill_loop(kills(12), 16 * MIB + 12345);
 }
 
 /// A resumed `get` is as fast as a fresh one: the hasher, which must read the resumed prefix
@@ -369,8 +368,9 @@ fn v2_install_survives_random_kills_without_refetching() {
 #[ignore]
 fn long_kill_loop() {
     let n = kills(200);
-    get_kill_loop(n);
-    let (e, want) = v1_env(32 << 20);
+    // Big enough that the loop is over before the download is.
+    get_kill_loop(n, (n * MIB + 12345).min(1 << 30));
+    let (e, want) = v1_env((n as u64) << 20);
     install_kill_loop(&e, "1000000003", &want, (1 << 20, 512 << 10), n, "long-kill-v1");
     let e = Env::new();
     let base = 1000000001u64;
@@ -609,6 +609,7 @@ fn dir_removed_under_a_running_download() {
     std::fs::remove_dir_all(&dir).unwrap();
     let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
+    eprintln!("DIR removed: exit {:?}: {}", o.status.code(), err.trim());
     assert!(o.status.code().is_some(), "killed by a signal: {:?} {err}", o.status);
     assert!(!err.contains("panicked"), "{err}");
     if o.status.code() != Some(0) {
@@ -618,4 +619,59 @@ fn dir_removed_under_a_running_download() {
     e.mock.faults(|f| f.per_conn_rate = None);
     assert_code(&e.run(&["download", "1000000003", "--dir", &ds, "--quiet"]), 0);
     assert_eq!(tree(&dir), want);
+}
+
+/// The disk fills up while a run is going (another program takes the rest): the space of the
+/// output was reserved before the first byte, so the run still completes (or, if even its
+/// journal cannot grow, stops with "disk full"), never SIGBUS; the same with and without
+/// `fallocate`. Then a `download` on the full filesystem fails cleanly before fetching data.
+#[test]
+fn disk_filling_up_during_a_run_is_not_a_crash() {
+    for no_fallocate in [false, true] {
+        let d = Scratch::new("fill");
+        let Some((m, ext2)) = Mount::small(&d, 8) else {
+            eprintln!("SKIP disk_filling_up_during_a_run: cannot mount a small filesystem (not root?)");
+            return;
+        };
+        let mut env: Vec<(&str, &str)> = Vec::new();
+        if no_fallocate || ext2 {
+            env.push(("GALAXY_DL_NO_FALLOCATE", "1"));
+        }
+        let b = BlobServer::new(random_bytes(13, 3 * MIB));
+        b.faults(|f| f.per_conn_rate = Some(1 << 20));
+        let out = m.0.join("out.bin");
+        let mut c = cmd(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet", "--workers", "2"]);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        // Take every free byte.
+        let hog = m.0.join("hog");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&hog).unwrap();
+            let buf = vec![0xa5u8; 64 << 10];
+            while f.write_all(&buf).is_ok() {}
+            let _ = f.sync_all();
+        }
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.code().is_some(), "killed by a signal: {:?} {}", o.status, stderr(&o));
+        if o.status.code() == Some(0) {
+            assert_eq!(std::fs::read(&out).unwrap(), b.data());
+        } else {
+            assert_code(&o, 1);
+            assert_clean_error(&o, "disk full");
+        }
+        // Nothing is left: a download of anything fails before fetching data.
+        let (e, _) = v1_env(4 << 20);
+        let mut genv = e.env();
+        genv.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let genv: Vec<(&str, &str)> = genv.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        e.mock.stats().reset();
+        let o = run_env(&["download", "1000000003", "--dir", m.0.join("game").to_str().unwrap(), "--quiet"], &genv);
+        assert_code(&o, 1);
+        assert!(o.status.code().is_some());
+        assert_clean_error(&o, "");
+    }
 }
