@@ -82,6 +82,16 @@ fn start_event(o: &Output) -> Option<(u64, u64)> {
     })
 }
 
+/// `done_bytes` of the last `progress` event of a `--json` run.
+fn last_done(o: &Output) -> Option<u64> {
+    stdout(o)
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "progress")
+        .find_map(|v| v["done_bytes"].as_u64())
+}
+
 /// Finished ranges in a `get` journal (merged).
 fn journaled(state: &Path) -> Vec<(u64, u64)> {
     let Ok(text) = std::fs::read_to_string(state) else { return Vec::new() };
@@ -292,6 +302,11 @@ fn install_kill_loop(
     e.mock.faults(|f| f.per_conn_rate = Some(rate));
     let mut rng = Rng::new(name);
     let (mut served_total, mut kills_done, mut finished) = (0u64, 0u64, false);
+    // What the last progress line of the killed run showed done: the rerun's resume line must
+    // say at least that much, less what was in flight (the issue: "the bar showed 3.9 MiB done
+    // at a kill but the rerun said 840 KiB already done").
+    let mut shown = 0u64;
+    let in_flight = workers * (rate / 2 + piece) + BLOCK;
     for _ in 0..n {
         e.mock.stats().reset();
         let child = spawn(&["download", product, "--dir", &ds, "--json", "--workers", "2"], &env);
@@ -300,6 +315,10 @@ fn install_kill_loop(
         let o = child.wait_with_output().unwrap();
         served_total += settled(e.mock.stats());
         assert_no_wrong_file(&dir, want);
+        if let Some((_, resumed)) = start_event(&o) {
+            assert!(resumed + in_flight >= shown, "{name}: the bar showed {shown} done, the rerun resumed {resumed}");
+        }
+        shown = last_done(&o).unwrap_or(shown);
         if o.status.code() == Some(0) {
             finished = true;
             break;

@@ -457,7 +457,9 @@ impl<'a> FileSet<'a> {
         let mut s = self.slot(i);
         if self.plan.files[i].size == 0 {
             let tmp = self.state.tmp_path(&self.plan.files[i].path);
-            std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+            // No symlink planted at the temporary name is followed; an old one is emptied.
+            let f = crate::sink::open_regular(&tmp)?;
+            f.set_len(0).map_err(|e| Error::io("truncate", &tmp, e))?;
         }
         self.advance(i, &mut s)
     }
