@@ -105,6 +105,18 @@ pub enum Error {
     NotFound(String),
     /// The run was cancelled (Ctrl-C); state is kept for resume.
     Interrupted,
+    /// Another galaxy-dl process is writing the same output (`get` FILE or install DIR).
+    Busy {
+        /// The output that is locked.
+        path: PathBuf,
+    },
+    /// An output target that must not be written: a device, a directory, a planted symlink.
+    UnsafeTarget {
+        /// The path that was refused.
+        path: PathBuf,
+        /// What is there instead of a regular file.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -196,6 +208,14 @@ impl fmt::Display for Error {
             }
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::Interrupted => write!(f, "interrupted; run the same command again to resume"),
+            Error::Busy { path } => write!(
+                f,
+                "another galaxy-dl process is already writing {}; wait for it to finish or choose another output",
+                path.display()
+            ),
+            Error::UnsafeTarget { path, reason } => {
+                write!(f, "refusing to write {}: {reason}", path.display())
+            }
         }
     }
 }

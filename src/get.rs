@@ -6,9 +6,15 @@
 //! is computed while the data arrives (see [`crate::verify`]); only when it (and `--md5`,
 //! `--size`) check out is `FILE.part` renamed to `FILE` and the journal removed. A mismatch
 //! removes both, so the next run starts clean instead of trusting corrupt bytes.
+//!
+//! Output safety: FILE must be a regular file or a new name (a device, a directory or a
+//! symlink is refused, never renamed over); `FILE.part` and `FILE.part.state` are opened without
+//! following symlinks and must be regular files; `FILE.part` is locked (flock) for the whole
+//! run, so a second `get` of the same FILE is refused ([`Error::Busy`]) instead of truncating
+//! the mapping under the first.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +30,7 @@ use crate::fetch::{Engine, EngineOptions};
 use crate::http;
 use crate::journal::{Journal, Record};
 use crate::progress::{Event, FileStatus, Progress};
-use crate::sink::MappedFile;
+use crate::sink::{kind_of, lock_exclusive, open_regular, MappedFile};
 use crate::verify::{hex, DoneMap, PrefixHasher, BLOCK};
 
 /// Default piece size: small pieces handed out in file order keep the hasher's prefix close
@@ -116,6 +122,27 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
     if out.is_dir() {
         return Err(Error::Usage(format!("{} is a directory; -o takes a file name", out.display())));
     }
+    check_target(out)?;
+    let (part, state_path) = part_paths(out);
+    let part_file = open_locked(&part, out)?;
+    let r = get_locked(url, out, opts, (&part, &state_path), &part_file, start);
+    if r.is_err() && part_file.metadata().is_ok_and(|m| m.len() == 0) {
+        // Nothing was written (the probe failed, say): leave no empty `.part` behind.
+        let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(&state_path);
+    }
+    r
+}
+
+fn get_locked(
+    url: &str,
+    out: &Path,
+    opts: &GetOptions,
+    (part, state_path): (&Path, &Path),
+    part_file: &File,
+    start: Instant,
+) -> Result<GetOutcome> {
+    let (part, state_path) = (part.to_path_buf(), state_path.to_path_buf());
     let progress = Arc::new(Progress::new(opts.events.clone()));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     let probe = probe(&engine, url)?;
@@ -126,10 +153,9 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
             return Err(Error::Size { what: redact_url(url), expected: want, actual: have });
         }
     }
-    let (part, state_path) = part_paths(out);
     let what = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| out.display().to_string());
     let Some(size) = probe.size else {
-        return stream_unknown_size(&engine, url, out, &part, &what, opts, start);
+        return stream_unknown_size(&engine, url, out, (&part, part_file), &what, opts, start);
     };
     let piece = opts.piece_size.unwrap_or(DEFAULT_PIECE).max(BLOCK);
     let header = StateHeader { size, validator: probe.validator.clone(), url_id: url_id(url) };
@@ -139,7 +165,8 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
     }
     let mut ranged = probe.ranges;
     loop {
-        let (file, _) = MappedFile::create(&part, size)?;
+        let handle = part_file.try_clone().map_err(|e| Error::io("open", &part, e))?;
+        let (file, _) = MappedFile::from_file(handle, &part, size)?;
         let file = Arc::new(file);
         let done = DoneMap::new(size);
         for &(a, b) in &resumed_ranges {
@@ -157,7 +184,9 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
         let stop = AtomicBool::new(false);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
-        let lag = HASH_LAG.max(2 * engine.workers as u64 * piece);
+        // The hasher starts at byte 0 and must read the resumed bytes too: they do not count
+        // against the writers' lead, or a resumed run would look hash-bound from the start.
+        let lag = HASH_LAG.max(2 * engine.workers as u64 * piece) + resumed;
         let (outcome, digest, jres) = std::thread::scope(|s| {
             let h = s.spawn(|| hasher.run(&file, &done, &wake_rx, &stop));
             let j = s.spawn(|| journal.run(jrx));
@@ -219,6 +248,7 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
         file.flush()?;
         log::debug!("download {:?}, final flush {:?}", start.elapsed() - t.elapsed(), t.elapsed());
         drop(file);
+        check_target(out)?;
         std::fs::rename(&part, out).map_err(|e| Error::io("rename", out, e))?;
         let _ = std::fs::remove_file(&state_path);
         let elapsed = start.elapsed();
@@ -236,6 +266,34 @@ pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
         });
         return Ok(GetOutcome { size, md5: digest, downloaded: progress.downloaded(), resumed, ranged, elapsed });
     }
+}
+
+/// FILE must be a regular file or not exist: the finished `.part` is renamed over it, and
+/// renaming over a device, a directory or a symlink someone planted would replace it.
+fn check_target(out: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_file() => Ok(()),
+        Ok(m) => Err(Error::UnsafeTarget { path: out.to_path_buf(), reason: kind_of(m.file_type()) }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("stat", out, e)),
+    }
+}
+
+/// Open `FILE.part` (no symlink, regular file) and lock it for this run. The lock is taken on
+/// the open file, so after locking, the name must still be that file: a run that finished
+/// meanwhile renamed it away (then take the new one).
+fn open_locked(part: &Path, out: &Path) -> Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..5 {
+        let f = open_regular(part)?;
+        lock_exclusive(&f, out)?;
+        let held = f.metadata().map_err(|e| Error::io("stat", part, e))?;
+        match std::fs::symlink_metadata(part) {
+            Ok(m) if m.dev() == held.dev() && m.ino() == held.ino() => return Ok(f),
+            _ => continue,
+        }
+    }
+    Err(Error::Busy { path: out.to_path_buf() })
 }
 
 fn check_url(url: &str) -> Result<()> {
@@ -342,7 +400,7 @@ fn stream_unknown_size(
     engine: &Engine,
     url: &str,
     out: &Path,
-    part: &Path,
+    (part, part_file): (&Path, &File),
     what: &str,
     opts: &GetOptions,
     start: Instant,
@@ -351,7 +409,7 @@ fn stream_unknown_size(
         .progress
         .emit(Event::Notice { message: "the server sends no length; downloading as one stream without resume".into() });
     engine.progress.emit(Event::Start { what: what.to_string(), total_bytes: 0, resumed_bytes: 0, files: 1 });
-    let (size, digest) = engine.retrying(url, || stream_once(engine, url, part))?;
+    let (size, digest) = engine.retrying(url, || stream_once(engine, url, part, part_file))?;
     if let Some(want) = opts.size {
         if want != size {
             let _ = std::fs::remove_file(part);
@@ -364,6 +422,7 @@ fn stream_unknown_size(
             return Err(Error::Checksum { what: out.display().to_string(), expected: want.clone(), actual: digest });
         }
     }
+    check_target(out)?;
     std::fs::rename(part, out).map_err(|e| Error::io("rename", out, e))?;
     let elapsed = start.elapsed();
     engine.progress.emit(Event::File {
@@ -381,13 +440,15 @@ fn stream_unknown_size(
     Ok(GetOutcome { size, md5: digest, downloaded: size, resumed: 0, ranged: false, elapsed })
 }
 
-fn stream_once(engine: &Engine, url: &str, part: &Path) -> Result<(u64, String)> {
+fn stream_once(engine: &Engine, url: &str, part: &Path, part_file: &File) -> Result<(u64, String)> {
     let mut resp = engine.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
     let status = resp.status().as_u16();
     if status != 200 {
         return Err(Error::status(url, status, None));
     }
-    let mut f = File::create(part).map_err(|e| Error::io("create", part, e))?;
+    part_file.set_len(0).map_err(|e| Error::io("truncate", part, e))?;
+    (&*part_file).seek(std::io::SeekFrom::Start(0)).map_err(|e| Error::io("seek", part, e))?;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, part_file);
     let mut body = resp.body_mut().as_reader();
     let mut buf = vec![0u8; 256 * 1024];
     let mut h = Md5::new();
@@ -410,7 +471,8 @@ fn stream_once(engine: &Engine, url: &str, part: &Path) -> Result<(u64, String)>
         engine.throttle(n);
         stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
     }
-    f.sync_data().map_err(|e| Error::io("sync", part, e))?;
+    f.flush().map_err(|e| Error::io("write", part, e))?;
+    part_file.sync_data().map_err(|e| Error::io("sync", part, e))?;
     Ok((total, hex(&h.finalize())))
 }
 
@@ -440,9 +502,14 @@ fn url_id(url: &str) -> String {
 /// Read the journal if it belongs to this download and the part file is intact; returns the
 /// finished ranges, merged. Anything doubtful returns nothing (start over).
 fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)> {
-    let Ok(f) = File::open(state) else {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(f) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(state)
+    else {
         return Vec::new();
     };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Vec::new();
+    }
     match std::fs::metadata(part) {
         Ok(m) if m.len() == header.size => {}
         _ => return Vec::new(),

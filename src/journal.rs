@@ -5,6 +5,9 @@
 //! each covered range back (msync), then appends the lines and fdatasyncs the journal. So a
 //! line is on disk only after its bytes are: after a crash or power cut the journal never
 //! claims bytes that did not reach the disk. A torn last line is ignored by the readers.
+//!
+//! A journal is opened without following a symlink (a fresh one is created exclusively) and
+//! must be a regular file, so a link planted in its place is never written through.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,6 +19,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::error::{Error, Result};
 use crate::sink::MappedFile;
+
+/// How long a record may wait in memory: what a `kill -9` can lose on top of the work in
+/// flight. Each commit costs one fdatasync of the (small) journal.
+pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 /// Capacity of the channel to the journal thread.
 pub const CAPACITY: usize = 4096;
@@ -37,16 +44,43 @@ pub struct Journal {
 impl Journal {
     /// Open `path` for appending, or create it with `header` lines when `fresh`.
     pub fn open(path: &Path, header: &[String], fresh: bool) -> Result<Journal> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let refuse = |e: std::io::Error, op: &'static str| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::UnsafeTarget { path: path.to_path_buf(), reason: "it is a symbolic link" }
+            } else {
+                Error::io(op, path, e)
+            }
+        };
         let mut file = if fresh {
-            let mut f = File::create(path).map_err(|e| Error::io("create", path, e))?;
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("replace", path, e)),
+            }
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(|e| refuse(e, "create"))?;
             for h in header {
                 writeln!(f, "{h}").map_err(|e| Error::io("write", path, e))?;
             }
             f.sync_data().map_err(|e| Error::io("sync", path, e))?;
             f
         } else {
-            OpenOptions::new().append(true).open(path).map_err(|e| Error::io("open", path, e))?
+            OpenOptions::new()
+                .append(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+                .map_err(|e| refuse(e, "open"))?
         };
+        let ft = file.metadata().map_err(|e| Error::io("stat", path, e))?.file_type();
+        if !ft.is_file() {
+            return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: crate::sink::kind_of(ft) });
+        }
         file.flush().map_err(|e| Error::io("write", path, e))?;
         Ok(Journal { file, path: path.to_path_buf() })
     }
@@ -56,12 +90,12 @@ impl Journal {
         let mut batch: Vec<Record> = Vec::new();
         let mut last = Instant::now();
         loop {
-            let msg = rx.recv_timeout(Duration::from_millis(250));
+            let msg = rx.recv_timeout(COMMIT_EVERY / 4);
             let closed = matches!(msg, Err(RecvTimeoutError::Disconnected));
             if let Ok(r) = msg {
                 batch.push(r);
             }
-            if !batch.is_empty() && (closed || last.elapsed() >= Duration::from_secs(1) || batch.len() >= 512) {
+            if !batch.is_empty() && (closed || last.elapsed() >= COMMIT_EVERY || batch.len() >= 512) {
                 self.commit(&mut batch)?;
                 last = Instant::now();
             }

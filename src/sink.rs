@@ -1,6 +1,14 @@
 //! Output files: created at their final size, preallocated with `fallocate` (so a full disk fails
 //! before any byte is fetched), mapped once, and handed out as disjoint writable slices.
 //!
+//! A store into a mapping that has no disk block behind it kills the process with SIGBUS, so a
+//! file is mapped only once every block is reserved: by `fallocate`, or where the filesystem
+//! has none (ext2, some network filesystems) by writing zeros over the new space with checked
+//! writes, which turns a full disk into [`Error::DiskFull`] before the mapping exists. Output
+//! files are opened without following a symlink and must be regular files
+//! ([`open_regular`]); [`lock_exclusive`] keeps a second process from truncating a mapping
+//! under us.
+//!
 //! This is the crate's one `unsafe` place. A [`MappedFile`] is shared by many worker threads;
 //! each worker obtains `&mut [u8]` for byte ranges that the scheduler guarantees no one else
 //! touches at the same time (see `fetch::schedule`), and the prefix hasher reads ranges that are
@@ -37,8 +45,94 @@ pub enum Reservation {
     /// `fallocate` reserved every block: writing cannot hit ENOSPC.
     Allocated,
     /// The filesystem has no `fallocate` (musl returns `EOPNOTSUPP` where glibc would emulate
-    /// it); the file is sparse and free space was checked instead.
-    SparseChecked,
+    /// it): the new space was written with zeros (checked writes), so it is allocated too.
+    Written,
+}
+
+/// Environment knob for tests: behave as on a filesystem without `fallocate`.
+pub const NO_FALLOCATE_ENV: &str = "GALAXY_DL_NO_FALLOCATE";
+
+/// Open `path` read-write without following a symlink at its last component, creating it
+/// (exclusively, mode 0644) when it does not exist. What is opened must be a regular file.
+///
+/// # Errors
+/// [`Error::UnsafeTarget`] for a symlink, a device, a directory or anything else that is not a
+/// regular file; [`Error::Io`] otherwise.
+pub fn open_regular(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut last = None;
+    for _ in 0..3 {
+        let existing =
+            OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path);
+        let r = match existing {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path),
+            other => other,
+        };
+        match r {
+            Ok(f) => {
+                let ft = f.metadata().map_err(|e| Error::io("stat", path, e))?.file_type();
+                if !ft.is_file() {
+                    return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: kind_of(ft) });
+                }
+                return Ok(f);
+            }
+            // Lost a race with another creator: open what it created.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: "it is a symbolic link" });
+            }
+            Err(e) => {
+                if let Ok(m) = std::fs::symlink_metadata(path) {
+                    if !m.file_type().is_file() {
+                        return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: kind_of(m.file_type()) });
+                    }
+                }
+                return Err(Error::io("open", path, e));
+            }
+        }
+    }
+    Err(Error::io("create", path, last.unwrap_or_else(|| std::io::Error::other("kept changing"))))
+}
+
+/// What a non-regular file is, in words.
+pub fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_symlink() {
+        "it is a symbolic link"
+    } else if ft.is_dir() {
+        "it is a directory"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "it is a device"
+    } else if ft.is_fifo() {
+        "it is a named pipe"
+    } else if ft.is_socket() {
+        "it is a socket"
+    } else {
+        "it is not a regular file"
+    }
+}
+
+/// Take an exclusive lock on `file` (flock, held until it is closed) without waiting.
+///
+/// # Errors
+/// [`Error::Busy`] naming `what` when another process (or another open in this one) holds it.
+pub fn lock_exclusive(file: &File, what: &Path) -> Result<()> {
+    // SAFETY: flock on a valid, open descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Err(Error::Busy { path: what.to_path_buf() });
+    }
+    Err(Error::io("lock", what, err))
 }
 
 impl MappedFile {
@@ -48,18 +142,19 @@ impl MappedFile {
     /// # Errors
     /// [`Error::DiskFull`] when the space cannot be reserved, [`Error::Io`] otherwise.
     pub fn create(path: &Path, len: u64) -> Result<(MappedFile, Reservation)> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io("create", path, e))?;
+        MappedFile::from_file(open_regular(path)?, path, len)
+    }
+
+    /// As [`MappedFile::create`], for a file the caller opened (and possibly locked) itself.
+    ///
+    /// # Errors
+    /// As [`MappedFile::create`].
+    pub fn from_file(file: File, path: &Path, len: u64) -> Result<(MappedFile, Reservation)> {
         let cur = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
-        if cur != len {
+        if cur > len || len == 0 {
             file.set_len(len).map_err(|e| Error::io("resize", path, e))?;
         }
-        let reservation = reserve(&file, path, len, cur)?;
+        let reservation = reserve(&file, path, len, cur.min(len))?;
         let map = if len == 0 {
             None
         } else {
@@ -209,42 +304,64 @@ impl MappedFile {
     }
 }
 
-/// Reserve `len` bytes for `file`. Already-allocated ranges cost nothing (resume).
+/// Reserve `len` bytes for `file` (currently `previous_len` long, content kept): every block
+/// must be allocated before the file is mapped. Already-allocated ranges cost nothing (resume).
 fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Reservation> {
     if len == 0 {
         return Ok(Reservation::Allocated);
     }
-    // SAFETY: plain syscall on a valid, open descriptor.
-    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
-    if rc == 0 {
-        return Ok(Reservation::Allocated);
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EFBIG) => {
-            // Give back what a failed reservation may have left, but keep resumable content.
-            if previous_len < len {
+    if std::env::var_os(NO_FALLOCATE_ENV).is_none() {
+        // SAFETY: plain syscall on a valid, open descriptor.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+        if rc == 0 {
+            return Ok(Reservation::Allocated);
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EFBIG) => {
+                // Give back what a failed reservation may have left, but keep resumable content.
                 let _ = file.set_len(previous_len);
+                return Err(Error::DiskFull { path: path.to_path_buf(), needed: len });
             }
-            Err(Error::DiskFull { path: path.to_path_buf(), needed: len })
+            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL) => {}
+            _ => return Err(Error::io("preallocate", path, err)),
         }
-        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL) => {
-            let need = len.saturating_sub(previous_len);
-            match free_space(path) {
-                Some(free) if free < need => {
-                    if previous_len < len {
-                        let _ = file.set_len(previous_len);
-                    }
-                    Err(Error::DiskFull { path: path.to_path_buf(), needed: need })
-                }
-                _ => {
-                    log::warn!("{}: filesystem cannot preallocate; space was checked but not reserved", path.display());
-                    Ok(Reservation::SparseChecked)
-                }
-            }
-        }
-        _ => Err(Error::io("preallocate", path, err)),
     }
+    // No fallocate: allocate the new space by writing it. The file only grows as zeros land,
+    // so a file of full length (a resume) is allocated already.
+    let need = len.saturating_sub(previous_len);
+    if need == 0 {
+        return Ok(Reservation::Written);
+    }
+    if let Some(free) = free_space(path) {
+        if free < need {
+            return Err(Error::DiskFull { path: path.to_path_buf(), needed: need });
+        }
+    }
+    log::debug!("{}: filesystem cannot preallocate; writing {need} bytes of zeros instead", path.display());
+    if let Err(e) = write_zeros(file, previous_len, len) {
+        let _ = file.set_len(previous_len);
+        return Err(match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT) => {
+                Error::DiskFull { path: path.to_path_buf(), needed: need }
+            }
+            _ => Error::io("preallocate", path, e),
+        });
+    }
+    Ok(Reservation::Written)
+}
+
+/// Write zeros over `from..to` of `file` with checked writes.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; 1 << 20];
+    let mut pos = from;
+    while pos < to {
+        let n = (to - pos).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], pos)?;
+        pos += n as u64;
+    }
+    Ok(())
 }
 
 /// Free bytes available to an unprivileged user on the filesystem holding `path` (or its
@@ -307,6 +424,46 @@ mod tests {
         let e = MappedFile::create(&p, 1 << 60).err().expect("must fail");
         assert!(matches!(e, Error::DiskFull { .. } | Error::Io { .. }), "{e}");
         let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn open_regular_refuses_symlinks_and_devices() {
+        let p = tmp("link");
+        let target = tmp("link-target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, &p).unwrap();
+        let e = open_regular(&p).expect_err("symlink must be refused");
+        assert!(matches!(e, Error::UnsafeTarget { .. }), "{e}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        std::fs::remove_file(&p).unwrap();
+        std::fs::remove_file(&target).unwrap();
+        let e = open_regular(Path::new("/dev/null")).expect_err("device must be refused");
+        assert!(e.to_string().contains("device"), "{e}");
+    }
+
+    #[test]
+    fn second_lock_is_busy() {
+        let p = tmp("lock");
+        let a = open_regular(&p).unwrap();
+        let b = open_regular(&p).unwrap();
+        lock_exclusive(&a, &p).unwrap();
+        assert!(matches!(lock_exclusive(&b, &p), Err(Error::Busy { .. })));
+        drop(a);
+        lock_exclusive(&b, &p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn zero_fill_extends_and_keeps_content() {
+        let p = tmp("zeros");
+        std::fs::write(&p, b"abc").unwrap();
+        let f = open_regular(&p).unwrap();
+        write_zeros(&f, 3, 3 + (3 << 20) + 5).unwrap();
+        let d = std::fs::read(&p).unwrap();
+        assert_eq!(d.len(), 3 + (3 << 20) + 5);
+        assert_eq!(&d[..3], b"abc");
+        assert!(d[3..].iter().all(|&b| b == 0));
+        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]

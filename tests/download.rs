@@ -464,7 +464,7 @@ fn interrupted_update_is_never_corrupt_and_resumes() {
     std::thread::sleep(Duration::from_millis(1200));
     unsafe { libc_kill(child.id() as i32, 2) };
     let o = child.wait_with_output().unwrap();
-    assert_code(&o, 1);
+    assert_code(&o, 130);
     assert_clean_error(&o, "interrupted");
     for (p, md5) in tree(&dir) {
         if p == "my-save.dat" {

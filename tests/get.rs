@@ -277,7 +277,8 @@ fn ctrl_c_keeps_state_and_the_same_command_resumes() {
     std::thread::sleep(Duration::from_millis(1500));
     unsafe { libc_kill(child.id() as i32, 2) };
     let o = child.wait_with_output().unwrap();
-    assert_code(&o, 1);
+    // SPEC: 130 for SIGINT, state kept.
+    assert_code(&o, 130);
     assert_clean_error(&o, "interrupted");
     let state = std::fs::read_to_string(d.path("out.bin.part.state")).unwrap();
     assert!(state.lines().count() > 2, "nothing journaled on Ctrl-C: {state}");

@@ -3,6 +3,8 @@
 //! its regex dependency into a small static binary. Messages never contain secrets: the library
 //! redacts URLs before they reach a log line.
 
+use std::io::Write;
+
 use log::{LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger;
@@ -18,9 +20,9 @@ impl Log for StderrLogger {
             if r.level() >= log::Level::Debug {
                 // Debugging output carries the time since start, to see where time goes.
                 let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
-                eprintln!("galaxy-dl: {t:8.3} {level}: {}", r.args());
+                let _ = writeln!(std::io::stderr().lock(), "galaxy-dl: {t:8.3} {level}: {}", r.args());
             } else {
-                eprintln!("galaxy-dl: {level}: {}", r.args());
+                let _ = writeln!(std::io::stderr().lock(), "galaxy-dl: {level}: {}", r.args());
             }
         }
     }

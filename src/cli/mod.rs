@@ -1,6 +1,24 @@
 //! The command-line front end: parse arguments, run one command through the library, print,
-//! and map the outcome to an exit code (0 success, 1 failure, 2 bad usage). Nothing here
-//! downloads or verifies anything by itself.
+//! and map the outcome to an exit code (0 success, 1 failure, 2 bad usage, 130/143 stopped by
+//! SIGINT/SIGTERM with state kept). Nothing here downloads or verifies anything by itself.
+//!
+//! Output goes through [`outln!`]: a closed stdout (`galaxy-dl verify DIR | head -1`) stops the
+//! command cleanly, prints nothing more and exits 0, like the end of a normal run; a closed
+//! stderr is ignored. Nothing panics on a closed pipe.
+
+/// `println!` that never panics: a closed stdout ends the program quietly (see module docs).
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` that never panics (see [`outln!`]).
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_out(format_args!($($t)*))
+    };
+}
 
 mod args;
 mod download;
@@ -11,7 +29,9 @@ mod signal;
 mod table;
 mod verify;
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use args::Command;
 
@@ -24,6 +44,60 @@ pub enum Exit {
     Failure = 1,
     /// Bad usage: unknown flag, missing argument, malformed value.
     Usage = 2,
+    /// Stopped by SIGINT (Ctrl-C): state kept, the same command resumes.
+    Interrupted = 130,
+}
+
+/// Set once stdout is a closed pipe: nothing more is printed and the run ends quietly.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Write to stdout; on a closed pipe, stop the command cleanly and print nothing more.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            stdout_closed();
+        }
+    }
+}
+
+/// stdout went away: stop the work as a first Ctrl-C would, and end quietly.
+pub(crate) fn stdout_closed() {
+    STDOUT_CLOSED.store(true, Ordering::SeqCst);
+    signal::request_stop();
+}
+
+/// Whether stdout was found closed.
+pub(crate) fn stdout_is_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// One line on stderr; a closed stderr is ignored.
+fn errln(args: std::fmt::Arguments<'_>) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(args).and_then(|()| e.write_all(b"\n"));
+}
+
+/// Backstop for `println!`/`eprintln!` left anywhere: std panics when it cannot print; a panic
+/// that says so ends the program quietly instead of aborting (`panic = "abort"`). Every other
+/// panic keeps the default report.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to std") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 impl From<Exit> for ExitCode {
@@ -34,24 +108,25 @@ impl From<Exit> for ExitCode {
 
 /// Entry point called by `main`.
 pub fn run() -> ExitCode {
+    quiet_on_closed_pipe();
     logger::init();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cmd = match args::parse(argv) {
         Ok(c) => c,
         Err(msg) => {
-            eprintln!("galaxy-dl: {msg}");
-            eprintln!("Try 'galaxy-dl --help' for more information.");
+            errln(format_args!("galaxy-dl: {msg}"));
+            errln(format_args!("Try 'galaxy-dl --help' for more information."));
             return Exit::Usage.into();
         }
     };
     let json = cmd.json();
     let result = match cmd {
         Command::Help(text) => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
         Command::Version => {
-            println!("galaxy-dl {}", env!("CARGO_PKG_VERSION"));
+            outln!("galaxy-dl {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Command::Get(g) => commands::get(*g),
@@ -62,16 +137,24 @@ pub fn run() -> ExitCode {
         Command::Verify(v) => verify::run_verify(*v),
         Command::Repair(r) => verify::run_repair(*r),
     };
+    if stdout_is_closed() {
+        // The reader went away (`| head`): a normal end, nothing more to say.
+        return Exit::Ok.into();
+    }
     match result {
         Ok(()) => Exit::Ok.into(),
         Err(e) => {
-            let code = if e.is_usage() { Exit::Usage } else { Exit::Failure };
+            let code = match &e {
+                galaxy_dl::Error::Interrupted => signal::exit_code().unwrap_or(Exit::Interrupted as u8),
+                e if e.is_usage() => Exit::Usage as u8,
+                _ => Exit::Failure as u8,
+            };
             if json {
-                let line = serde_json::json!({ "event": "error", "message": e.to_string(), "exit_code": code as u8 });
-                println!("{line}");
+                let line = serde_json::json!({ "event": "error", "message": e.to_string(), "exit_code": code });
+                outln!("{line}");
             }
-            eprintln!("galaxy-dl: error: {e}");
-            code.into()
+            errln(format_args!("galaxy-dl: error: {e}"));
+            ExitCode::from(code)
         }
     }
 }
@@ -100,7 +183,7 @@ mod commands {
         reporter.finish();
         let out = r?;
         if !a.output_mode.json {
-            println!("{}  {}", out.md5, a.out.display());
+            outln!("{}  {}", out.md5, a.out.display());
         }
         Ok(())
     }

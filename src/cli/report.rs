@@ -59,8 +59,13 @@ fn render(rx: Receiver<Event>, mode: OutputMode, tty: bool) {
         if mode.json {
             if let Ok(line) = serde_json::to_string(&ev) {
                 let mut out = stdout.lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        // The reader is gone: stop the work cleanly and print nothing more.
+                        super::stdout_closed();
+                        break;
+                    }
+                }
             }
             continue;
         }

@@ -116,7 +116,7 @@ fn print_report(r: &VerifyReport, json: bool) {
             "elapsed_secs": r.elapsed_secs,
             "bad": bad,
         });
-        println!("{line}");
+        outln!("{line}");
         return;
     }
     for b in &r.bad {
@@ -125,10 +125,10 @@ fn print_report(r: &VerifyReport, json: bool) {
             EntryKind::Link => " (link)",
             EntryKind::Dir => " (directory)",
         };
-        println!("BAD {}{what}: {}", b.path, b.reason);
+        outln!("BAD {}{what}: {}", b.path, b.reason);
     }
     let rate = if r.elapsed_secs > 0.0 { (r.hashed_bytes as f64 / r.elapsed_secs) as u64 } else { 0 };
-    println!(
+    outln!(
         "{} files, {} bad ({} checked in {:.1}s, {}/s)",
         r.files,
         r.bad.len(),
@@ -173,9 +173,9 @@ pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
     let r = r?;
     if !a.output_mode.json {
         if r.before.is_clean() {
-            println!("nothing to repair: {} files verified", r.before.files);
+            outln!("nothing to repair: {} files verified", r.before.files);
         } else {
-            println!(
+            outln!(
                 "repaired {} bad entries: {} downloaded, {} good chunks kept",
                 r.before.bad.len(),
                 human_bytes(r.downloaded_bytes),
@@ -184,7 +184,7 @@ pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
         }
     }
     if !a.output_mode.json && !r.before.is_clean() {
-        print!("re-verified: ");
+        out!("re-verified: ");
     }
     print_report(&r.after, a.output_mode.json);
     if r.after.is_clean() {

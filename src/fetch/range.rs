@@ -25,8 +25,12 @@ use crate::journal::Record;
 use crate::sink::MappedFile;
 use crate::verify::{DoneMap, BLOCK};
 
-/// Journal a long-running slot at least every this many bytes.
+/// Journal a long-running slot at least every this many bytes...
 const JOURNAL_EVERY: u64 = 16 << 20;
+
+/// ...and, on a slow link, whatever it wrote at least this often (so a `kill -9` loses little
+/// more than this much time of data in flight; see `journal::COMMIT_EVERY`).
+const JOURNAL_AFTER: Duration = Duration::from_millis(100);
 
 /// Smallest half a slot is split into when a worker runs dry.
 pub const MIN_SPLIT: u64 = 512 << 10;
@@ -272,6 +276,7 @@ impl Engine {
         job.file.prefault(pos, end - pos);
         let mut stall = self.stall_watch();
         let mut last = pos;
+        let mut since = std::time::Instant::now();
         loop {
             if let Some(h) = job.hashed {
                 if last > h.load(Ordering::Acquire) + job.lag_max {
@@ -302,9 +307,10 @@ impl Engine {
             if let Some(w) = job.wake {
                 let _ = w.try_send(());
             }
-            if b - *journaled >= JOURNAL_EVERY {
+            if b - *journaled >= JOURNAL_EVERY || (b > *journaled && since.elapsed() >= JOURNAL_AFTER) {
                 job.journal_span(*journaled, b);
                 *journaled = b;
+                since = std::time::Instant::now();
             }
         }
         if last == end {

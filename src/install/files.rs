@@ -119,7 +119,7 @@ impl<'a> FileSet<'a> {
         needs_file_hash(f) && (f.md5.is_some() || f.sha256.is_some())
     }
 
-    /// The pieces file `i` is tracked in: its chunks (V2) or [`V1_PART`]-sized ranges (V1).
+    /// The pieces file `i` is tracked in: its chunks (V2) or [`V1_JOURNAL_PART`]-sized ranges (V1).
     pub fn parts(&self, i: usize) -> &[(u64, u64)] {
         &self.parts[i]
     }
@@ -457,7 +457,9 @@ impl<'a> FileSet<'a> {
         let mut s = self.slot(i);
         if self.plan.files[i].size == 0 {
             let tmp = self.state.tmp_path(&self.plan.files[i].path);
-            std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+            // No symlink planted at the temporary name is followed; an old one is emptied.
+            let f = crate::sink::open_regular(&tmp)?;
+            f.set_len(0).map_err(|e| Error::io("truncate", &tmp, e))?;
         }
         self.advance(i, &mut s)
     }
@@ -504,8 +506,14 @@ impl BlobSink for FileSet<'_> {
     }
 }
 
-/// Size of the pieces a V1 file is fetched and journaled in.
+/// Size of the requests a V1 file is fetched in (adjacent journal parts are coalesced into one
+/// request up to this size, see `fetch::blob::plan_blob_jobs`).
 pub const V1_PART: u64 = 4 << 20;
+
+/// Size of the parts a V1 file is journaled in: a piece in flight is journaled part by part as
+/// it streams, so a `kill -9` or Ctrl-C loses at most one part per connection (plus the
+/// journal's tenth-of-a-second batch), not the whole [`V1_PART`] request.
+pub const V1_JOURNAL_PART: u64 = 512 << 10;
 
 /// The pieces a file is tracked in.
 pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
@@ -515,7 +523,7 @@ pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
             let mut v = Vec::new();
             let mut o = 0;
             while o < f.size {
-                let n = V1_PART.min(f.size - o);
+                let n = V1_JOURNAL_PART.min(f.size - o);
                 v.push((o, n));
                 o += n;
             }

@@ -45,7 +45,7 @@ use crate::md5x;
 use crate::progress::{Event, FileStatus, Progress};
 use crate::select::{select_v1_depots, select_v2_depots, Selection};
 use files::FileSet;
-use plan::{Plan, PlanBuilder, Source};
+use plan::{Plan, PlanBuilder, PlanFile, Source};
 use state::{InstallInfo, Stamp, StateDir};
 
 /// Settings of a [`Downloader`].
@@ -590,11 +590,21 @@ impl Downloader {
         }
         let download = work.bytes()
             + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
-        progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
+        // The resume line counts what is really reused: pieces of unfinished files and the
+        // files already complete (wire bytes, like the download), which a user saw done.
+        let mut pending = vec![false; plan.files.len()];
+        for &i in &todo {
+            if let Some(p) = pending.get_mut(i) {
+                *p = true;
+            }
+        }
+        let complete: u64 = plan.files.iter().zip(&pending).filter(|(_, p)| !**p).map(|(f, _)| wire_size(f)).sum();
+        let reused_total = work.resumed_bytes + complete;
+        progress.set_totals(download + reused_total, reused_total);
         progress.emit(Event::Start {
             what: format!("{} build {}", info.product_id, info.build_id),
-            total_bytes: download + work.resumed_bytes,
-            resumed_bytes: work.resumed_bytes,
+            total_bytes: download + reused_total,
+            resumed_bytes: reused_total,
             files: plan.files.len() as u64,
         });
         log::info!("{} chunk requests, {} main.bin range requests", work.chunks.len(), work.blobs.len());
@@ -724,6 +734,14 @@ impl Downloader {
             install_bytes: plan.install_size(),
             notices: Vec::new(),
         })
+    }
+}
+
+/// Bytes file `f` costs on the wire: its compressed chunks (V2) or its size (V1).
+fn wire_size(f: &PlanFile) -> u64 {
+    match &f.source {
+        Source::Chunks { chunks } => chunks.iter().map(|c| c.compressed_size).sum(),
+        Source::Blob { .. } => f.size,
     }
 }
 
