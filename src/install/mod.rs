@@ -7,7 +7,7 @@
 //! use std::sync::Arc;
 //! use galaxy_dl::install::{Downloader, DownloadOptions};
 //! use galaxy_dl::select::Selection;
-//! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default()))?);
+//! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default())?)?);
 //! let (tx, rx) = crossbeam_channel::bounded(1024);
 //! std::thread::spawn(move || for ev in rx { println!("{ev:?}") });
 //! let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
@@ -196,8 +196,9 @@ impl Downloader {
             }
             let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
             let raw = http::get_bytes(agent, &url, None, retry)?;
+            crate::manifest::check_meta_hash(&raw, &dep.manifest, &url)?;
+            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
-            let dm = DepotManifest::parse(&json, &url)?;
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
             manifests.push((format!("dependency-{}.json", dep.manifest), json));
         }
@@ -368,8 +369,12 @@ impl Downloader {
         let agent = self.client.agent();
         let retry = self.client.retry();
         let raw = http::get_bytes(agent, &build.link, None, retry)?;
+        if build.link.contains("/content-system/v2/meta/") {
+            let id = build.link.split(['?', '#']).next().unwrap_or_default();
+            crate::manifest::check_meta_hash(&raw, id, &build.link)?;
+        }
+        let bm = BuildManifest::parse(&raw, &build.link)?;
         let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
-        let bm = BuildManifest::parse(&build_json, &build.link)?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v2_depots(&bm, product_id, sel, &owned);
         let mut manifests = vec![("build.json".to_string(), build_json.clone())];
@@ -377,8 +382,9 @@ impl Downloader {
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
             let raw = http::get_bytes(agent, &url, None, retry)?;
+            crate::manifest::check_meta_hash(&raw, &d.manifest, &url)?;
+            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
-            let dm = DepotManifest::parse(&json, &url)?;
             manifests.push((format!("{}.json", d.manifest), json));
             builder.add_v2_depot(&d.product_id, &dm)?;
         }
@@ -453,7 +459,12 @@ impl Downloader {
                     for &i in &sfc.members {
                         let f = &plan.files[i];
                         let Some(off) = f.sfc_offset else { continue };
-                        // SAFETY: every chunk of the container is written; nothing writes it now.
+                        // A member must lie inside the container (plan.json is input too).
+                        if off.checked_add(f.size).is_none_or(|end| end > sfc.size) {
+                            continue;
+                        }
+                        // SAFETY: every chunk of the container is written; nothing writes it now,
+                        // and `off..off + size` lies inside the mapping (checked above).
                         let bytes = unsafe { sink.0.slice(off, f.size as usize) };
                         if set.fill_from(i, bytes)? {
                             cut += 1;
