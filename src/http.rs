@@ -179,7 +179,9 @@ pub fn from_ureq(url: &str, e: ureq::Error) -> Error {
             ureq::Error::Io(io)
                 if matches!(
                     io.kind(),
-                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied
+                    std::io::ErrorKind::InvalidData
+                        | std::io::ErrorKind::InvalidInput
+                        | std::io::ErrorKind::PermissionDenied
                 ) || io.kind() == std::io::ErrorKind::Other && io.to_string().contains("auth") =>
             {
                 Some(format!("proxy handshake failed: {io}"))

@@ -61,6 +61,8 @@
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
 
+// Unsafe code is allowed only in the files that say why (`#![allow(unsafe_code)]` there).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;

@@ -1,6 +1,7 @@
 //! Ctrl-C: the first SIGINT/SIGTERM asks the library to stop at the next block (state is kept
 //! and the same command resumes); a second one exits at once.
 
+// unsafe: this file installs the SIGINT/SIGPIPE handlers through `libc::sigaction`/`signal`.
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};

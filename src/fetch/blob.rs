@@ -9,6 +9,9 @@
 //! retry resumes at the first byte not yet written. A server that ignores Range (`200`) makes
 //! the engine stop and the caller stream the blob once from the start instead.
 
+// unsafe: this file writes `main.bin` segments straight into their slices of the mapped files.
+#![allow(unsafe_code)]
+
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

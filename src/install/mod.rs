@@ -225,11 +225,13 @@ impl Downloader {
             state.save_manifest(name, body)?;
         }
         // An unfinished update keeps the plan it replaces until it completes.
-        let old_plan = match state.prev_plan()? {
+        // State is input: a saved plan that fails validation is discarded, never obeyed (this
+        // run rebuilds everything from the server's manifests).
+        let old_plan = match state.prev_plan_or_discard()? {
             Some(mut prev) => {
                 // ...and when it is now redirected to yet another build, the files only the
                 // interrupted build added are among those to remove, too.
-                if let Some(cur) = state.plan()?.filter(|p| *p != prep.plan) {
+                if let Some(cur) = state.plan_or_discard()?.filter(|p| *p != prep.plan) {
                     let known: std::collections::HashSet<String> =
                         prev.files.iter().map(|f| f.path.to_lowercase()).collect();
                     let extra: Vec<_> =
@@ -242,7 +244,7 @@ impl Downloader {
                 Some(prev)
             }
             None => {
-                let p = state.plan()?;
+                let p = state.plan_or_discard()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
                     state.save_prev_plan(p)?;
                 }
@@ -424,6 +426,8 @@ impl Downloader {
     }
 
     /// Download small files containers and cut their members out of them.
+    // unsafe: reads members out of the container's memory mapping once every chunk is written.
+    #[allow(unsafe_code)]
     fn fetch_sfcs(
         &self,
         engine: &Engine,
@@ -1023,6 +1027,7 @@ fn sync_filesystem(dir: &Path) -> Result<()> {
     use std::os::unix::io::AsRawFd;
     let d = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     // SAFETY: plain syscall on a valid descriptor.
+    // unsafe: `libc::syncfs` on a valid descriptor.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
     if rc != 0 {
