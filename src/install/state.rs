@@ -293,6 +293,9 @@ impl StateDir {
         // state and partial game data wherever it points.
         real_dir(&root)?;
         real_dir(&root.join("tmp"))?;
+        // Nothing below `.galaxy-dl` is ever a link of ours: planted ones are removed (removing
+        // a link never touches its target), before anything is opened there.
+        sweep_symlinks(&root);
         let lock_path = root.join("lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -310,8 +313,6 @@ impl StateDir {
                 source: std::io::Error::other("another galaxy-dl process is working on this directory"),
             });
         }
-        // Under the lock: nothing below `.galaxy-dl` is ever a link of ours.
-        sweep_symlinks(&root);
         sweep_symlinks(&root.join("tmp"));
         if std::fs::symlink_metadata(root.join("manifests")).is_ok_and(|m| m.is_dir()) {
             sweep_symlinks(&root.join("manifests"));
