@@ -662,3 +662,238 @@ fn no_secret_in_any_output_even_at_trace_level() {
     }
     assert!(ran > 10_000, "trace output expected ({ran} bytes)");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Property tests: bounded (a few thousand cases each, a fixed seed), no crate needed. Never a
+// panic, and the invariants the rest of the code relies on hold for whatever is accepted.
+// ---------------------------------------------------------------------------------------------
+
+/// xorshift64*: small, deterministic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+    /// A string of `max_len` or fewer pieces drawn from `alphabet`.
+    fn string(&mut self, alphabet: &[&str], max_len: usize) -> String {
+        let n = self.below(max_len + 1);
+        (0..n).map(|_| *self.pick(alphabet)).collect()
+    }
+}
+
+const PATH_PIECES: &[&str] =
+    &["a", "B", "/", "\\", ".", "..", "C:", ":", "\0", " ", "é", ".galaxy-dl", "x/", "//", "../", "ñ/", "\u{202e}"];
+
+#[test]
+fn prop_path_sanitising_never_escapes() {
+    use galaxy_dl::manifest::path::{link_target_inside, resolve_link_target, safe_relative};
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..5000 {
+        let p = r.string(PATH_PIECES, 12);
+        if let Ok(s) = safe_relative(&p) {
+            assert!(!s.is_empty() && !s.starts_with('/') && !s.contains('\\') && !s.contains('\0'), "{p:?} -> {s:?}");
+            assert!(s.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != ".."), "{p:?} -> {s:?}");
+            assert!(!s
+                .split('/')
+                .next()
+                .is_some_and(|f| f.len() >= 2 && f.as_bytes()[1] == b':' && f.as_bytes()[0].is_ascii_alphabetic()));
+            assert_eq!(safe_relative(&s).unwrap(), s, "not idempotent: {p:?}");
+        }
+        if let Ok(t) = resolve_link_target(&p) {
+            assert!(t.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "."), "{p:?} -> {t:?}");
+        }
+        let dir = r.string(&["a", "b", "/"], 4);
+        if let (Ok(d), Ok(t)) = (safe_relative(&dir), link_target_inside(dir.trim_matches('/'), &p)) {
+            // Resolving the written target from the link's directory stays inside DIR.
+            let mut depth = d.split('/').count() as i64;
+            for seg in t.split('/') {
+                match seg {
+                    ".." => depth -= 1,
+                    "." | "" => {}
+                    _ => depth += 1,
+                }
+                assert!(depth >= 0, "link in {d:?} to {p:?} written as {t:?} climbs out");
+            }
+        }
+    }
+}
+
+#[test]
+fn prop_content_range_parsing() {
+    use galaxy_dl::fetch::range::parse_content_range;
+    let mut r = Rng(42);
+    let pieces = ["bytes", " ", "0", "1", "9", "-", "/", "*", "18446744073709551615", "18446744073709551616", "+", "x"];
+    for _ in 0..5000 {
+        let s = r.string(&pieces, 10);
+        if let Some((a, b, t)) = parse_content_range(&s) {
+            assert!(a <= b, "{s:?}");
+            let _ = t;
+        }
+        let (a, len) = (r.next() >> r.below(64), r.next() >> r.below(64));
+        let b = a.saturating_add(len);
+        assert_eq!(parse_content_range(&format!("bytes {a}-{b}/*")), Some((a, b, None)));
+    }
+}
+
+#[test]
+fn prop_size_and_rate_parsing() {
+    use galaxy_dl::units::{parse_rate, parse_size};
+    let mut r = Rng(7);
+    let pieces =
+        ["0", "1", "5", "9", ".", "k", "K", "M", "G", "T", "i", "B", "b", "/s", " ", "-", "e", "+", "99999999999"];
+    for _ in 0..5000 {
+        let s = r.string(&pieces, 8);
+        let _ = parse_size(&s);
+        if let Ok(v) = parse_rate(&s) {
+            assert!(v > 0, "{s:?}: a zero rate is refused");
+        }
+        let n = r.next() >> r.below(64);
+        assert_eq!(parse_size(&n.to_string()).unwrap(), n);
+        assert_eq!(parse_size(&format!("{}K", n >> 10)).unwrap(), (n >> 10) << 10);
+    }
+}
+
+fn valid_depot_json() -> String {
+    let c = |i: u32, size: u32| {
+        format!(r#"{{"md5":"{i:032x}","size":{size},"compressedMd5":"{:032x}","compressedSize":{size}}}"#, i + 1000)
+    };
+    format!(
+        r#"{{"version":2,"depot":{{"items":[
+        {{"type":"DepotFile","path":"Data\\a.bin","chunks":[{},{}],"md5":"{:032x}","flags":["executable"]}},
+        {{"type":"DepotFile","path":"data/B.bin","chunks":[{}],"sfcRef":{{"offset":0,"size":7}}}},
+        {{"type":"DepotFile","path":"s.txt","chunks":[],"flags":["support"]}},
+        {{"type":"DepotDirectory","path":"saves"}},
+        {{"type":"DepotLink","path":"l","target":"Data/a.bin"}},
+        {{"type":"Other","x":[1,2]}}
+        ],"smallFilesContainer":{{"chunks":[{}]}}}}}}"#,
+        c(1, 10),
+        c(2, 5),
+        7,
+        c(3, 7),
+        c(4, 20)
+    )
+}
+
+/// Mutate JSON text: flip, drop, duplicate or insert tricky tokens.
+fn mutate(r: &mut Rng, s: &str) -> String {
+    let mut b = s.as_bytes().to_vec();
+    let tokens: &[&[u8]] = &[
+        b"..",
+        b"\\\\",
+        b"/",
+        b"0",
+        b"-1",
+        b"18446744073709551615",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b",",
+        b"\"",
+        b"null",
+        b"1e999",
+    ];
+    for _ in 0..1 + r.below(4) {
+        if b.is_empty() {
+            break;
+        }
+        let at = r.below(b.len());
+        match r.below(4) {
+            0 => {
+                let alphabet = b"0123456789\",:[]{}./\\ ab";
+                b[at] = alphabet[r.below(alphabet.len())];
+            }
+            1 => {
+                b.remove(at);
+            }
+            2 => {
+                let t = *r.pick(tokens);
+                b.splice(at..at, t.iter().copied());
+            }
+            _ => b.truncate(at),
+        }
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+#[test]
+fn prop_manifest_parsing_and_plans_built_from_it_validate() {
+    use galaxy_dl::install::plan::PlanBuilder;
+    use galaxy_dl::manifest::v2::DepotManifest;
+    let base = valid_depot_json();
+    let m = DepotManifest::parse(base.as_bytes(), "base").unwrap();
+    let mut b = PlanBuilder::new(true);
+    b.add_v2_depot("1", &m).unwrap();
+    let p = b.finish();
+    assert_eq!(p.validate(), Ok(()), "the builder's own plan validates");
+    let mut r = Rng(1234);
+    let (mut parsed, mut planned) = (0, 0);
+    for _ in 0..3000 {
+        let s = mutate(&mut r, &base);
+        let Ok(m) = DepotManifest::parse(s.as_bytes(), "fuzz") else { continue };
+        parsed += 1;
+        for ci in [true, false] {
+            let mut b = PlanBuilder::new(ci);
+            if b.add_v2_depot("1", &m).is_ok() {
+                planned += 1;
+                let p = b.finish();
+                assert_eq!(p.validate(), Ok(()), "a plan the builder made from {s} fails validation");
+            }
+        }
+    }
+    assert!(parsed > 100 && planned > 100, "mutations too destructive: {parsed} parsed, {planned} planned");
+}
+
+#[test]
+fn prop_state_validation_never_panics_and_journal_paths_stay_safe() {
+    use galaxy_dl::install::plan::{Plan, PlanBuilder};
+    use galaxy_dl::install::state::JournalState;
+    use galaxy_dl::manifest::v2::DepotManifest;
+    let m = DepotManifest::parse(valid_depot_json().as_bytes(), "base").unwrap();
+    let mut b = PlanBuilder::new(true);
+    b.add_v2_depot("1", &m).unwrap();
+    let base = serde_json::to_string(&b.finish()).unwrap();
+    let mut r = Rng(99);
+    let mut accepted = 0;
+    for _ in 0..3000 {
+        let s = mutate(&mut r, &base);
+        let Ok(p) = serde_json::from_str::<Plan>(&s) else { continue };
+        if p.validate().is_ok() {
+            accepted += 1;
+            for f in &p.files {
+                assert!(!f.path.split('/').any(|x| x == ".."), "{s}");
+                let mut off = 0;
+                for c in f.chunks() {
+                    assert_eq!(c.offset, off, "{s}");
+                    off += c.size;
+                }
+                assert_eq!(off, if f.chunks().is_empty() { off } else { f.size });
+            }
+            for sfc in &p.sfcs {
+                for &mi in &sfc.members {
+                    let f = &p.files[mi];
+                    assert!(f.sfc_offset.unwrap() + f.size <= sfc.size, "{s}");
+                }
+            }
+        }
+    }
+    assert!(accepted > 10, "{accepted}");
+    let pieces =
+        ["c\t", "f\t", "x\t", "0", "12", "\t", "\n", "../", "a/b", "/abs", "\0", "0123456789abcdef0123456789abcdef"];
+    for _ in 0..3000 {
+        let st = JournalState::parse(r.string(&pieces, 30).as_bytes());
+        for p in st.files.keys().chain(st.chunks.iter().map(|(p, _, _)| p)) {
+            assert!(galaxy_dl::manifest::path::safe_relative(p).is_ok_and(|n| &n == p), "{p:?}");
+        }
+    }
+}

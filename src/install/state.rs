@@ -220,7 +220,7 @@ impl JournalState {
 
     /// Parse journal text; a malformed (torn) line ends the parse. The journal is input like any
     /// other state file: a line longer than 8 KiB, a path that is not a safe relative path or a
-    /// digest that is not hex ends the parse too (what follows is not trusted), and at most
+    /// key that is neither a hex digest nor `r<len>` ends the parse too (what follows is not trusted), and at most
     /// [`MAX_JOURNAL_LINES`] lines are read.
     pub fn parse(mut text: impl BufRead) -> JournalState {
         let mut st = JournalState::default();
@@ -241,7 +241,12 @@ impl JournalState {
             match parts.as_slice() {
                 ["c", off, md5, path] => {
                     let Ok(off) = off.parse() else { break };
-                    if !safe(path) || !crate::manifest::de::is_hex(md5, 32) {
+                    // The key is a chunk's compressedMd5 (V2) or `r<len>` (a V1 range).
+                    let key_ok = crate::manifest::de::is_hex(md5, 32)
+                        || md5
+                            .strip_prefix('r')
+                            .is_some_and(|n| !n.is_empty() && n.len() < 21 && n.bytes().all(|b| b.is_ascii_digit()));
+                    if !safe(path) || !key_ok {
                         break;
                     }
                     st.chunks.insert((path.to_string(), off, md5.to_string()));
@@ -560,21 +565,34 @@ fn read_state_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>> 
 mod tests {
     use super::*;
 
+    const M1: &str = "0123456789abcdef0123456789abcdef";
+    const M2: &str = "fedcba9876543210fedcba9876543210";
+
     #[test]
     fn journal_parse_and_torn_tail() {
         let s = Stamp { size: 3, mtime_ns: 5, ino: 7, content: "abc".into() };
         let text = format!(
             "{}\n{}\n{}\nx\tgone\n{}\nc\tbroken",
-            JournalState::chunk_line("a b/c", 10, "m1"),
+            JournalState::chunk_line("a b/c", 10, M1),
             JournalState::file_line("a b/c", &s),
             JournalState::file_line("gone", &s),
-            JournalState::chunk_line("d", 0, "m2"),
+            JournalState::chunk_line("d", 0, M2),
         );
         let st = JournalState::parse(text.as_bytes());
-        assert!(st.chunks.contains(&("a b/c".to_string(), 10, "m1".to_string())));
-        assert!(st.chunks.contains(&("d".to_string(), 0, "m2".to_string())));
+        assert!(st.chunks.contains(&("a b/c".to_string(), 10, M1.to_string())));
+        assert!(st.chunks.contains(&("d".to_string(), 0, M2.to_string())));
         assert_eq!(st.files.get("a b/c"), Some(&s));
         assert!(!st.files.contains_key("gone"));
+        // Hostile lines end the parse: an unsafe path, a non-hex digest, an over-long line.
+        for bad in [
+            JournalState::chunk_line("../x", 0, M1),
+            JournalState::chunk_line("x", 0, "m1"),
+            JournalState::file_line("/abs", &s),
+            JournalState::file_line(&"a".repeat(9000), &s),
+        ] {
+            let st = JournalState::parse(format!("{bad}\n{}\n", JournalState::chunk_line("d", 0, M2)).as_bytes());
+            assert!(st.chunks.is_empty() && st.files.is_empty(), "{}", &bad[..bad.len().min(40)]);
+        }
     }
 
     #[test]

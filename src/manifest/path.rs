@@ -35,8 +35,9 @@ pub fn safe_relative(path: &str) -> Result<String> {
         return Err(unsafe_path(path, "absolute path"));
     }
     let mut out = String::with_capacity(rest.len());
-    for (i, seg) in rest.split('/').enumerate() {
-        if i == 0 && is_drive(seg) {
+    for seg in rest.split('/') {
+        // A drive letter as the first real segment (`C:\x`, `./C:/x`): absolute on Windows.
+        if out.is_empty() && is_drive(seg) {
             return Err(unsafe_path(path, "absolute path with a drive letter"));
         }
         match seg {
