@@ -117,6 +117,22 @@ pub enum Error {
         /// What is there instead of a regular file.
         reason: &'static str,
     },
+    /// The configured proxy (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`) is unusable or unreachable.
+    /// Never retried and never bypassed: traffic does not go out directly instead.
+    Proxy {
+        /// The proxy as `scheme://host:port`, without credentials.
+        proxy: String,
+        /// What failed, in words.
+        reason: String,
+    },
+    /// A state file under `DIR/.galaxy-dl/` failed validation (tampered, damaged or from an
+    /// incompatible version). It is never obeyed.
+    BadState {
+        /// The state file.
+        path: PathBuf,
+        /// Why it was rejected.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -216,6 +232,12 @@ impl fmt::Display for Error {
             Error::UnsafeTarget { path, reason } => {
                 write!(f, "refusing to write {}: {reason}", path.display())
             }
+            Error::Proxy { proxy, reason } => write!(f, "proxy {proxy}: {reason}"),
+            Error::BadState { path, reason } => write!(
+                f,
+                "refusing damaged or tampered install state {}: {reason} (run `download` again to rebuild it)",
+                path.display()
+            ),
         }
     }
 }
@@ -237,6 +259,21 @@ pub fn redact_url(url: &str) -> String {
     let (base, had_query) = match url.find(['?', '#']) {
         Some(i) => (&url[..i], true),
         None => (url, false),
+    };
+    // `scheme://user:password@host/...`: the credentials never leave.
+    let stripped;
+    let base = match base.find("://") {
+        Some(s) => {
+            let auth_end = base[s + 3..].find('/').map_or(base.len(), |e| s + 3 + e);
+            match base[s + 3..auth_end].rfind('@') {
+                Some(at) => {
+                    stripped = format!("{}<credentials>@{}", &base[..s + 3], &base[s + 3 + at + 1..]);
+                    stripped.as_str()
+                }
+                None => base,
+            }
+        }
+        None => base,
     };
     let mut out = String::with_capacity(base.len() + 8);
     for (i, seg) in base.split('/').enumerate() {

@@ -36,9 +36,24 @@ impl Default for HttpOptions {
 
 /// Build the agent. Status codes are not errors here: callers look at them (a 200 to a ranged
 /// request means something different from a 206).
-pub fn agent(opts: &HttpOptions) -> ureq::Agent {
+///
+/// The proxy comes from the environment ([`proxy_from_env`]: `ALL_PROXY`, `HTTPS_PROXY`,
+/// `HTTP_PROXY`, lower-case forms too, `NO_PROXY` honoured; `http`, `https`, `socks4`, `socks4a`,
+/// `socks5`, `socks5h` schemes). `SSL_CERT_FILE` names a PEM bundle of trusted roots
+/// ([`roots_from_env`]); certificate checks are always on.
+///
+/// # Errors
+/// [`Error::Proxy`] when a proxy variable is set but unusable (we never fall back to a direct
+/// connection), [`Error::Usage`] when `SSL_CERT_FILE` cannot be read or holds no certificate.
+pub fn agent(opts: &HttpOptions) -> Result<ureq::Agent> {
     let pool = opts.pool.max(1) * 2;
-    ureq::Agent::config_builder()
+    let proxy = proxy_from_env()?;
+    set_active_proxy(proxy.as_ref());
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(roots) = roots_from_env()? {
+        tls = tls.root_certs(roots);
+    }
+    Ok(ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_idle_connections(pool.max(16))
         .max_idle_connections_per_host(pool)
@@ -48,12 +63,134 @@ pub fn agent(opts: &HttpOptions) -> ureq::Agent {
         .timeout_recv_response(Some(opts.read_timeout * 2))
         .user_agent(USER_AGENT)
         .input_buffer_size(128 * 1024)
+        .proxy(proxy)
+        .tls_config(tls.build())
         .build()
-        .into()
+        .into())
 }
 
-/// Convert a ureq failure on `url` into our error (redacting the URL).
+/// The proxy variables, in the order ureq reads them (the first one set wins).
+const PROXY_VARS: [&str; 6] = ["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
+
+/// The proxy the environment asks for: the first non-empty of `ALL_PROXY`, `all_proxy`,
+/// `HTTPS_PROXY`, `https_proxy`, `HTTP_PROXY`, `http_proxy` (with `NO_PROXY`/`no_proxy`
+/// exclusions), or `None` when none is set.
+///
+/// # Errors
+/// [`Error::Proxy`] when the first variable set does not parse as a proxy URL with a supported
+/// scheme; ureq alone would skip it silently and connect directly.
+pub fn proxy_from_env() -> Result<Option<ureq::Proxy>> {
+    let Some((var, value)) =
+        PROXY_VARS.iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()).map(|s| (*v, s)))
+    else {
+        return Ok(None);
+    };
+    if let Err(e) = ureq::Proxy::new(&value) {
+        return Err(Error::Proxy {
+            proxy: format!("{var}={}", crate::error::redact_url(&value)),
+            reason: format!(
+                "{e}: supported schemes are http, https, socks4, socks4a, socks5 and socks5h; \
+                 refusing to connect directly while a proxy is configured"
+            ),
+        });
+    }
+    // Same variable, same order: ureq's reader also attaches the NO_PROXY list.
+    match ureq::Proxy::try_from_env() {
+        Some(p) => Ok(Some(p)),
+        None => Err(Error::Proxy { proxy: var.to_string(), reason: "could not be read".into() }),
+    }
+}
+
+/// `scheme://host:port` of a proxy: what error messages name (never its credentials).
+pub fn proxy_name(p: &ureq::Proxy) -> String {
+    let scheme = match p.protocol() {
+        ureq::ProxyProtocol::Http => "http",
+        ureq::ProxyProtocol::Https => "https",
+        ureq::ProxyProtocol::Socks4 => "socks4",
+        ureq::ProxyProtocol::Socks4A => "socks4a",
+        ureq::ProxyProtocol::Socks5 => "socks5",
+        ureq::ProxyProtocol::Socks5h => "socks5h",
+        _ => "proxy",
+    };
+    format!("{scheme}://{}:{}", p.host(), p.port())
+}
+
+static ACTIVE_PROXY: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn set_active_proxy(p: Option<&ureq::Proxy>) {
+    if let Ok(mut g) = ACTIVE_PROXY.lock() {
+        *g = p.map(proxy_name);
+    }
+}
+
+fn active_proxy() -> Option<String> {
+    ACTIVE_PROXY.lock().ok().and_then(|g| g.clone())
+}
+
+/// Extra trust: `SSL_CERT_FILE` names a PEM bundle whose certificates become the trusted roots
+/// (as with OpenSSL, the bundle replaces the built-in Mozilla roots; put both in it to keep
+/// them). `None` when the variable is unset or empty.
+///
+/// # Errors
+/// [`Error::Usage`] when the file cannot be read, is not PEM, or holds no certificate: a user who
+/// names a CA file means it, and silently using other roots would hide the mistake.
+pub fn roots_from_env() -> Result<Option<ureq::tls::RootCerts>> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let meta = std::fs::metadata(&path).map_err(|e| Error::Usage(format!("SSL_CERT_FILE {shown}: {e}")))?;
+    if !meta.is_file() || meta.len() > META_LIMIT {
+        return Err(Error::Usage(format!("SSL_CERT_FILE {shown}: not a regular file of at most {META_LIMIT} bytes")));
+    }
+    let pem = std::fs::read(&path).map_err(|e| Error::Usage(format!("SSL_CERT_FILE {shown}: {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(Error::Usage(format!("SSL_CERT_FILE {shown}: invalid PEM: {e}"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::Usage(format!("SSL_CERT_FILE {shown}: no certificate in the file")));
+    }
+    log::debug!("trusting {} root certificate(s) from SSL_CERT_FILE {shown}", certs.len());
+    Ok(Some(ureq::tls::RootCerts::new_with_certs(&certs)))
+}
+
+/// Convert a ureq failure on `url` into our error (redacting the URL). With a proxy configured,
+/// a failure to reach it (or a refusal by it) is an [`Error::Proxy`] naming the proxy, not a
+/// network error blamed on the game host, and is not retried.
 pub fn from_ureq(url: &str, e: ureq::Error) -> Error {
+    if let Some(proxy) = active_proxy() {
+        let reason = match &e {
+            ureq::Error::ConnectionFailed => Some("cannot connect to the proxy".to_string()),
+            ureq::Error::HostNotFound => Some("proxy host not found (DNS), or it could not resolve the target".into()),
+            ureq::Error::ConnectProxyFailed(m) => Some(format!("the proxy refused the tunnel: {m}")),
+            ureq::Error::InvalidProxyUrl => Some("invalid proxy URL".into()),
+            ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+                Some("timed out connecting to the proxy".into())
+            }
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Some("connection refused by the proxy".into())
+            }
+            ureq::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData
+                        | std::io::ErrorKind::InvalidInput
+                        | std::io::ErrorKind::PermissionDenied
+                ) || io.kind() == std::io::ErrorKind::Other && io.to_string().contains("auth") =>
+            {
+                Some(format!("proxy handshake failed: {io}"))
+            }
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            return Error::Proxy { proxy, reason: format!("{reason} (requesting {})", crate::error::redact_url(url)) };
+        }
+    }
     match e {
         ureq::Error::StatusCode(s) => Error::status(url, s, None),
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => {

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use galaxy_dl::{api::Client, info, select::Selection};
-//! let client = Client::from_env(galaxy_dl::http::agent(&Default::default()))?;
+//! let client = Client::from_env(galaxy_dl::http::agent(&Default::default())?)?;
 //! let i = info::build_info(&client, "1207658930", &Selection::default())?;
 //! println!("{} needs {} bytes of download", i.build_id, i.download_size);
 //! # Ok::<(), galaxy_dl::Error>(())

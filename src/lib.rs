@@ -44,7 +44,7 @@
 //!
 //! let gog = GogMock::start(MockConfig::small());
 //! let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-{}", std::process::id()));
-//! let agent = galaxy_dl::http::agent(&Default::default());
+//! let agent = galaxy_dl::http::agent(&Default::default())?;
 //! let client = Client::new(agent, Endpoints::single(&gog.url()), Default::default(), scratch.join("config"));
 //! client.exchange_code(GogMock::LOGIN_CODE)?; // what `galaxy-dl login --code` does
 //!
@@ -61,6 +61,8 @@
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
 
+// Unsafe code is allowed only in the files that say why (`#![allow(unsafe_code)]` there).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;

@@ -12,6 +12,9 @@
 //! feeds several states at once and gives exactly the digests that feeding them one by one
 //! would.
 
+// unsafe: this file the lock-step MD5 uses AVX2/AVX-512 intrinsics on raw pointers.
+#![allow(unsafe_code)]
+
 use md5::block_api::compress;
 
 /// How many streams one SIMD step advances.

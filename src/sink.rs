@@ -16,6 +16,7 @@
 //! cache as soon as they are copied, so they survive a `kill -9` of the process; [`MappedFile::flush_range`]
 //! makes them durable against power loss before the journal records them.
 
+// unsafe: this file owns the memory mapping (`MmapRaw`) and hands out the disjoint slices workers write.
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};

@@ -8,6 +8,9 @@
 //! hasher wait (see `fetch::range`), so on a 2-core machine the download does not starve the
 //! single MD5 stream.
 
+// unsafe: this file reads and writes slices of memory-mapped files (`MappedFile::slice`/`slice_mut`).
+#![allow(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::Receiver;

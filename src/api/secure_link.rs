@@ -12,8 +12,9 @@ use super::{check_path_id, now_secs, Bearer, Client};
 use crate::error::{Error, Result};
 use crate::manifest::de;
 
-/// One CDN endpoint of a secure link.
-#[derive(Clone, Debug, PartialEq)]
+/// One CDN endpoint of a secure link. Its `Debug` shows only the endpoint name, the priority
+/// and the parameter names: the values (tokens, signatures) and the ready URL are secrets.
+#[derive(Clone, PartialEq)]
 pub struct Endpoint {
     /// `endpoint_name` (`fastly`, `akamai_edgecast_proxy`, ...).
     pub name: String,
@@ -27,7 +28,7 @@ pub struct Endpoint {
     pub url: Option<String>,
 }
 
-/// A product's secure link.
+/// A product's secure link (`Debug` redacts its endpoints' tokens, see [`Endpoint`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecureLink {
     /// The product the link is scoped to.
@@ -36,6 +37,20 @@ pub struct SecureLink {
     pub endpoints: Vec<Endpoint>,
     /// The earliest `parameters.expires_at` over the endpoints, if any carries one.
     pub expires_at: Option<u64>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base =
+            self.parameters.get("base_url").and_then(|v| v.as_str()).map(crate::error::redact_url).unwrap_or_default();
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("base_url", &base)
+            .field("parameters", &self.parameters.keys().collect::<Vec<_>>())
+            .field("priority", &self.priority)
+            .field("url", &self.url.as_ref().map(|_| "<hidden>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {

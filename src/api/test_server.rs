@@ -90,7 +90,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// A client whose every endpoint is `srv`, with no retries and its own empty config dir.
 pub fn client_for(srv: &TestServer, name: &str) -> Client {
-    let agent = crate::http::agent(&crate::http::HttpOptions::default());
+    let agent = crate::http::agent(&crate::http::HttpOptions::default()).expect("agent");
     Client::new(
         agent,
         Endpoints::single(&srv.base),

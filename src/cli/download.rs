@@ -81,7 +81,7 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
 pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let agent = galaxy_dl::http::agent(&a.engine.http);
+    let agent = galaxy_dl::http::agent(&a.engine.http)?;
     let client = Arc::new(Client::from_env(agent)?);
     let opts =
         DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, with_redist: a.with_redist };

@@ -15,7 +15,7 @@ use super::args::{BuildsArgs, InfoArgs, LoginArgs};
 use super::table::{render, Align};
 
 fn client() -> Result<Client, Error> {
-    Client::from_env(agent(&HttpOptions::default()))
+    Client::from_env(agent(&HttpOptions::default())?)
 }
 
 fn out(text: &str) -> Result<(), Error> {

@@ -3,6 +3,7 @@
 //! exits 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once with the same code. A
 //! closed stdout pipe asks for the same clean stop ([`request_stop`]).
 
+// unsafe: this file installs the SIGINT/SIGPIPE handlers through `libc::sigaction`/`signal`.
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};

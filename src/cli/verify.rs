@@ -163,7 +163,7 @@ pub fn run_verify(a: VerifyArgs) -> Result<(), Error> {
 pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let agent = galaxy_dl::http::agent(&a.engine.http);
+    let agent = galaxy_dl::http::agent(&a.engine.http)?;
     let client = Arc::new(Client::from_env(agent)?);
     let opts = DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, ..Default::default() };
     let dl = Downloader::new(client, opts);

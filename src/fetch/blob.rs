@@ -12,6 +12,9 @@
 //! ([`super::policy::RangeSupport`]) makes the engine stop and the caller stream the blob
 //! once instead ([`Engine::stream_blob`], which fails over and resumes too).
 
+// unsafe: this file writes `main.bin` segments straight into their slices of the mapped files.
+#![allow(unsafe_code)]
+
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

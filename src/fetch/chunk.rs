@@ -20,6 +20,9 @@
 //! endpoint each attempt uses, renewals and waits are decided by [`super::policy`]. A chunk used by several files (or twice in one) is fetched
 //! once and copied to its other places.
 
+// unsafe: this file inflates chunks straight into their slices of the mapped files.
+#![allow(unsafe_code)]
+
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -145,7 +145,7 @@ impl Engine {
                 source: std::io::Error::other(e.to_string()),
             })?;
         Ok(Engine {
-            agent: http::agent(&http_opts),
+            agent: http::agent(&http_opts)?,
             pool,
             workers: opts.workers,
             limiter: opts.limit_rate.map(|r| Arc::new(RateLimiter::new(r))),

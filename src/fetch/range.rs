@@ -10,6 +10,9 @@
 //! ([`super::policy::RangeSupport`]) makes the engine stop and the caller fall back to one
 //! stream (a full body is never written at a range's offset).
 
+// unsafe: this file writes a ranged answer straight into its slice of the mapped output file.
+#![allow(unsafe_code)]
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,6 +9,9 @@
 //! that checks out gets its executable bits, is renamed to its final path atomically, and is
 //! journaled as finished with its identity.
 
+// unsafe: this file copies into and out of slices of memory-mapped files (disjoint per worker).
+#![allow(unsafe_code)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@
 //! use std::sync::Arc;
 //! use galaxy_dl::install::{Downloader, DownloadOptions};
 //! use galaxy_dl::select::Selection;
-//! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default()))?);
+//! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default())?)?);
 //! let (tx, rx) = crossbeam_channel::bounded(1024);
 //! std::thread::spawn(move || for ev in rx { println!("{ev:?}") });
 //! let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
@@ -195,8 +195,9 @@ impl Downloader {
             }
             let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
             let raw = self.client.meta_bytes(&url)?;
+            crate::manifest::check_meta_hash(&raw, &dep.manifest, &url)?;
+            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
-            let dm = DepotManifest::parse(&json, &url)?;
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
             manifests.push((format!("dependency-{}.json", dep.manifest), json));
         }
@@ -223,11 +224,13 @@ impl Downloader {
             state.save_manifest(name, body)?;
         }
         // An unfinished update keeps the plan it replaces until it completes.
-        let old_plan = match state.prev_plan()? {
+        // State is input: a saved plan that fails validation is discarded, never obeyed (this
+        // run rebuilds everything from the server's manifests).
+        let old_plan = match state.prev_plan_or_discard()? {
             Some(mut prev) => {
                 // ...and when it is now redirected to yet another build, the files only the
                 // interrupted build added are among those to remove, too.
-                if let Some(cur) = state.plan()?.filter(|p| *p != prep.plan) {
+                if let Some(cur) = state.plan_or_discard()?.filter(|p| *p != prep.plan) {
                     let known: std::collections::HashSet<String> =
                         prev.files.iter().map(|f| f.path.to_lowercase()).collect();
                     let extra: Vec<_> =
@@ -240,7 +243,7 @@ impl Downloader {
                 Some(prev)
             }
             None => {
-                let p = state.plan()?;
+                let p = state.plan_or_discard()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
                     state.save_prev_plan(p)?;
                 }
@@ -365,8 +368,12 @@ impl Downloader {
 
     fn prepare_v2(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
         let raw = self.client.meta_bytes(&build.link)?;
+        if build.link.contains("/content-system/v2/meta/") {
+            let id = build.link.split(['?', '#']).next().unwrap_or_default();
+            crate::manifest::check_meta_hash(&raw, id, &build.link)?;
+        }
+        let bm = BuildManifest::parse(&raw, &build.link)?;
         let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
-        let bm = BuildManifest::parse(&build_json, &build.link)?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v2_depots(&bm, product_id, sel, &owned);
         let mut manifests = vec![("build.json".to_string(), build_json.clone())];
@@ -374,8 +381,9 @@ impl Downloader {
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
             let raw = self.client.meta_bytes(&url)?;
+            crate::manifest::check_meta_hash(&raw, &d.manifest, &url)?;
+            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
             let json = meta_json_bytes(&raw, &url)?.into_owned();
-            let dm = DepotManifest::parse(&json, &url)?;
             manifests.push((format!("{}.json", d.manifest), json));
             builder.add_v2_depot(&d.product_id, &dm)?;
         }
@@ -413,6 +421,8 @@ impl Downloader {
     }
 
     /// Download small files containers and cut their members out of them.
+    // unsafe: reads members out of the container's memory mapping once every chunk is written.
+    #[allow(unsafe_code)]
     fn fetch_sfcs(
         &self,
         engine: &Engine,
@@ -448,7 +458,12 @@ impl Downloader {
                     for &i in &sfc.members {
                         let f = &plan.files[i];
                         let Some(off) = f.sfc_offset else { continue };
-                        // SAFETY: every chunk of the container is written; nothing writes it now.
+                        // A member must lie inside the container (plan.json is input too).
+                        if off.checked_add(f.size).is_none_or(|end| end > sfc.size) {
+                            continue;
+                        }
+                        // SAFETY: every chunk of the container is written; nothing writes it now,
+                        // and `off..off + size` lies inside the mapping (checked above).
                         let bytes = unsafe { sink.0.slice(off, f.size as usize) };
                         if set.fill_from(i, bytes)? {
                             cut += 1;
@@ -1012,6 +1027,7 @@ fn sync_filesystem(dir: &Path) -> Result<()> {
     use std::os::unix::io::AsRawFd;
     let d = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     // SAFETY: plain syscall on a valid descriptor.
+    // unsafe: `libc::syncfs` on a valid descriptor.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
     if rc != 0 {

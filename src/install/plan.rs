@@ -156,6 +156,142 @@ impl Plan {
     }
 }
 
+/// Most files, directories or links a saved plan may hold (a manifest's item cap, times the
+/// depots of a build).
+pub const MAX_PLAN_ENTRIES: usize = 4 * crate::manifest::v2::MAX_ITEMS;
+
+fn is_hex(s: &str, len: usize) -> bool {
+    crate::manifest::de::is_hex(s, len)
+}
+
+/// A plan path must already be in the normal form [`PlanBuilder`] produces: safe, relative,
+/// `/`-separated, outside `.galaxy-dl`.
+fn check_path(p: &str) -> std::result::Result<(), String> {
+    match safe_relative(p) {
+        Ok(n) if n == p => {}
+        Ok(_) => return Err(format!("path {:?} is not in normal form", short(p))),
+        Err(e) => return Err(e.to_string()),
+    }
+    let lower = p.to_ascii_lowercase();
+    if lower == ".galaxy-dl" || lower.starts_with(".galaxy-dl/") {
+        return Err(format!("path {:?} is inside galaxy-dl's state directory", short(p)));
+    }
+    Ok(())
+}
+
+fn short(p: &str) -> String {
+    p.chars().take(200).collect()
+}
+
+/// Chunks must lie end to end from offset 0, each of a sane size, and add up to `size`.
+fn check_chunks(chunks: &[ChunkRef], size: u64, what: &str) -> std::result::Result<(), String> {
+    if chunks.len() > crate::manifest::v2::MAX_CHUNKS {
+        return Err(format!("{what}: too many chunks"));
+    }
+    let mut off = 0u64;
+    for (i, c) in chunks.iter().enumerate() {
+        if c.offset != off {
+            return Err(format!(
+                "{what}: chunk {i} at offset {} where {off} was expected (chunks must be contiguous)",
+                c.offset
+            ));
+        }
+        if c.size > crate::manifest::v2::MAX_CHUNK_SIZE {
+            return Err(format!("{what}: chunk {i} of absurd size {}", c.size));
+        }
+        if !is_hex(&c.md5, 32) || !is_hex(&c.compressed_md5, 32) {
+            return Err(format!("{what}: chunk {i} digest is not 32 hex digits"));
+        }
+        off = off.checked_add(c.size).ok_or_else(|| format!("{what}: chunk sizes overflow"))?;
+    }
+    if off != size {
+        return Err(format!("{what}: chunks add up to {off} bytes, not {size}"));
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// Check a plan read back from disk as hostile input: `plan.json` can be edited by anyone who
+    /// can write the install directory (shared install archives), and a plan is obeyed by code
+    /// that writes files and slices mappings. Refused: unsafe or non-normal paths, duplicate
+    /// paths, links whose targets leave DIR, chunks that are not contiguous or do not add up to
+    /// the file size, absurd sizes and counts, bad digests or product ids, containers whose
+    /// members do not exist, are not theirs, or lie outside them.
+    ///
+    /// # Errors
+    /// The first problem found, in words.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        use crate::manifest::v2::MAX_FILE_SIZE;
+        if self.files.len() > MAX_PLAN_ENTRIES
+            || self.dirs.len() > MAX_PLAN_ENTRIES
+            || self.links.len() > MAX_PLAN_ENTRIES
+        {
+            return Err("too many entries".into());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.files.len());
+        for (i, f) in self.files.iter().enumerate() {
+            check_path(&f.path).map_err(|e| format!("file {i}: {e}"))?;
+            if !seen.insert(f.path.as_str()) {
+                return Err(format!("file {i}: path {:?} appears twice", short(&f.path)));
+            }
+            if f.size > MAX_FILE_SIZE {
+                return Err(format!("file {i}: absurd size {}", f.size));
+            }
+            if f.product_id.is_empty()
+                || f.product_id.len() > 32
+                || !f.product_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(format!("file {i}: bad product id {:?}", short(&f.product_id)));
+            }
+            if f.md5.as_deref().is_some_and(|m| !is_hex(m, 32)) || f.sha256.as_deref().is_some_and(|m| !is_hex(m, 64)) {
+                return Err(format!("file {i}: bad digest"));
+            }
+            match &f.source {
+                Source::Chunks { chunks } => check_chunks(chunks, f.size, &format!("file {i}"))?,
+                Source::Blob { offset } => {
+                    offset.checked_add(f.size).ok_or_else(|| format!("file {i}: offset + size overflows"))?;
+                }
+            }
+        }
+        for (i, d) in self.dirs.iter().enumerate() {
+            check_path(d).map_err(|e| format!("directory {i}: {e}"))?;
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            check_path(&l.path).map_err(|e| format!("link {i}: {e}"))?;
+            match resolve_link_target(&l.target) {
+                Ok(t) if t == l.target => {}
+                Ok(_) => return Err(format!("link {i}: target is not in normal form")),
+                Err(e) => return Err(format!("link {i}: {e}")),
+            }
+        }
+        if self.sfcs.len() > self.files.len() {
+            return Err("more small files containers than files".into());
+        }
+        let mut member_of = std::collections::HashSet::new();
+        for (si, s) in self.sfcs.iter().enumerate() {
+            let what = format!("small files container {si}");
+            if s.size > MAX_FILE_SIZE {
+                return Err(format!("{what}: absurd size {}", s.size));
+            }
+            check_chunks(&s.chunks, s.size, &what)?;
+            for &m in &s.members {
+                let f = self.files.get(m).ok_or_else(|| format!("{what}: member {m} is not a file of the plan"))?;
+                if !member_of.insert(m) {
+                    return Err(format!("{what}: file {m} is a member twice"));
+                }
+                if f.product_id != s.product_id || !matches!(f.source, Source::Chunks { .. }) {
+                    return Err(format!("{what}: file {m} belongs to another store"));
+                }
+                let inside = f.sfc_offset.and_then(|o| o.checked_add(f.size)).is_some_and(|end| end <= s.size);
+                if !inside {
+                    return Err(format!("{what}: file {m} does not lie inside the container"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A manifest's chunk list laid out end to end: the chunks with their offsets, and the size.
 fn chunk_refs(chunks: &[crate::manifest::v2::Chunk], what: &str) -> Result<(Vec<ChunkRef>, u64)> {
     let mut out = Vec::with_capacity(chunks.len());
@@ -323,8 +459,19 @@ impl PlanBuilder {
     /// depot's copy are dropped from the container.
     pub fn finish(mut self) -> Plan {
         let files = &self.plan.files;
+        // A file replaced by a later depot's copy belongs (at most) to the later container.
+        let mut claimed = std::collections::HashSet::new();
+        for s in self.plan.sfcs.iter_mut().rev() {
+            s.members.retain(|&m| claimed.insert(m));
+        }
         for s in &mut self.plan.sfcs {
-            s.members.retain(|&m| files[m].sfc_offset.is_some() && files[m].product_id == s.product_id);
+            let size = s.size;
+            s.members.retain(|&m| {
+                files.get(m).is_some_and(|f| {
+                    f.product_id == s.product_id
+                        && f.sfc_offset.and_then(|o| o.checked_add(f.size)).is_some_and(|end| end <= size)
+                })
+            });
         }
         self.plan.sfcs.retain(|s| !s.members.is_empty());
         self.plan.dirs.sort();

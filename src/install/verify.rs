@@ -27,6 +27,7 @@
 //! bad files are removed. Then the missing pieces are fetched, and what was bad is verified
 //! again.
 
+// unsafe: this file hashes and repairs through slices of memory-mapped files.
 #![allow(unsafe_code)]
 
 use std::collections::HashSet;

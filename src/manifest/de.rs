@@ -5,15 +5,46 @@
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-/// A JSON scalar that may stand for a string or a number.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A JSON scalar that may stand for a string or a number. Deserialized by hand (not
+/// `#[serde(untagged)]`, which would buffer whatever arrives, e.g. a list of a million elements,
+/// before trying the variants): a list or an object is an error at its first byte.
 enum Scalar {
     Str(String),
     U(u64),
     I(i64),
     F(f64),
     B(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, a number or a boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::U(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(if v >= 0 { Scalar::U(v as u64) } else { Scalar::I(v) })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::F(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::B(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Scalar {
@@ -74,14 +105,31 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 
 /// A list of strings or numbers, as strings; `null` is an empty list.
 pub fn vec_string<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let v = Option::<Vec<Scalar>>::deserialize(d)?;
-    Ok(v.unwrap_or_default().into_iter().map(Scalar::into_string).collect())
+    Ok(capped_vec::<D, Scalar, MAX_LIST>(d)?.into_iter().map(Scalar::into_string).collect())
 }
+
+/// Most elements in a list of strings (languages, flags, dependency ids).
+pub const MAX_LIST: usize = 4096;
 
 /// An optional list of strings or numbers, as strings.
 pub fn opt_vec_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let v = Option::<Vec<Scalar>>::deserialize(d)?;
-    Ok(v.map(|v| v.into_iter().map(Scalar::into_string).collect()))
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("null or a list")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            vec_string(d).map(Some)
+        }
+    }
+    d.deserialize_option(V)
 }
 
 /// A boolean that may be `null` (false), a bool, `0`/`1` or `"true"`/`"false"`.
@@ -97,6 +145,128 @@ pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
             "false" | "0" | "no" | "" => Ok(false),
             _ => Err(de::Error::custom(format!("expected a boolean, got {s:?}"))),
         },
+    }
+}
+
+/// A list of at most `N` elements: a longer list is an error as soon as element `N + 1` is seen,
+/// so a hostile manifest cannot make us allocate for an unbounded list.
+pub fn capped_vec<'de, D, T, const N: usize>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T, const N: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const N: usize> de::Visitor<'de> for V<T, N> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {N} elements")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(x) = seq.next_element()? {
+                if out.len() >= N {
+                    return Err(de::Error::custom(format!("more than {N} elements in a list")));
+                }
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V::<T, N>(std::marker::PhantomData))
+}
+
+/// A display name given as a string or as `{"en": "...", ...}`; anything else (or a map with
+/// more than 64 entries) is skipped without being materialised and becomes `null`.
+pub fn name_value<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = serde_json::Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a name or a map of names")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::String(v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::String(v))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(serde_json::Value::Null)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let v = map.next_value::<StrOrSkip>()?;
+                if out.len() < 64 {
+                    if let StrOrSkip(Some(v)) = v {
+                        out.insert(k, serde_json::Value::String(v));
+                    }
+                }
+            }
+            Ok(serde_json::Value::Object(out))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A string, or anything else skipped without being materialised.
+struct StrOrSkip(Option<String>);
+
+impl<'de> Deserialize<'de> for StrOrSkip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = StrOrSkip;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<StrOrSkip, E> {
+                Ok(StrOrSkip(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrOrSkip, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(StrOrSkip(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StrOrSkip, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(StrOrSkip(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

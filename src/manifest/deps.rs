@@ -18,7 +18,7 @@ pub struct RepositoryLink {
 #[derive(Debug, Clone, Deserialize)]
 pub struct DependencyRepository {
     /// Every dependency.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, { de::MAX_LIST }>")]
     pub depots: Vec<DependencyDepot>,
 }
 

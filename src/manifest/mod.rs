@@ -10,24 +10,82 @@ pub mod v1;
 pub mod v2;
 pub mod zlib;
 
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+/// Largest metadata JSON we parse (plain, or after inflation): a depot manifest of a 100 GB
+/// game is a few MB.
+pub const META_JSON_LIMIT: u64 = 256 << 20;
+
 /// Decode a metadata body into `T`: plain JSON (first byte `{`, `[` or whitespace) is parsed as
-/// is; a body starting with a zlib header is inflated first (bounded by
-/// [`zlib::INFLATE_LIMIT`]). `what` names the document in errors (a URL is redacted).
+/// is; a body starting with a zlib header is inflated while it is parsed (streaming, bounded by
+/// [`META_JSON_LIMIT`]; never held whole in memory). `what` names the document in errors (a URL
+/// is redacted).
 pub fn decode_meta<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    let json = meta_json_bytes(bytes, what)?;
-    serde_json::from_slice(&json).map_err(|e| Error::manifest(what, format!("invalid JSON: {e}")))
+    decode_meta_cancel(bytes, what, None)
 }
 
-/// Like [`decode_meta`] into a generic JSON value.
+/// As [`decode_meta`], checking `cancel` between reads: a set flag ends the parse with
+/// [`Error::Interrupted`].
+pub fn decode_meta_cancel<T: DeserializeOwned>(bytes: &[u8], what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
+    match bytes.first() {
+        None => Err(Error::manifest(what, "empty body")),
+        Some(b'{' | b'[' | b' ' | b'\t' | b'\r' | b'\n') => parse_stream(bytes, what, cancel),
+        Some(_) if zlib::is_zlib_header(bytes) => parse_stream(flate2::read::ZlibDecoder::new(bytes), what, cancel),
+        Some(b) => Err(Error::manifest(what, format!("neither JSON nor zlib (first byte 0x{b:02x})"))),
+    }
+}
+
+/// A reader that ends with an error past `left` bytes or once `cancel` is set.
+struct Guard<'a, R> {
+    inner: R,
+    left: u64,
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl<R: Read> Read for Guard<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!("metadata larger than {META_JSON_LIMIT} bytes")));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn parse_stream<R: Read, T: DeserializeOwned>(r: R, what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
+    let g = Guard { inner: r, left: META_JSON_LIMIT, cancel };
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 << 10, g));
+    let parsed = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| {
+        if !e.is_io() {
+            return Error::manifest(what, format!("invalid JSON: {e}"));
+        }
+        let io = std::io::Error::from(e);
+        match io.kind() {
+            std::io::ErrorKind::Interrupted => Error::Interrupted,
+            std::io::ErrorKind::UnexpectedEof => Error::manifest(what, "truncated zlib stream (no end marker)"),
+            _ => Error::manifest(what, format!("invalid zlib data: {io}")),
+        }
+    })
+}
+
+/// Like [`decode_meta`] into a generic JSON value (small, trusted documents only: a value of
+/// untrusted size is what [`decode_meta`] into typed structs avoids).
 pub fn decode_meta_value(bytes: &[u8], what: &str) -> Result<serde_json::Value> {
     decode_meta(bytes, what)
 }
 
-/// The JSON text of a metadata body: the body itself, or its inflated zlib stream.
+/// The JSON text of a metadata body: the body itself, or its inflated zlib stream (bounded by
+/// [`zlib::INFLATE_LIMIT`]). Parse first with [`decode_meta`]: this holds the whole text.
 pub fn meta_json_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
     match bytes.first() {
         None => Err(Error::manifest(what, "empty body")),
@@ -54,6 +112,29 @@ pub fn galaxy_path(h: &str) -> Result<String> {
     }
     let h = h.to_ascii_lowercase();
     Ok(format!("{}/{}/{h}", &h[0..2], &h[2..4]))
+}
+
+/// Check a metadata body fetched by its hash: GOG names V2 meta (build and depot manifests,
+/// dependency manifests) by the MD5 of the bytes served (the zlib stream, not the JSON in it).
+/// `id` is the manifest id or galaxy path (`aa/bb/<md5>`); an id that is not an MD5 is not
+/// checked (V1 manifests are named by UUID).
+///
+/// # Errors
+/// [`Error::Checksum`] when the body is not what its name promises (a hostile mirror).
+pub fn check_meta_hash(body: &[u8], id: &str, what: &str) -> Result<()> {
+    let name = id.rsplit('/').next().unwrap_or(id);
+    if !de::is_hex(name, 32) {
+        return Ok(());
+    }
+    let actual = crate::verify::md5_hex(body);
+    if !actual.eq_ignore_ascii_case(name) {
+        return Err(Error::Checksum {
+            what: format!("metadata {}", crate::error::redact_url(what)),
+            expected: name.to_ascii_lowercase(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 /// URL of a V2 meta document (build or depot manifest) on `cdn`, by its hash or galaxy path.

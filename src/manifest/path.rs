@@ -6,8 +6,17 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 
+/// Longest path (in bytes) a manifest or a state file may name.
+pub const MAX_PATH: usize = 4096;
+/// Longest single path segment (in bytes): what Linux and macOS file systems accept.
+pub const MAX_NAME: usize = 255;
+
 fn unsafe_path(path: &str, reason: &'static str) -> Error {
-    Error::UnsafePath { path: path.to_string(), reason }
+    let mut shown: String = path.chars().take(200).collect();
+    if shown.len() < path.len() {
+        shown.push('…');
+    }
+    Error::UnsafePath { path: shown, reason }
 }
 
 /// Normalise a manifest path into a safe relative path: `\` becomes `/`, ONE leading `/` is
@@ -17,19 +26,24 @@ pub fn safe_relative(path: &str) -> Result<String> {
     if path.contains('\0') {
         return Err(unsafe_path(path, "contains a NUL byte"));
     }
+    if path.len() > MAX_PATH {
+        return Err(unsafe_path(path, "longer than 4096 bytes"));
+    }
     let p = path.replace('\\', "/");
     let rest = p.strip_prefix('/').unwrap_or(&p);
     if rest.starts_with('/') {
         return Err(unsafe_path(path, "absolute path"));
     }
     let mut out = String::with_capacity(rest.len());
-    for (i, seg) in rest.split('/').enumerate() {
-        if i == 0 && is_drive(seg) {
+    for seg in rest.split('/') {
+        // A drive letter as the first real segment (`C:\x`, `./C:/x`): absolute on Windows.
+        if out.is_empty() && is_drive(seg) {
             return Err(unsafe_path(path, "absolute path with a drive letter"));
         }
         match seg {
             "" | "." => continue,
             ".." => return Err(unsafe_path(path, "contains a `..` segment")),
+            s if s.len() > MAX_NAME => return Err(unsafe_path(path, "has a name longer than 255 bytes")),
             s => {
                 if !out.is_empty() {
                     out.push('/');
@@ -122,6 +136,9 @@ fn resolve_inside<'a>(original: &str, path: &'a str) -> Result<Vec<&'a str>> {
 pub fn resolve_link_target(target: &str) -> Result<String> {
     if target.contains('\0') {
         return Err(unsafe_path(target, "contains a NUL byte"));
+    }
+    if target.len() > MAX_PATH {
+        return Err(unsafe_path(target, "longer than 4096 bytes"));
     }
     let t = target.replace('\\', "/");
     let rest = t.strip_prefix('/').unwrap_or(&t);

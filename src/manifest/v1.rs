@@ -37,8 +37,8 @@ pub struct V1GameId {
     /// Product id.
     #[serde(rename = "gameID", deserialize_with = "de::string")]
     pub game_id: String,
-    /// Display names by language (`{"en": "..."}`), or a plain string.
-    #[serde(default)]
+    /// Display names by language (`{"en": "..."}`), or a plain string (anything else: `null`).
+    #[serde(default, deserialize_with = "de::name_value")]
     pub name: serde_json::Value,
     /// True for a standalone game (false for DLC).
     #[serde(default, deserialize_with = "de::bool")]
@@ -103,10 +103,31 @@ struct RawProduct {
     root_game_id: String,
     #[serde(default, deserialize_with = "de::string")]
     install_directory: String,
-    #[serde(rename = "gameIDs", default)]
+    #[serde(rename = "gameIDs", default, deserialize_with = "de::capped_vec::<_, _, { de::MAX_LIST }>")]
     game_ids: Vec<V1GameId>,
-    #[serde(default)]
-    depots: Vec<serde_json::Value>,
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, { de::MAX_LIST }>")]
+    depots: Vec<RawV1Depot>,
+}
+
+/// A `depots` entry: a content depot, or a redistributable when `redist` is present.
+#[derive(Deserialize)]
+struct RawV1Depot {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    redist: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    executable: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    argument: Option<String>,
+    #[serde(default, deserialize_with = "de::vec_string")]
+    languages: Vec<String>,
+    #[serde(default, deserialize_with = "de::u64")]
+    size: u64,
+    #[serde(rename = "gameIDs", default, deserialize_with = "de::vec_string")]
+    game_ids: Vec<String>,
+    #[serde(default, deserialize_with = "de::vec_string")]
+    systems: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    manifest: Option<String>,
 }
 
 impl Repository {
@@ -120,15 +141,20 @@ impl Repository {
         let mut depots = Vec::new();
         let mut redists = Vec::new();
         for (i, d) in p.depots.into_iter().enumerate() {
-            let bad = |e: serde_json::Error| Error::manifest(what, format!("depot {i}: {e}"));
-            if d.get("redist").is_some() {
-                redists.push(serde_json::from_value(d).map_err(bad)?);
+            if let Some(redist) = d.redist {
+                redists.push(V1Redist { redist, executable: d.executable, argument: d.argument, size: d.size });
             } else {
-                let dep: V1Depot = serde_json::from_value(d).map_err(bad)?;
-                if dep.game_ids.is_empty() || dep.manifest.is_empty() {
+                let manifest = d.manifest.unwrap_or_default();
+                if d.game_ids.is_empty() || manifest.is_empty() {
                     return Err(Error::manifest(what, format!("depot {i} has no gameIDs or manifest")));
                 }
-                depots.push(dep);
+                depots.push(V1Depot {
+                    languages: d.languages,
+                    size: d.size,
+                    game_ids: d.game_ids,
+                    systems: d.systems,
+                    manifest,
+                });
             }
         }
         Ok(Repository {
@@ -158,7 +184,7 @@ pub struct V1DepotBody {
     #[serde(default, deserialize_with = "de::string")]
     pub name: String,
     /// File and directory records.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, { crate::manifest::v2::MAX_ITEMS }>")]
     pub files: Vec<V1File>,
 }
 
@@ -204,6 +230,12 @@ impl V1DepotManifest {
                 } else {
                     h.make_ascii_lowercase();
                 }
+            }
+            if f.path.len() > crate::manifest::path::MAX_PATH {
+                return Err(Error::manifest(what, format!("a path of {} bytes is too long", f.path.len())));
+            }
+            if f.size > crate::manifest::v2::MAX_FILE_SIZE {
+                return Err(Error::manifest(what, format!("{:?}: absurd size {}", f.path, f.size)));
             }
             if !f.directory && f.size > 0 && f.offset.is_none() {
                 return Err(Error::manifest(what, format!("{:?}: {} bytes but no offset", f.path, f.size)));

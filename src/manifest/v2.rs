@@ -28,10 +28,10 @@ pub struct BuildManifest {
     #[serde(default, deserialize_with = "de::string")]
     pub platform: String,
     /// Content depots of the base game and every DLC.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, { de::MAX_LIST }>")]
     pub depots: Vec<DepotRef>,
     /// The base game and every DLC of this build.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, { de::MAX_LIST }>")]
     pub products: Vec<ProductRef>,
     /// Dependency (redistributable) ids, e.g. `MSVC2017_x64`.
     #[serde(default, deserialize_with = "de::vec_string")]
@@ -159,7 +159,7 @@ pub struct DepotFile {
     #[serde(deserialize_with = "de::string")]
     pub path: String,
     /// The file is the concatenation of these chunks, inflated, in order. Empty = empty file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, MAX_CHUNKS>")]
     pub chunks: Vec<Chunk>,
     /// MD5 of the whole file (lower-case hex), if given.
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -191,7 +191,7 @@ pub struct SfcRef {
 #[serde(rename_all = "camelCase")]
 pub struct Sfc {
     /// The container's chunks.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de::capped_vec::<_, _, MAX_CHUNKS>")]
     pub chunks: Vec<Chunk>,
     /// MD5 of the whole inflated container, if given.
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -261,6 +261,17 @@ impl DepotFile {
 /// MD5 of zero bytes.
 pub const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
+/// Most items in one depot manifest (a large real game has well under 200 000).
+pub const MAX_ITEMS: usize = 1_000_000;
+/// Most chunks of one file (10 MiB chunks: 10 TiB).
+pub const MAX_CHUNKS: usize = 1 << 20;
+/// Largest inflated size of one chunk (GOG's are ≤ 10 MiB, a tail chunk a little more).
+pub const MAX_CHUNK_SIZE: u64 = 1 << 30;
+/// Largest file (or small files container) a manifest may describe.
+pub const MAX_FILE_SIZE: u64 = 1 << 40;
+/// Distinct unknown item types named in the log; the rest are only counted.
+const MAX_UNKNOWN_KINDS: usize = 4;
+
 #[derive(Deserialize)]
 struct RawDepotManifest {
     #[serde(default, deserialize_with = "de::u64")]
@@ -273,9 +284,105 @@ struct RawDepotManifest {
 #[serde(rename_all = "camelCase")]
 struct RawDepot {
     #[serde(default)]
-    items: Vec<serde_json::Value>,
+    items: ItemList,
     #[serde(default)]
     small_files_container: Option<Sfc>,
+}
+
+/// The `items` list, decoded one item at a time: each item is buffered alone as raw JSON text,
+/// its `type` sniffed, and only known types are decoded into typed structs. Unknown items are
+/// counted, never materialised; more than [`MAX_ITEMS`] items is an error.
+#[derive(Default)]
+struct ItemList {
+    items: Vec<Item>,
+    /// (type, count) of skipped items, the first few types only.
+    unknown: Vec<(String, u64)>,
+    /// Skipped items of further types.
+    unknown_other: u64,
+}
+
+#[derive(Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type", default, deserialize_with = "de::opt_string")]
+    ty: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ItemList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ItemList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of depot items")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<ItemList, E> {
+                Ok(ItemList::default())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<ItemList, A::Error> {
+                use serde::de::Error as _;
+                let mut out = ItemList::default();
+                let mut i = 0usize;
+                while let Some(raw) = seq.next_element::<Box<serde_json::value::RawValue>>()? {
+                    if i >= MAX_ITEMS {
+                        return Err(A::Error::custom(format!("more than {MAX_ITEMS} items")));
+                    }
+                    let text = raw.get();
+                    let bad = |e: serde_json::Error| A::Error::custom(format!("item {i}: {e}"));
+                    let ty = serde_json::from_str::<TypeOnly>(text).map_err(bad)?.ty.unwrap_or_default();
+                    let item = match ty.as_str() {
+                        "DepotFile" => {
+                            let mut f: DepotFile = serde_json::from_str(text).map_err(bad)?;
+                            normalize_file(&mut f)
+                                .map_err(|r| A::Error::custom(format!("item {i} {:?}: {r}", short(&f.path))))?;
+                            Some(Item::DepotFile(f))
+                        }
+                        "DepotDirectory" => {
+                            Some(Item::DepotDirectory { path: serde_json::from_str::<RawDir>(text).map_err(bad)?.path })
+                        }
+                        "DepotLink" => {
+                            let l: RawLink = serde_json::from_str(text).map_err(bad)?;
+                            Some(Item::DepotLink { path: l.path, target: l.target })
+                        }
+                        other => {
+                            let known = out.unknown.len();
+                            match out.unknown.iter_mut().find(|(t, _)| t == other) {
+                                Some((_, n)) => *n += 1,
+                                None if known < MAX_UNKNOWN_KINDS => {
+                                    out.unknown.push((other.chars().take(64).collect(), 1))
+                                }
+                                None => out.unknown_other += 1,
+                            }
+                            None
+                        }
+                    };
+                    if let Some(item) = item {
+                        check_item_path(item.path()).map_err(|r| A::Error::custom(format!("item {i}: {r}")))?;
+                        out.items.push(item);
+                    }
+                    i += 1;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A path for a message: at most 200 characters.
+fn short(p: &str) -> String {
+    if p.len() <= 200 {
+        return p.to_string();
+    }
+    let mut s: String = p.chars().take(200).collect();
+    s.push('…');
+    s
+}
+
+fn check_item_path(p: &str) -> std::result::Result<(), String> {
+    if p.len() > super::path::MAX_PATH {
+        return Err(format!("path of {} bytes is longer than {} bytes", p.len(), super::path::MAX_PATH));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -294,39 +401,30 @@ struct RawDir {
 
 impl DepotManifest {
     /// Decode a depot manifest body (JSON or zlib JSON) shaped
-    /// `{"version":2,"depot":{"items":[..],"smallFilesContainer":{..}}}`.
+    /// `{"version":2,"depot":{"items":[..],"smallFilesContainer":{..}}}`, with bounded memory:
+    /// streamed, at most [`MAX_ITEMS`] items, [`MAX_CHUNKS`] chunks per file, chunk, file and
+    /// container sizes capped, unknown item types skipped (a few log lines in all).
     pub fn parse(bytes: &[u8], what: &str) -> Result<DepotManifest> {
-        let v = super::decode_meta_value(bytes, what)?;
-        DepotManifest::from_value(v, what)
+        DepotManifest::parse_cancel(bytes, what, None)
     }
 
-    /// Build from an already decoded JSON value; validates digests.
-    pub fn from_value(v: serde_json::Value, what: &str) -> Result<DepotManifest> {
-        let raw: RawDepotManifest =
-            serde_json::from_value(v).map_err(|e| Error::manifest(what, format!("depot manifest: {e}")))?;
-        let mut items = Vec::with_capacity(raw.depot.items.len());
-        for (i, it) in raw.depot.items.into_iter().enumerate() {
-            let ty = it.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string();
-            let bad = |e: serde_json::Error| Error::manifest(what, format!("item {i} ({ty}): {e}"));
-            let item = match ty.as_str() {
-                "DepotFile" => {
-                    let mut f: DepotFile = serde_json::from_value(it).map_err(bad)?;
-                    normalize_file(&mut f).map_err(|r| Error::manifest(what, format!("item {i} {:?}: {r}", f.path)))?;
-                    Item::DepotFile(f)
-                }
-                "DepotDirectory" => {
-                    Item::DepotDirectory { path: serde_json::from_value::<RawDir>(it).map_err(bad)?.path }
-                }
-                "DepotLink" => {
-                    let l: RawLink = serde_json::from_value(it).map_err(bad)?;
-                    Item::DepotLink { path: l.path, target: l.target }
-                }
-                other => {
-                    log::warn!("{}: skipping item {i} of unknown type {other:?}", crate::error::redact_url(what));
-                    continue;
-                }
-            };
-            items.push(item);
+    /// As [`DepotManifest::parse`], ending with [`Error::Interrupted`] once `cancel` is set.
+    pub fn parse_cancel(
+        bytes: &[u8],
+        what: &str,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<DepotManifest> {
+        let raw: RawDepotManifest = super::decode_meta_cancel(bytes, what, cancel).map_err(|e| match e {
+            Error::Manifest { what, reason } => Error::Manifest { what, reason: format!("depot manifest: {reason}") },
+            e => e,
+        })?;
+        let list = raw.depot.items;
+        let shown = crate::error::redact_url(what);
+        for (ty, n) in &list.unknown {
+            log::warn!("{shown}: skipped {n} item(s) of unknown type {ty:?}");
+        }
+        if list.unknown_other > 0 {
+            log::warn!("{shown}: skipped {} more item(s) of other unknown types", list.unknown_other);
         }
         let mut sfc = raw.depot.small_files_container;
         if let Some(s) = &mut sfc {
@@ -334,8 +432,9 @@ impl DepotManifest {
                 normalize_chunk(c).map_err(|r| Error::manifest(what, format!("small files container: {r}")))?;
             }
             normalize_opt_hex(&mut s.md5, 32, "md5").map_err(|r| Error::manifest(what, r))?;
+            sized(&s.chunks).map_err(|r| Error::manifest(what, format!("small files container: {r}")))?;
         }
-        Ok(DepotManifest { items, small_files_container: sfc })
+        Ok(DepotManifest { items: list.items, small_files_container: sfc })
     }
 
     /// The `DepotFile` items.
@@ -345,6 +444,21 @@ impl DepotManifest {
             _ => None,
         })
     }
+}
+
+/// The total of `chunks`' sizes, refusing absurd ones.
+fn sized(chunks: &[Chunk]) -> std::result::Result<u64, String> {
+    let mut total = 0u64;
+    for c in chunks {
+        if c.size > MAX_CHUNK_SIZE {
+            return Err(format!("chunk of {} bytes (more than {MAX_CHUNK_SIZE})", c.size));
+        }
+        total = total.saturating_add(c.size);
+    }
+    if total > MAX_FILE_SIZE {
+        return Err(format!("{total} bytes (more than {MAX_FILE_SIZE})"));
+    }
+    Ok(total)
 }
 
 fn normalize_opt_hex(v: &mut Option<String>, len: usize, name: &str) -> std::result::Result<(), String> {
@@ -374,6 +488,7 @@ fn normalize_file(f: &mut DepotFile) -> std::result::Result<(), String> {
     for c in &mut f.chunks {
         normalize_chunk(c)?;
     }
+    sized(&f.chunks)?;
     normalize_opt_hex(&mut f.md5, 32, "md5")?;
     normalize_opt_hex(&mut f.sha256, 64, "sha256")
 }

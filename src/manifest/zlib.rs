@@ -5,7 +5,7 @@
 use std::io::Read;
 
 /// Largest inflated metadata we accept (a depot manifest of a 100 GB game is a few MB).
-pub const INFLATE_LIMIT: usize = 512 << 20;
+pub const INFLATE_LIMIT: usize = 256 << 20;
 
 /// True when `b` starts with a zlib header GOG uses (`78 01`, `78 5e`, `78 9c`, `78 da`).
 pub fn is_zlib_header(b: &[u8]) -> bool {

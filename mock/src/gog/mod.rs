@@ -3,6 +3,7 @@
 //! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
 
 pub mod fixtures;
+pub mod hostile;
 mod routes;
 
 pub use fixtures::{lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures};
@@ -242,6 +243,8 @@ pub(crate) struct State {
     pub base: OnceLock<String>,
     pub faults: Mutex<GogFaults>,
     pub auth: Mutex<AuthState>,
+    /// Content of the hostile product, when a test set it ([`GogMock::serve_hostile`]).
+    pub hostile: Mutex<Option<hostile::HostileContent>>,
 }
 
 impl State {
@@ -293,11 +296,19 @@ impl GogMock {
             base: OnceLock::new(),
             faults: Mutex::new(GogFaults::default()),
             auth: Mutex::new(AuthState::default()),
+            hostile: Mutex::new(None),
         });
         let st = state.clone();
         let server = Server::start_on(port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
         let _ = state.base.set(server.url());
         GogMock { server, state, fixtures: OnceLock::new(), startup: t.elapsed() }
+    }
+
+    /// Serve product [`hostile::HOSTILE`] (owned) with one build of `os` whose depots are
+    /// `depots` (served bodies: plain or zlib JSON, named by their MD5 like GOG's) and whose
+    /// store holds `chunks` (stored zlib objects, named by their MD5).
+    pub fn serve_hostile(&self, depots: &[Vec<u8>], chunks: &[Vec<u8>], os: &str) {
+        *self.state.hostile.lock().unwrap() = Some(hostile::HostileContent::new(depots, chunks, os));
     }
 
     /// `http://127.0.0.1:PORT` (the one origin for every route).

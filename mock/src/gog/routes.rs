@@ -123,6 +123,9 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
     if api && req.header("authorization").is_some() && !bearer_ok(st, req) {
         return unauthorized();
     }
+    if let Some(r) = super::hostile::route(st, req, &segs) {
+        return r;
+    }
     match segs.as_slice() {
         ["auth"] => {
             Response::bytes(200, "<html><body>Mock GOG login</body></html>").header("Content-Type", "text/html")
@@ -135,7 +138,11 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
             if !bearer_ok(st, req) {
                 return unauthorized();
             }
-            Response::json(200, &json!({"owned": st.owned}))
+            let mut owned = st.owned.clone();
+            if st.hostile.lock().unwrap().is_some() {
+                owned.push(super::hostile::HOSTILE);
+            }
+            Response::json(200, &json!({"owned": owned}))
         }
         ["products", id, "os", os, "builds"] => builds(st, req, id, os),
         ["products", id, "secure_link"] => secure_link(st, req, id),
