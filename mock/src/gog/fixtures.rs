@@ -1084,18 +1084,35 @@ fn add_v1(v1: &mut V1Content, v: V1Out) {
     v1.builds.push(v.build);
 }
 
-fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
-    let per = (size / 4).max(1) as usize;
-    // One thread per file: generate, hash and compress its chunks in order.
+/// Path of bench file `f` of `n`: `bench\\file{f}.bin` for the default 4 files; with more files
+/// a tree of 100 files per directory (`bench\\d{f/100:03}\\file{f:05}.bin`).
+fn bench_v2_path(f: usize, n: usize) -> String {
+    if n <= 4 {
+        format!("bench\\file{f}.bin")
+    } else {
+        format!("bench\\d{:03}\\file{f:05}.bin", f / 100)
+    }
+}
+
+fn bench_v2(content: &mut Content, cs: usize, size: u64, files: usize) -> ExpectedBuild {
+    let files = files.max(1);
+    let per = (size / files as u64).max(1) as usize;
+    // A pool of one thread per core takes files in order: generate, hash and compress their
+    // chunks. Seeds depend only on the file index and offset, so output is thread-independent.
     type FileOut = (String, Vec<(ChunkRec, Arc<[u8]>)>);
-    let outs: Vec<FileOut> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..4)
-            .map(|f| {
-                s.spawn(move || {
-                    use md5::Digest;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<FileOut>>> = (0..files).map(|_| Default::default()).collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 16).min(files);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                use md5::Digest;
+                let mut buf = Vec::new();
+                loop {
+                    let f = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(slot) = slots.get(f) else { break };
                     let mut h = md5::Md5::new();
                     let mut chunks = Vec::new();
-                    let mut buf = Vec::new();
                     let mut off = 0;
                     for n in auto_pieces(per, cs) {
                         buf.resize(n, 0);
@@ -1107,15 +1124,15 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
                         chunks.push((rec, Arc::from(z)));
                         off += n;
                     }
-                    (hex(&h.finalize()), chunks)
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
+                    *slot.lock().unwrap() = Some((hex(&h.finalize()), chunks));
+                }
+            });
+        }
     });
     let mut d = DepotB::new(BENCH_V2, &["*"]);
-    for (f, (md5, chunks)) in outs.into_iter().enumerate() {
-        let path = format!("bench\\file{f}.bin");
+    for (f, slot) in slots.into_iter().enumerate() {
+        let Some((md5, chunks)) = slot.into_inner().unwrap() else { continue };
+        let path = bench_v2_path(f, files);
         d.items.push(json!({"type": "DepotFile", "path": path, "md5": md5,
             "chunks": chunks.iter().map(|c| c.0.json()).collect::<Vec<_>>()}));
         let size: u64 = chunks.iter().map(|c| c.0.size).sum();
@@ -1232,7 +1249,7 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     }
     content.private_products.insert(QUEST);
     if let Some(size) = cfg.bench_v2_size {
-        let b = bench_v2(&mut content, cs, size);
+        let b = bench_v2(&mut content, cs, size, cfg.bench_v2_files);
         content.listings.push(listing(&b, "1.0", "2025-04-01T12:00:00+0000"));
         builds.push(b);
     }
