@@ -2,6 +2,7 @@
 //! fixture products of [`fixtures`], with per-route-class fault injection ([`GogFaults`]).
 //! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
 
+mod files;
 pub mod fixtures;
 mod routes;
 
