@@ -11,7 +11,10 @@
 # /proc/PID/status every 10 ms) and the 1-minute load average at its start.
 # Not part of CI. Run from anywhere: bash bench/scale.sh      (takes ~5 min and ~5 GiB of disk)
 #
-# Env: FILES=20000 V2_SIZE=1G V1_SIZE=4G WORKERS=64 CHUNK=10M
+# Then (unless SKIP_SWEEP=1) a sweep of V2 file counts (SWEEP, 8 KiB per file) with a plan and a
+# fresh install each, to show how memory and planning time grow with the number of files.
+# Env: FILES=20000 V2_SIZE=1G V1_SIZE=4G WORKERS=64 CHUNK=10M SWEEP="2500 5000 10000 20000"
+#      SKIP_MAIN=1 (only the sweep) SKIP_SWEEP=1 SKIP_BUILD=1
 # Output: bench/out/scale/results.jsonl (one JSON object per run) and a Markdown table on
 # stdout; install dirs are deleted at the end. Everything goes to 127.0.0.1 only.
 set -euo pipefail
@@ -52,18 +55,19 @@ disk_and_load_check
 log "machine: $(nproc) vCPU, $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r), fs $FSTYPE, load $LOAD_START"
 log "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src mock || echo '+dirty')"
 
+run() { # label kill_at_bytes args...
+    local label=$1 kill_at=$2
+    shift 2
+    python3 bench/scale_run.py "$OUT/stats" "$RES" "$label" "$kill_at" "$GDL" "$@" >&2
+}
+
+if [[ ${SKIP_MAIN:-0} != 1 ]]; then
 t=$(date +%s.%N)
 start_mock scale --chunk-size "$CHUNK" --v1-size 1M --bench-v2 "$V2_SIZE" --bench-v2-files "$FILES" \
     --bench-v1 "$V1_SIZE" --stats-file "$OUT/stats"
 log "mock generated the products in $(fsub "$t" "$(date +%s.%N)") s"
 use_mock_env scale
 login
-
-run() { # label kill_at_bytes args...
-    local label=$1 kill_at=$2
-    shift 2
-    python3 bench/scale_run.py "$OUT/stats" "$RES" "$label" "$kill_at" "$GDL" "$@" >&2
-}
 
 product() { # name id
     local name=$1 id=$2 dir=$DL/$1 total
@@ -82,11 +86,26 @@ product() { # name id
 
 product v2 "$V2_ID"
 product v1 "$V1_ID"
+stop_mock
+fi
+
+if [[ ${SKIP_SWEEP:-0} != 1 ]]; then
+    for n in ${SWEEP:-2500 5000 10000 20000}; do
+        start_mock "sweep$n" --chunk-size "$CHUNK" --v1-size 1M --bench-v2 $((n * 8))K --bench-v2-files "$n" \
+            --stats-file "$OUT/stats"
+        use_mock_env "sweep$n"
+        login
+        run "sweep: $n files plan (--dry-run)" 0 download "$V2_ID" --dir "$DL/sweep" --workers "$WORKERS" --dry-run
+        run "sweep: $n files install" 0 download "$V2_ID" --dir "$DL/sweep" --workers "$WORKERS" --quiet
+        rm -rf "$DL/sweep"
+        stop_mock
+    done
+fi
 
 python3 - "$RES" "$FILES" "$V2_SIZE" "$V1_SIZE" "$WORKERS" <<'PY'
 import json, sys
 res, files, v2, v1, workers = sys.argv[1:]
-print(f"V2: {files} files, {v2} in all; V1: main.bin {v1}; {workers} workers\n")
+print(f"V2: {files} files, {v2} in all; V1: main.bin {v1}; sweep: 8 KiB per file; {workers} workers\n")
 print("| run | exit | wall s | first data request s | peak RssAnon MiB | VmHWM MiB | served MiB | data requests | load (1/5/15 min) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for l in open(res):

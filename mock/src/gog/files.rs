@@ -24,6 +24,7 @@ macro_rules! fixture_files {
 /// `(path under fixtures/, contents)` of every file this loader reads.
 pub(crate) const FILES: &[(&str, &str)] = fixture_files![
     "owned.json",
+    "secure_link.json",
     "quest/builds.json",
     "quest/windows-1100000000000001.json",
     "quest/windows-1100000000000002.json",
@@ -280,6 +281,34 @@ pub(crate) fn dependencies(ch: &mut super::fixtures::Chunker, cs: usize) -> (Vec
     (out, hash)
 }
 
+/// The CDN endpoints of a secure link (`secure_link.json`'s `urls`), with the values of one
+/// issued link filled in: each endpoint's `parameters` get `base_url`, `path`, `token`,
+/// `expires_at`, and where the endpoint has them `dirs` (segments of `path`), `prefix`
+/// (`path` + `/`) and `product_id`; `supports_generation` is `gens`.
+pub(crate) fn secure_link_urls(base: &str, pid: u64, path: &str, expires_at: u64, token: &str, gens: &[u8]) -> Value {
+    static TEMPLATE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let mut urls = TEMPLATE.get_or_init(|| file("secure_link.json")["urls"].clone()).clone();
+    let dirs = path.split('/').filter(|s| !s.is_empty()).count();
+    for u in urls.as_array_mut().into_iter().flatten() {
+        let p = &mut u["parameters"];
+        p["base_url"] = json!(base);
+        p["path"] = json!(path);
+        p["token"] = json!(token);
+        p["expires_at"] = json!(expires_at);
+        if p.get("dirs").is_some() {
+            p["dirs"] = json!(dirs);
+        }
+        if p.get("prefix").is_some() {
+            p["prefix"] = json!(format!("{path}/"));
+        }
+        if p.get("product_id").is_some() {
+            p["product_id"] = json!(pid);
+        }
+        u["supports_generation"] = json!(gens);
+    }
+    urls
+}
+
 /// Product ids owned by the fixture user (`owned.json`, the body of `/user/data/games`).
 pub(crate) fn owned() -> Vec<u64> {
     file("owned.json")["owned"].as_array().into_iter().flatten().map(|v| id(v, "fixtures/owned.json")).collect()
@@ -311,7 +340,9 @@ mod tests {
             }
         }
         for p in on_disk {
-            let mine = ["quest/", "dependencies/", "legacy/", "owned.json"].iter().any(|k| p.starts_with(k));
+            let mine = ["quest/", "dependencies/", "legacy/", "owned.json", "secure_link.json"]
+                .iter()
+                .any(|k| p.starts_with(k));
             assert!(!mine || FILES.iter().any(|(f, _)| *f == p), "fixtures/{p} is not embedded (add it to FILES)");
         }
     }
