@@ -54,7 +54,7 @@ fn expected(e: &Env, product: u64) -> BTreeMap<String, String> {
 fn a_3000_file_v2_depot_with_64_workers_installs_every_chunk_once_within_the_memory_bound() {
     let files = 3000;
     let e = Env::with(MockConfig {
-        bench_v2_size: Some(files * 8 << 10),
+        bench_v2_size: Some(files * 8 * 1024),
         bench_v2_files: files as usize,
         ..MockConfig::small()
     });
