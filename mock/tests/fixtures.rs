@@ -133,6 +133,40 @@ fn served_dependency_repository_legacy_repository_owned_list_and_secure_link_fol
     for (a, b) in f["product"]["depots"].as_array().unwrap().iter().zip(repo["product"]["depots"].as_array().unwrap()) {
         assert_eq!(literal(a, &["size"]), literal(b, &["size"]));
     }
+    // V1 depot manifests: literal records served as written, generated ones where the
+    // instructions put them.
+    let base = served["items"][0]["link"].as_str().unwrap().trim_end_matches("repository.json").to_string();
+    for d in f["product"]["depots"].as_array().unwrap().iter().filter(|d| d.get("manifest").is_some()) {
+        let name = d["manifest"].as_str().unwrap();
+        let want = fixture(&format!("legacy/{name}"));
+        let got = get(&format!("{base}{name}")).json();
+        assert_eq!(got["depot"]["name"], want["depot"]["name"]);
+        let recs = got["depot"]["files"].as_array().unwrap();
+        let literal_recs: Vec<&Value> = want["depot"]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| literal(r, &[]) == *r.as_object().unwrap())
+            .collect();
+        for r in &literal_recs {
+            assert!(recs.contains(r), "{name}: literal record {r} not served");
+        }
+        for r in want["depot"]["files"].as_array().unwrap().iter().filter(|r| r.get("_size").is_some()) {
+            let s =
+                recs.iter().find(|x| x["path"] == r["path"]).unwrap_or_else(|| panic!("{name}: {} missing", r["path"]));
+            assert_eq!(s["size"], r["_size"]);
+            assert_eq!(literal(r, &[]), literal(s, &["size", "hash", "offset"]));
+        }
+        if let Some(g) = want["depot"]["files"].as_array().unwrap().iter().find_map(|r| r.get("_large_files")) {
+            let n = g["count"].as_u64().unwrap() as usize;
+            assert_eq!(
+                recs.iter().filter(|x| x["path"].as_str().unwrap().starts_with("/Data/Large/large_")).count(),
+                n
+            );
+        }
+        let total: u64 = recs.iter().map(|x| x["size"].as_u64().unwrap()).sum();
+        assert!(total > 0, "{name}");
+    }
     // Owned list and the secure link's shape.
     let token = m.issue_access_token();
     let owned = get_auth(&format!("{}/user/data/games", m.url()), &token).json();

@@ -51,6 +51,8 @@ pub(crate) const FILES: &[(&str, &str)] = fixture_files![
     "dependencies/depots/MOCKISI.json",
     "legacy/builds.json",
     "legacy/repository.json",
+    "legacy/3b9aca03-0000-4000-8000-000000000001.json",
+    "legacy/3b9aca03-0000-4000-8000-000000000002.json",
 ];
 
 /// The parsed fixture file at `path` (under `fixtures/`). A missing or malformed file is a bug

@@ -13,8 +13,8 @@
 //! `fixtures/dependencies/` (see `fixtures/README.md`); `super::files` loads them and this
 //! module turns their content descriptions into chunks. The owned list is `fixtures/owned.json`.
 //!
-//! **1000000003 "Fixture Legacy"** (V1 build `3003`, timestamp 1600000003, windows; listing and
-//! `repository.json` committed in `fixtures/legacy/`, the rest generated here): one
+//! **1000000003 "Fixture Legacy"** (V1 build `3003`, timestamp 1600000003, windows; listing,
+//! `repository.json` and the depot manifests' layout in `fixtures/legacy/`, laid out here): one
 //! `main.bin` of [`MockConfig::v1_blob_size`] random bytes; Neutral depot with up to 1000 small
 //! files (1-64 KiB, filling at most half the blob), `/Game.exe` (executable),
 //! `/support/readme.txt` (support), 4 large files filling the rest, `/Data/empty.dat` (size 0),
@@ -25,8 +25,8 @@
 //! `bench_v2_files` files (default 4: `bench\file{0..3}.bin`; more: `bench\dNNN\fileNNNNN.bin`,
 //! 100 per directory) of `size/files` each, ~1.56:1 compressible (chunks encoded by the
 //! fast [`crate::data::rle_zlib`]). **1000000005 "Bench V1"**
-//! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): ~1000 small files
-//! (1-32 KiB) and up to 8 large files.
+//! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): Fixture Legacy's Neutral
+//! depot layout with ~1000 small files of 1-32 KiB and 8 large files.
 //!
 
 use crate::data::{compressible_bytes, fill_compressible, hex, md5_hex, Rng};
@@ -649,9 +649,125 @@ struct V1Out {
     manifests: Vec<(String, Vec<u8>)>,
 }
 
-/// Generate a V1 product: a `main.bin` of `total` bytes with `n_small` small files (sizes in
-/// `small_min..=small_max`, capped to half the blob), a few large files, plus directory,
-/// support, executable, zero-size and duplicate records.
+/// One file record of a V1 depot being laid out over `main.bin`.
+struct V1File {
+    path: String,
+    off: u64,
+    size: u64,
+    /// `""`, `"executable"` or `"support"`.
+    flag: &'static str,
+    /// A second path for bytes already listed: not counted in the depot's size.
+    duplicate: bool,
+}
+
+/// A record of a V1 depot manifest: literal (directories, `/Data/empty.dat`) or a file whose
+/// offset, size and hash depend on the generated `main.bin`.
+enum V1Rec {
+    Literal(Value),
+    File(V1File),
+}
+
+/// `{name}` / `{name:0W}` placeholders of a fixture path template.
+fn fill_path(template: &str, vars: &[(&str, usize)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{k}}}"), &v.to_string());
+        for w in 1..=8 {
+            out = out.replace(&format!("{{{k}:0{w}}}"), &format!("{v:0w$}"));
+        }
+    }
+    out
+}
+
+/// Lay out the records of a V1 depot manifest fixture (`fixtures/legacy/<uuid>.json`): literal
+/// records are kept; `_small_files`, `_size`, `_large_files` and `_same_bytes_as` are turned into
+/// file records over `main.bin` (`total` bytes, next free offset `off`). `listed` collects the
+/// regions of the files laid out so far in order (what `_same_bytes_as` refers to).
+fn v1_layout(
+    depot: &Value,
+    product_id: u64,
+    total: usize,
+    off: &mut usize,
+    listed: &mut Vec<(u64, u64)>,
+    ctx: &str,
+) -> Vec<V1Rec> {
+    let mut recs = Vec::new();
+    let earlier = listed.clone();
+    let mut push = |recs: &mut Vec<V1Rec>, path: String, o: usize, len: usize, flag: &'static str| {
+        recs.push(V1Rec::File(V1File { path, off: o as u64, size: len as u64, flag, duplicate: false }));
+        listed.push((o as u64, len as u64));
+    };
+    for r in depot["depot"]["files"].as_array().into_iter().flatten() {
+        let flag = if r["executable"] == true {
+            "executable"
+        } else if r["support"] == true {
+            "support"
+        } else {
+            ""
+        };
+        if let Some(g) = r.get("_small_files") {
+            // Files of random sizes in min..=max (seeded by the product id), while they fit in
+            // the first half of main.bin; `duplicate` repeats one of them under another path.
+            let mut rng = Rng::new(product_id);
+            let (min, max) = (g["min_size"].as_u64().unwrap_or(1024), g["max_size"].as_u64().unwrap_or(65536));
+            let dirs = g["dirs"].as_u64().unwrap_or(1).max(1) as usize;
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _small_files.path missing"));
+            let dup_of = g["duplicate"]["of"].as_u64().map(|n| n as usize);
+            for i in 0..g["count"].as_u64().unwrap_or(0) as usize {
+                let len = rng.range(min, max) as usize;
+                if *off + len > total / 2 {
+                    break;
+                }
+                push(&mut recs, fill_path(template, &[("i", i), ("dir", i % dirs)]), *off, len, "");
+                if dup_of == Some(i) {
+                    let path = g["duplicate"]["path"].as_str().unwrap_or("/duplicate").to_string();
+                    recs.push(V1Rec::File(V1File {
+                        path,
+                        off: *off as u64,
+                        size: len as u64,
+                        flag: "",
+                        duplicate: true,
+                    }));
+                }
+                *off += len;
+            }
+        } else if let Some(n) = r["_size"].as_u64() {
+            let len = (n as usize).min(total - *off);
+            let path = r["path"].as_str().unwrap_or_else(|| panic!("{ctx}: record without path")).to_string();
+            push(&mut recs, path, *off, len, flag);
+            *off += len;
+        } else if let Some(g) = r.get("_large_files") {
+            // The rest of main.bin in `count` equal files (the last takes the remainder).
+            let n = g["count"].as_u64().unwrap_or(1).max(1) as usize;
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _large_files.path missing"));
+            let rest = total - *off;
+            let each = rest / n;
+            for i in 0..n {
+                let len = if i + 1 == n { rest - each * i } else { each };
+                push(&mut recs, fill_path(template, &[("i", i)]), *off, len, "");
+                *off += len;
+            }
+        } else if let Some(g) = r.get("_same_bytes_as") {
+            // Files that reuse the bytes of files listed before (different bytes would need
+            // more space in main.bin).
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _same_bytes_as.path missing"));
+            for (i, k) in g["neutral_files"].as_array().into_iter().flatten().enumerate() {
+                let k = (k.as_u64().unwrap_or(0) as usize).min(earlier.len().saturating_sub(1));
+                let Some(&(o, len)) = earlier.get(k) else { panic!("{ctx}: _same_bytes_as before any file") };
+                push(&mut recs, fill_path(template, &[("i", i)]), o as usize, len as usize, "");
+            }
+        } else {
+            let mut lit = r.clone();
+            lit["url"] = json!(format!("{product_id}/main.bin"));
+            recs.push(V1Rec::Literal(lit));
+        }
+    }
+    recs
+}
+
+/// Generate a V1 product: a `main.bin` of `total` random bytes laid out by `depots` (the depot
+/// manifest name, the fixture describing it, its languages); `template` is a committed
+/// `repository.json` to serve (with depot sizes filled in), else one is built here.
 #[allow(clippy::too_many_arguments)]
 fn gen_v1(
     product_id: u64,
@@ -659,162 +775,115 @@ fn gen_v1(
     build_id: &str,
     ts: u64,
     total: u64,
-    n_small: usize,
-    small_max: u64,
-    n_large: usize,
-    with_english: bool,
+    depots: Vec<(String, Value, Vec<String>)>,
     template: Option<Value>,
 ) -> V1Out {
     let total = total.max(64 * 1024) as usize;
     let mut blob = crate::data::zeroed_arc(total);
     crate::data::par_fill(gen_seed(name), Arc::get_mut(&mut blob).unwrap(), false);
-    let mut rng = Rng::new(product_id);
-    // (path, offset, size, flags)
-    let mut files: Vec<(String, u64, u64, &'static str)> = Vec::new();
-    let budget = total / 2;
     let mut off = 0usize;
-    for i in 0..n_small {
-        let len = rng.range(1024, small_max) as usize;
-        if off + len > budget {
-            break;
-        }
-        let dir = i % 17;
-        files.push((format!("/Data/Small{dir:02}/file_{i:04}.dat"), off as u64, len as u64, ""));
-        off += len;
-    }
-    // Special records inside the small area (already covered bytes are fine to reuse).
-    let exe_len = 4096.min(total - off);
-    files.push(("/Game.exe".into(), off as u64, exe_len as u64, "executable"));
-    off += exe_len;
-    let sup_len = 2048.min(total - off);
-    files.push(("/support/readme.txt".into(), off as u64, sup_len as u64, "support"));
-    off += sup_len;
-    let rest = total - off;
-    let n_large = n_large.max(1);
-    let each = rest / n_large;
-    for i in 0..n_large {
-        let len = if i + 1 == n_large { rest - each * i } else { each };
-        files.push((format!("/Data/Large/large_{i}.pak"), off as u64, len as u64, ""));
-        off += len;
-    }
-    let english: Vec<(String, u64, u64, &'static str)> = if with_english {
-        // English files reuse regions of the blob (different bytes would need more space).
-        (0..5)
-            .map(|i| {
-                let (_, o, s, _) = files[i.min(files.len() - 1)].clone();
-                (format!("/lang/english/speech_{i}.dat"), o, s, "")
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut listed = Vec::new();
+    let laid: Vec<(String, Value, Vec<String>, Vec<V1Rec>)> = depots
+        .into_iter()
+        .map(|(file, d, langs)| {
+            let recs = v1_layout(&d, product_id, total, &mut off, &mut listed, &format!("V1 depot {file}"));
+            (file, d, langs, recs)
+        })
+        .collect();
+    let regions: Vec<(u64, u64)> = laid
+        .iter()
+        .flat_map(|l| l.3.iter())
+        .filter_map(|r| match r {
+            V1Rec::File(f) => Some((f.off, f.size)),
+            V1Rec::Literal(_) => None,
+        })
+        .collect();
+    let hashes = crate::data::par_md5(&blob, &regions);
+    let md5_of: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
     let os = "windows";
-    let neutral_uuid = format!("{:08x}-0000-4000-8000-000000000001.json", product_id % 0xffff_ffff);
-    let english_uuid = format!("{:08x}-0000-4000-8000-000000000002.json", product_id % 0xffff_ffff);
     let url = format!("{product_id}/main.bin");
     let mut entries = Vec::new();
-    let mut mk = |path: &str,
-                  kind: EntryKind,
-                  size: u64,
-                  md5: String,
-                  flag: &str,
-                  langs: &[&str],
-                  depot: &str,
-                  off: Option<u64>| {
-        let mp = norm(path);
-        let support = flag == "support";
-        entries.push(ExpectedEntry {
-            path: if support { format!("gog-support/{product_id}/{mp}") } else { mp.clone() },
-            manifest_path: mp,
-            kind,
-            size,
-            md5,
-            executable: flag == "executable",
-            support,
-            hidden: false,
-            product_id,
-            depot: depot.to_string(),
-            languages: langs.iter().map(|s| s.to_string()).collect(),
-            os_bitness: None,
-            is_gog_depot: false,
-            sfc_member: false,
-            chunk_md5s: Vec::new(),
-            chunk_compressed_md5s: Vec::new(),
-            v1_offset: off,
-        });
-    };
-    let regions: Vec<(u64, u64)> = files.iter().chain(english.iter()).map(|f| (f.1, f.2)).collect();
-    let hashes = crate::data::par_md5(&blob, &regions);
-    let mut md5_cache: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
-    let mut records = |list: &[(String, u64, u64, &'static str)], langs: &[&str], depot: &str, extra: bool| {
-        let mut recs = Vec::new();
-        if extra {
-            for d in ["/Data", "/Data/Large", "/saves", "/saves/empty"] {
-                recs.push(json!({"path": d, "directory": true, "size": 0, "url": url, "offset": 0, "hash": ""}));
-                mk(d, EntryKind::Directory, 0, String::new(), "", langs, depot, None);
-            }
-            let empty = md5_hex(&[]);
-            recs.push(json!({"path": "/Data/empty.dat", "size": 0, "hash": empty, "url": url, "offset": 0}));
-            mk("/Data/empty.dat", EntryKind::File, 0, empty, "", langs, depot, Some(0));
-        }
-        for (i, (p, o, s, flag)) in list.iter().enumerate() {
-            let h =
-                md5_cache.entry((*o, *s)).or_insert_with(|| md5_hex(&blob[*o as usize..(*o + *s) as usize])).clone();
-            let mut r = json!({"url": url, "size": s, "hash": h, "path": p, "offset": o});
-            if !flag.is_empty() {
-                r[*flag] = json!(true);
-            }
-            recs.push(r);
-            mk(p, EntryKind::File, *s, h.clone(), flag, langs, depot, Some(*o));
-            if extra && i == 3 {
-                // A duplicate: same bytes and hash, another path.
-                let dp = "/Data/duplicate_of_3.dat";
-                recs.push(json!({"url": url, "size": s, "hash": h, "path": dp, "offset": o}));
-                mk(dp, EntryKind::File, *s, h, "", langs, depot, Some(*o));
+    let mut manifests = Vec::new();
+    let mut depots_json = Vec::new();
+    for (file, d, langs, recs) in laid {
+        let mut out = Vec::new();
+        let mut size = 0u64;
+        let mut entry = |path: &str, kind: EntryKind, size: u64, md5: String, flag: &str, off: Option<u64>| {
+            let mp = norm(path);
+            let support = flag == "support";
+            entries.push(ExpectedEntry {
+                path: if support { format!("gog-support/{product_id}/{mp}") } else { mp.clone() },
+                manifest_path: mp,
+                kind,
+                size,
+                md5,
+                executable: flag == "executable",
+                support,
+                hidden: false,
+                product_id,
+                depot: file.clone(),
+                languages: langs.clone(),
+                os_bitness: None,
+                is_gog_depot: false,
+                sfc_member: false,
+                chunk_md5s: Vec::new(),
+                chunk_compressed_md5s: Vec::new(),
+                v1_offset: off,
+            });
+        };
+        for r in recs {
+            match r {
+                V1Rec::Literal(v) => {
+                    let path = v["path"].as_str().unwrap_or_default().to_string();
+                    if v["directory"] == true {
+                        entry(&path, EntryKind::Directory, 0, String::new(), "", None);
+                    } else {
+                        let md5 = v["hash"].as_str().unwrap_or_default().to_string();
+                        entry(&path, EntryKind::File, v["size"].as_u64().unwrap_or(0), md5, "", v["offset"].as_u64());
+                    }
+                    out.push(v);
+                }
+                V1Rec::File(f) => {
+                    let h = md5_of.get(&(f.off, f.size)).cloned().unwrap_or_default();
+                    let mut v = json!({"url": url, "size": f.size, "hash": h, "path": f.path, "offset": f.off});
+                    if !f.flag.is_empty() {
+                        v[f.flag] = json!(true);
+                    }
+                    if !f.duplicate {
+                        size += f.size;
+                    }
+                    entry(&f.path, EntryKind::File, f.size, h, f.flag, Some(f.off));
+                    out.push(v);
+                }
             }
         }
-        recs
-    };
-    let neutral = records(&files, &["Neutral"], &neutral_uuid, true);
-    let english_recs = records(&english, &["English"], &english_uuid, false);
-    let size_of = |l: &[(String, u64, u64, &'static str)]| l.iter().map(|f| f.2).sum::<u64>();
-    let mut depots = vec![
-        json!({"languages": ["Neutral"], "size": size_of(&files).to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": neutral_uuid}),
-    ];
-    let mut manifests = vec![(
-        neutral_uuid.clone(),
-        json!({"version": 1, "depot": {"name": format!("{name} Neutral"), "files": neutral}}).to_string().into_bytes(),
-    )];
-    if with_english {
-        depots.push(json!({"languages": ["English"], "size": size_of(&english).to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": english_uuid}));
+        let dname = d["depot"]["name"].as_str().unwrap_or_default();
         manifests.push((
-            english_uuid.clone(),
-            json!({"version": 1, "depot": {"name": format!("{name} English"), "files": english_recs}})
-                .to_string()
-                .into_bytes(),
+            file.clone(),
+            json!({"version": 1, "depot": {"name": dname, "files": out}}).to_string().into_bytes(),
         ));
+        depots_json.push(json!({"languages": langs, "size": size.to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": file}));
     }
-    depots.push(json!({"redist": "MOCKREDIST", "executable": "__redist/MOCKREDIST/setup.exe", "argument": "/quiet", "size": "0"}));
-    let repo = json!({"version": 1, "product": {
-        "timestamp": ts, "rootGameID": product_id.to_string(), "installDirectory": name, "projectName": name,
-        "gameIDs": [{"gameID": product_id.to_string(), "name": {"en": name}, "standalone": true, "dependencies": []}],
-        "depots": depots,
-        "support_commands": [{"languages": ["Neutral"], "executable": "/support/readme.txt", "gameID": product_id.to_string(), "systems": ["Windows"], "argument": ""}],
-    }});
-    // A committed repository.json (Fixture Legacy's) is served as written, with each depot's
-    // `size` computed from the generated records; it must name the generated depot manifests.
     let repo = match template {
-        None => repo,
+        // A committed repository.json (Fixture Legacy's) is served as written, with each
+        // depot's `size` computed from its laid-out records.
         Some(mut t) => {
             for d in t["product"]["depots"].as_array_mut().into_iter().flatten() {
                 let Some(m) = d["manifest"].as_str() else { continue };
-                let Some(g) = repo["product"]["depots"].as_array().and_then(|a| a.iter().find(|g| g["manifest"] == m))
-                else {
-                    panic!("fixtures: V1 repository of {product_id} names depot manifest {m}, which is not generated");
-                };
-                d["size"] = g["size"].clone();
+                if let Some(g) = depots_json.iter().find(|g| g["manifest"] == m) {
+                    d["size"] = g["size"].clone();
+                }
             }
             t
+        }
+        None => {
+            depots_json.push(json!({"redist": "MOCKREDIST", "executable": "__redist/MOCKREDIST/setup.exe", "argument": "/quiet", "size": "0"}));
+            json!({"version": 1, "product": {
+                "timestamp": ts, "rootGameID": product_id.to_string(), "installDirectory": name, "projectName": name,
+                "gameIDs": [{"gameID": product_id.to_string(), "name": {"en": name}, "standalone": true, "dependencies": []}],
+                "depots": depots_json,
+                "support_commands": [{"languages": ["Neutral"], "executable": "/support/readme.txt", "gameID": product_id.to_string(), "systems": ["Windows"], "argument": ""}],
+            }})
         }
     };
     manifests.push(("repository.json".to_string(), repo.to_string().into_bytes()));
@@ -925,21 +994,43 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     let legacy_list = files::file("legacy/builds.json");
     let legacy_repo = files::file("legacy/repository.json");
     let legacy_name = legacy_repo["product"]["projectName"].as_str().unwrap_or("Fixture Legacy").to_string();
-    let legacy_english =
-        legacy_repo["product"]["depots"].as_array().is_some_and(|a| a.iter().any(|d| d["languages"][0] == "English"));
+    // Its depots: (manifest file name, the fixture describing it, languages).
+    let legacy_depots: Vec<(String, Value, Vec<String>)> = legacy_repo["product"]["depots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let m = d["manifest"].as_str()?.to_string();
+            let langs = d["languages"].as_array()?.iter().filter_map(|l| l.as_str().map(str::to_string)).collect();
+            Some((m.clone(), files::file(&format!("legacy/{m}")), langs))
+        })
+        .collect();
+    // Bench V1 has the shape of Fixture Legacy's first (Neutral) depot: files of up to 32 KiB,
+    // 8 large files, no English depot.
+    let bench_depot = legacy_depots.first().map(|(_, d, _)| {
+        let mut d = d.clone();
+        d["depot"]["name"] = json!("Bench V1 Neutral");
+        for r in d["depot"]["files"].as_array_mut().into_iter().flatten() {
+            if let Some(g) = r.get_mut("_small_files") {
+                g["max_size"] = json!(32 * 1024);
+            }
+            if let Some(g) = r.get_mut("_large_files") {
+                g["count"] = json!(8);
+            }
+        }
+        (format!("{:08x}-0000-4000-8000-000000000001.json", BENCH_V1 % 0xffff_ffff), d, vec!["Neutral".to_string()])
+    });
     let name = legacy_name.clone();
     let v1 = std::thread::spawn(move || {
         let bench = bench_v1_size.map(|size| {
             std::thread::spawn(move || {
-                gen_v1(BENCH_V1, "Bench V1", BENCH_V1_BUILD, BENCH_V1_TIMESTAMP, size, 1000, 32 * 1024, 8, false, None)
+                let depots = bench_depot.into_iter().collect();
+                gen_v1(BENCH_V1, "Bench V1", BENCH_V1_BUILD, BENCH_V1_TIMESTAMP, size, depots, None)
             })
         });
         let mut out = V1Content::default();
         let ts = legacy_repo["product"]["timestamp"].as_u64().unwrap_or(LEGACY_TIMESTAMP);
-        add_v1(
-            &mut out,
-            gen_v1(LEGACY, &name, LEGACY_BUILD, ts, v1_size, 1000, 64 * 1024, 4, legacy_english, Some(legacy_repo)),
-        );
+        add_v1(&mut out, gen_v1(LEGACY, &name, LEGACY_BUILD, ts, v1_size, legacy_depots, Some(legacy_repo)));
         if let Some(h) = bench {
             add_v1(&mut out, h.join().unwrap());
         }
