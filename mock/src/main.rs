@@ -7,8 +7,11 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 const USAGE: &str = "usage: galaxy-dl-mock [--port N] [--chunk-size BYTES] [--v1-size BYTES]
-                      [--bench-v2 BYTES] [--bench-v1 BYTES] [--token-ttl SECS] [--link-ttl SECS]
+                      [--bench-v2 BYTES] [--bench-v2-files N] [--bench-v1 BYTES]
+                      [--token-ttl SECS] [--link-ttl SECS]
                       [--blob BYTES] [--pace BYTES_PER_SEC] [--stats-file PATH]
+--bench-v2-files splits Bench V2 (1000000004) into N files (default 4; bench/scale.sh
+uses 20000); --bench-v1 sizes Bench V1's (1000000005) main.bin (held in memory).
 --pace sets SO_MAX_PACING_RATE on the listening socket: every accepted TCP connection is
 paced by the kernel at that rate (benchmarks' per-connection cap).
 --stats-file (GOG mode) rewrites PATH every 50 ms with one line:
@@ -54,6 +57,7 @@ fn main() {
             "--chunk-size",
             "--v1-size",
             "--bench-v2",
+            "--bench-v2-files",
             "--bench-v1",
             "--token-ttl",
             "--link-ttl",
@@ -71,6 +75,9 @@ fn main() {
             "--chunk-size" => cfg.chunk_size = size() as usize,
             "--v1-size" => cfg.v1_blob_size = size(),
             "--bench-v2" => cfg.bench_v2_size = Some(size()),
+            "--bench-v2-files" => {
+                cfg.bench_v2_files = val.parse().unwrap_or_else(|_| fail(&format!("bad file count: {val}")))
+            }
             "--bench-v1" => cfg.bench_v1_size = Some(size()),
             "--token-ttl" => cfg.token_ttl_secs = size(),
             "--link-ttl" => cfg.link_ttl_secs = size(),

@@ -1,62 +1,35 @@
-//! The GOG mock's deterministic fixture products: generates file data, zlib chunks, V2 depot and
-//! build manifests, V1 repository/depot manifests and `main.bin` blobs, the dependency
-//! repository, and the public [`Fixtures`] description tests assert against.
+//! The GOG mock's fixture products: turns the readable descriptions of `fixtures/` (loaded by
+//! `super::files`) into file data, zlib chunks and served manifests; generates what is large or
+//! random (V1 `main.bin` blobs and their depot records, the benchmark products); and builds the
+//! public [`Fixtures`] description tests assert against.
 //!
 //! Sizes below use `cs` = [`MockConfig::chunk_size`]. Chunks are zlib level 1 (manifests level
 //! 6); chunk `md5` = MD5 of the inflated bytes, `compressedMd5` = MD5 of the zlib object.
 //! Automatic chunking emits `cs` pieces while at least `2*cs` remain, then one tail piece, so a
 //! tail chunk may be up to 2x `cs` (as on GOG's CDN).
 //!
-//! **1000000001 "Fixture Quest"** (V2). Windows builds `1100000000000002` (newest public,
-//! listed first), `1100000000000001` (older public), `1100000000000003` (private branch `beta`,
-//! password `s3cret`, listed first when the password is given); osx build `1100000000000021`.
-//! Build manifests list `dependencies: ["MOCKDEP_GAME","MOCKREDIST"]` and `products` 1000000001,
-//! 1000000002, 1000000009. Windows depots, in order:
-//! 1. game depot `["*"]`: `Game.exe` (executable), `Data\big.pak` (chunks cs, cs, 1.5cs; the
-//!    middle chunk differs between the two public builds), `Data\a.txt` (changed between
-//!    builds), `DATA\b.txt` (case-variant directory), `Data\empty.dat` (zero chunks),
-//!    `Data\nomd5.bin` (2 chunks, no `md5`/`sha256`), `Data\sha_only.bin` (2 chunks, `sha256`
-//!    only), `Data\repeat.bin` (chunks R,R,S) and `Data\shared_r.bin` (chunk R),
-//!    `Data\random.bin` (incompressible: `compressedSize > size`), `Data\hidden.cfg` (hidden),
-//!    `Data\Sub\Deep\nested.txt`, `app\settings.ini` (support -> installs to
-//!    `gog-support/1000000001/app/settings.ini`), `Data\old_only_b1.txt` (old build only) or
-//!    `Data\new_in_b2.txt` (new + beta), `Data\beta.txt` (beta only), `DepotDirectory`s
-//!    `Data`, `saves`, `saves\empty` (empty);
-//! 2. `["en-US"]`: `lang\en\strings.txt`, `lang\en\voice.bin` (one 1.2cs chunk);
-//! 3. `["de-DE"]`: `lang\de\strings.txt` - this depot manifest is served as *plain* JSON;
-//! 4. `osBitness ["32"]`: `bin32\engine.dll`; 5. `osBitness ["64"]`: `bin64\engine.dll`;
-//! 6. `isGogDepot`: `goggame-1000000001.info`, `goggame-1000000001.script`;
-//! 7. small-files container: `sfc\small_000.txt` .. `small_049.txt` (200-4000 bytes, each with
-//!    its own chunk and `sfcRef`), `smallFilesContainer` = one chunk of their concatenation;
-//! 8. DLC 1000000002 (owned): `DLC\owned\pack.dat` (1.2cs), `DLC\owned\readme.txt`;
-//! 9. DLC 1000000009 (not owned): `DLC\unowned\pack.dat`.
+//! **1000000001 "Fixture Quest"** (V2 builds, depots, DLCs, a private `beta` branch) and the
+//! **dependency repository** are described by the committed files of `fixtures/quest/` and
+//! `fixtures/dependencies/` (see `fixtures/README.md`); `super::files` loads them and this
+//! module turns their content descriptions into chunks. The owned list is `fixtures/owned.json`.
 //!
-//! osx: `Fixture Quest.app/Contents/MacOS/FixtureQuest` and `.../launcher.sh` (executable),
-//! `.../Resources/data.pak` (1.5cs), `.../Info.plist`, directories, `DepotLink`s
-//! `Fixture Quest.app/Contents/Frameworks/Current` -> `Fixture Quest.app/Contents/Resources` and
-//! `game.sh` -> `Fixture Quest.app/Contents/MacOS/launcher.sh` (targets relative to the install
-//! dir), plus an `["en-US"]` depot with one file.
-//!
-//! **1000000003 "Fixture Legacy"** (V1 build `3003`, timestamp 1600000003, windows): one
+//! **1000000003 "Fixture Legacy"** (V1 build `3003`, timestamp 1600000003, windows; listing,
+//! `repository.json` and the depot manifests' layout in `fixtures/legacy/`, laid out here): one
 //! `main.bin` of [`MockConfig::v1_blob_size`] random bytes; Neutral depot with up to 1000 small
 //! files (1-64 KiB, filling at most half the blob), `/Game.exe` (executable),
 //! `/support/readme.txt` (support), 4 large files filling the rest, `/Data/empty.dat` (size 0),
 //! `/Data/duplicate_of_3.dat` (same offset and hash as another file), directory records;
 //! English depot with 5 files; a `redist` entry `MOCKREDIST`. Generated on a background thread.
 //!
-//! **1000000004 "Bench V2"** (build `1400000000000001`, only with `bench_v2_size`): 4 files
-//! `bench\file{0..3}.bin` of `size/4` each, ~1.56:1 compressible (chunks encoded by the
+//! **1000000004 "Bench V2"** (build `1400000000000001`, only with `bench_v2_size`):
+//! `bench_v2_files` files (default 4: `bench\file{0..3}.bin`; more: `bench\dNNN\fileNNNNN.bin`,
+//! 100 per directory) of `size/files` each, ~1.56:1 compressible (chunks encoded by the
 //! fast [`crate::data::rle_zlib`]). **1000000005 "Bench V1"**
-//! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): ~1000 small files
-//! (1-32 KiB) and up to 8 large files.
+//! (build `3005`, timestamp 1600000005, only with `bench_v1_size`): Fixture Legacy's Neutral
+//! depot layout with ~1000 small files of 1-32 KiB and 8 large files.
 //!
-//! **Dependencies** (build `1500000000000001`): `MOCKREDIST` (`__redist/MOCKREDIST/setup.exe`),
-//! `MOCKDEP_GAME` (game-dir: `MOCKDEP_GAME/bin/helper.exe`), `MOCKISI` (internal,
-//! `__redist/ISI/scriptinterpreter.exe`).
-//!
-//! Owned by the fixture user: 1000000001, 1000000002, 1000000003, 1000000004, 1000000005.
 
-use crate::data::{compressible_bytes, fill_compressible, hex, md5_hex, random_bytes, text_bytes, Rng};
+use crate::data::{compressible_bytes, fill_compressible, hex, md5_hex, Rng};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -346,21 +319,21 @@ fn v1_listing(product_id: u64, build_id: &str, ts: u64, version: &str, date: &st
 
 /// A chunk record of a manifest.
 #[derive(Debug, Clone)]
-struct ChunkRec {
+pub(crate) struct ChunkRec {
     md5: String,
     size: u64,
-    cmd5: String,
+    pub(crate) cmd5: String,
     csize: u64,
 }
 
 impl ChunkRec {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({"md5": self.md5, "size": self.size, "compressedMd5": self.cmd5, "compressedSize": self.csize})
     }
 }
 
 /// `None` product = dependency store.
-type StoreKey = Option<u64>;
+pub(crate) type StoreKey = Option<u64>;
 
 fn zlib(data: &[u8], level: u32) -> Vec<u8> {
     let mut e = ZlibEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::new(level));
@@ -369,13 +342,13 @@ fn zlib(data: &[u8], level: u32) -> Vec<u8> {
 }
 
 /// Compresses and stores chunks, deduplicating identical content per store.
-struct Chunker<'a> {
-    content: &'a mut Content,
+pub(crate) struct Chunker<'a> {
+    pub(crate) content: &'a mut Content,
     seen: HashMap<(StoreKey, String), ChunkRec>,
 }
 
 impl Chunker<'_> {
-    fn chunk(&mut self, store: StoreKey, data: &[u8]) -> ChunkRec {
+    pub(crate) fn chunk(&mut self, store: StoreKey, data: &[u8]) -> ChunkRec {
         let md5 = md5_hex(data);
         if let Some(r) = self.seen.get(&(store, md5.clone())) {
             return r.clone();
@@ -415,28 +388,26 @@ fn auto_pieces(len: usize, cs: usize) -> Vec<usize> {
 }
 
 #[derive(Default, Clone, Copy)]
-struct Opts {
-    md5: bool,
-    sha256: bool,
-    executable: bool,
-    support: bool,
-    hidden: bool,
+pub(crate) struct Opts {
+    pub(crate) md5: bool,
+    pub(crate) sha256: bool,
+    pub(crate) executable: bool,
+    pub(crate) support: bool,
+    pub(crate) hidden: bool,
 }
 
-const MD5: Opts = Opts { md5: true, sha256: false, executable: false, support: false, hidden: false };
-
-struct DepotB {
-    product_id: u64,
-    languages: Vec<String>,
-    bitness: Option<Vec<String>>,
-    is_gog: bool,
-    plain: bool,
-    items: Vec<Value>,
-    entries: Vec<ExpectedEntry>,
-    size: u64,
-    csize: u64,
-    sfc: Option<Value>,
-    store: StoreKey,
+pub(crate) struct DepotB {
+    pub(crate) product_id: u64,
+    pub(crate) languages: Vec<String>,
+    pub(crate) bitness: Option<Vec<String>>,
+    pub(crate) is_gog: bool,
+    pub(crate) plain: bool,
+    pub(crate) items: Vec<Value>,
+    pub(crate) entries: Vec<ExpectedEntry>,
+    pub(crate) size: u64,
+    pub(crate) csize: u64,
+    pub(crate) sfc: Option<Value>,
+    pub(crate) store: StoreKey,
 }
 
 fn norm(p: &str) -> String {
@@ -444,7 +415,7 @@ fn norm(p: &str) -> String {
 }
 
 impl DepotB {
-    fn new(product_id: u64, langs: &[&str]) -> DepotB {
+    pub(crate) fn new(product_id: u64, langs: &[&str]) -> DepotB {
         DepotB {
             product_id,
             languages: langs.iter().map(|s| s.to_string()).collect(),
@@ -483,7 +454,7 @@ impl DepotB {
     }
 
     /// Add a file made of `pieces` (each one chunk).
-    fn file_pieces(&mut self, ch: &mut Chunker, path: &str, pieces: &[&[u8]], o: Opts) -> usize {
+    pub(crate) fn file_pieces(&mut self, ch: &mut Chunker, path: &str, pieces: &[&[u8]], o: Opts) -> usize {
         let mut recs = Vec::new();
         let mut all = Vec::new();
         for p in pieces {
@@ -532,7 +503,7 @@ impl DepotB {
     }
 
     /// Add a file chunked automatically by `cs`.
-    fn file(&mut self, ch: &mut Chunker, cs: usize, path: &str, data: &[u8], o: Opts) {
+    pub(crate) fn file(&mut self, ch: &mut Chunker, cs: usize, path: &str, data: &[u8], o: Opts) {
         let mut pieces = Vec::new();
         let mut off = 0;
         for n in auto_pieces(data.len(), cs) {
@@ -542,18 +513,22 @@ impl DepotB {
         self.file_pieces(ch, path, &pieces, o);
     }
 
-    fn dir(&mut self, path: &str) {
+    pub(crate) fn dir(&mut self, path: &str) {
         self.items.push(json!({"type": "DepotDirectory", "path": path}));
         self.entries.push(self.entry(path, EntryKind::Directory));
     }
 
-    fn link(&mut self, path: &str, target: &str) {
+    pub(crate) fn link(&mut self, path: &str, target: &str) {
         self.items.push(json!({"type": "DepotLink", "path": path, "target": target}));
         self.entries.push(self.entry(path, EntryKind::Symlink { target: norm(target) }));
     }
 
     /// Serialize, store under `meta` (zlib unless `plain`), return (hash, entries, depot json).
-    fn finish(mut self, meta: &mut HashMap<String, Arc<[u8]>>, version: u32) -> (String, Vec<ExpectedEntry>, Value) {
+    pub(crate) fn finish(
+        mut self,
+        meta: &mut HashMap<String, Arc<[u8]>>,
+        version: u32,
+    ) -> (String, Vec<ExpectedEntry>, Value) {
         let mut depot = json!({"items": self.items});
         if let Some(s) = self.sfc.take() {
             depot["smallFilesContainer"] = s;
@@ -578,7 +553,7 @@ impl DepotB {
 }
 
 /// Rewrite each entry's path so that segments differing only in case use the first spelling.
-fn canonicalize_case(entries: &mut [ExpectedEntry]) {
+pub(crate) fn canonicalize_case(entries: &mut [ExpectedEntry]) {
     let mut seen: HashMap<String, String> = HashMap::new();
     for e in entries.iter_mut() {
         let mut out = String::new();
@@ -596,11 +571,11 @@ fn canonicalize_case(entries: &mut [ExpectedEntry]) {
     }
 }
 
-fn galaxy_path(h: &str) -> String {
+pub(crate) fn galaxy_path(h: &str) -> String {
     format!("{}/{}/{}", &h[0..2], &h[2..4], h)
 }
 
-fn gen_seed(tag: &str) -> u64 {
+pub(crate) fn gen_seed(tag: &str) -> u64 {
     // FNV-1a of the tag: stable per-file seeds.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in tag.bytes() {
@@ -610,200 +585,44 @@ fn gen_seed(tag: &str) -> u64 {
     h
 }
 
-fn cdata(tag: &str, len: usize) -> Vec<u8> {
+pub(crate) fn cdata(tag: &str, len: usize) -> Vec<u8> {
     compressible_bytes(gen_seed(tag), len)
 }
 
-/// Which variant of Fixture Quest's windows build.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Variant {
-    Old,
-    New,
-    Beta,
-}
-
-struct V2Build {
-    product_id: u64,
-    build_id: &'static str,
-    os: &'static str,
-    depots: Vec<DepotB>,
-    dependencies: Vec<&'static str>,
-    products: Vec<(u64, &'static str)>,
-    install_dir: &'static str,
-}
-
-fn quest_windows(ch: &mut Chunker, cs: usize, v: Variant) -> Vec<DepotB> {
-    let mut depots = Vec::new();
-    // Game depot, every language, no bitness.
-    let mut g = DepotB::new(QUEST, &["*"]);
-    g.file(ch, cs, "Game.exe", &text_bytes("Game.exe", 40_000), Opts { executable: true, ..MD5 });
-    g.dir("Data");
-    let p0 = cdata("big.pak/0", cs);
-    let p1 = match v {
-        Variant::Old => cdata("big.pak/1-old", cs),
-        _ => cdata("big.pak/1-new", cs),
-    };
-    let p2 = cdata("big.pak/2", cs + cs / 2);
-    g.file_pieces(ch, "Data\\big.pak", &[&p0, &p1, &p2], MD5);
-    let a = match v {
-        Variant::Old => text_bytes("a.txt old", 3000),
-        _ => text_bytes("a.txt new version", 3500),
-    };
-    g.file(ch, cs, "Data\\a.txt", &a, MD5);
-    g.file(ch, cs, "DATA\\b.txt", &text_bytes("b.txt", 1200), MD5);
-    g.file_pieces(ch, "Data\\empty.dat", &[], MD5);
-    let n0 = cdata("nomd5/0", cs);
-    let n1 = cdata("nomd5/1", cs / 3);
-    g.file_pieces(ch, "Data\\nomd5.bin", &[&n0, &n1], Opts::default());
-    let s0 = cdata("sha/0", cs);
-    let s1 = cdata("sha/1", cs / 2);
-    g.file_pieces(ch, "Data\\sha_only.bin", &[&s0, &s1], Opts { sha256: true, ..Opts::default() });
-    let r = cdata("repeat/R", cs / 4);
-    let s = cdata("repeat/S", cs / 8);
-    g.file_pieces(ch, "Data\\repeat.bin", &[&r, &r, &s], MD5);
-    g.file_pieces(ch, "Data\\shared_r.bin", &[&r], MD5);
-    g.file(ch, cs, "Data\\random.bin", &random_bytes(gen_seed("random.bin"), cs / 2), MD5);
-    g.file(ch, cs, "Data\\hidden.cfg", &text_bytes("hidden", 300), Opts { hidden: true, ..MD5 });
-    g.file(ch, cs, "Data\\Sub\\Deep\\nested.txt", &text_bytes("nested", 700), MD5);
-    g.file(ch, cs, "app\\settings.ini", &text_bytes("support settings", 500), Opts { support: true, ..MD5 });
-    match v {
-        Variant::Old => g.file(ch, cs, "Data\\old_only_b1.txt", &text_bytes("old only", 900), MD5),
-        _ => g.file(ch, cs, "Data\\new_in_b2.txt", &text_bytes("new in b2", 950), MD5),
-    }
-    if v == Variant::Beta {
-        g.file(ch, cs, "Data\\beta.txt", &text_bytes("beta branch", 640), MD5);
-    }
-    g.dir("saves");
-    g.dir("saves\\empty");
-    depots.push(g);
-
-    let mut en = DepotB::new(QUEST, &["en-US"]);
-    en.file(ch, cs, "lang\\en\\strings.txt", &text_bytes("english strings", 5000), MD5);
-    en.file(ch, cs, "lang\\en\\voice.bin", &cdata("voice en", cs + cs / 5), MD5);
-    depots.push(en);
-
-    let mut de = DepotB::new(QUEST, &["de-DE"]);
-    de.plain = true;
-    de.file(ch, cs, "lang\\de\\strings.txt", &text_bytes("deutsche texte", 5200), MD5);
-    depots.push(de);
-
-    let mut b32 = DepotB::new(QUEST, &["*"]);
-    b32.bitness = Some(vec!["32".into()]);
-    b32.file(ch, cs, "bin32\\engine.dll", &cdata("engine32", 20_000), Opts { executable: true, ..MD5 });
-    depots.push(b32);
-    let mut b64 = DepotB::new(QUEST, &["*"]);
-    b64.bitness = Some(vec!["64".into()]);
-    b64.file(ch, cs, "bin64\\engine.dll", &cdata("engine64", 24_000), Opts { executable: true, ..MD5 });
-    depots.push(b64);
-
-    let mut gd = DepotB::new(QUEST, &["*"]);
-    gd.is_gog = true;
-    let build_id = match v {
-        Variant::Old => QUEST_BUILD_OLD,
-        Variant::New => QUEST_BUILD_NEW,
-        Variant::Beta => QUEST_BUILD_BETA,
-    };
-    let info = json!({"buildId": build_id, "gameId": QUEST.to_string(), "name": "Fixture Quest", "rootGameId": QUEST.to_string(), "version": 1});
-    gd.file(ch, cs, &format!("goggame-{QUEST}.info"), info.to_string().as_bytes(), MD5);
-    gd.file(ch, cs, &format!("goggame-{QUEST}.script"), &text_bytes("script", 400), MD5);
-    depots.push(gd);
-
-    // Small-files container depot.
-    let mut sd = DepotB::new(QUEST, &["*"]);
-    let mut rng = Rng::new(gen_seed("sfc"));
-    let mut container = Vec::new();
-    sd.dir("sfc");
-    for i in 0..50 {
-        let len = rng.range(200, 4000) as usize;
-        let data = text_bytes(&format!("small file {i}"), len);
-        let off = container.len() as u64;
-        container.extend_from_slice(&data);
-        let idx = sd.file_pieces(ch, &format!("sfc\\small_{i:03}.txt"), &[&data], MD5);
-        sd.items[idx]["sfcRef"] = json!({"offset": off, "size": len});
-        let e = sd.entries.last_mut().unwrap();
-        e.sfc_member = true;
-        ch.content.sfc_member_chunks.insert(sd.items[idx]["chunks"][0]["compressedMd5"].as_str().unwrap().to_string());
-    }
-    let rec = ch.chunk(sd.store, &container);
-    ch.content.sfc_chunks.insert(rec.cmd5.clone());
-    sd.sfc = Some(json!({"chunks": [rec.json()], "md5": md5_hex(&container)}));
-    depots.push(sd);
-
-    let mut dlc = DepotB::new(DLC_OWNED, &["*"]);
-    dlc.file(ch, cs, "DLC\\owned\\pack.dat", &cdata("dlc owned", cs + cs / 5), MD5);
-    dlc.file(ch, cs, "DLC\\owned\\readme.txt", &text_bytes("owned dlc", 800), MD5);
-    depots.push(dlc);
-    let mut un = DepotB::new(DLC_UNOWNED, &["*"]);
-    un.file(ch, cs, "DLC\\unowned\\pack.dat", &cdata("dlc unowned", cs / 2), MD5);
-    depots.push(un);
-    depots
-}
-
-fn quest_osx(ch: &mut Chunker, cs: usize) -> Vec<DepotB> {
-    let mut g = DepotB::new(QUEST, &["*"]);
-    g.dir("Fixture Quest.app/Contents/MacOS");
-    g.file(
-        ch,
-        cs,
-        "Fixture Quest.app/Contents/MacOS/FixtureQuest",
-        &cdata("osx bin", 30_000),
-        Opts { executable: true, ..MD5 },
-    );
-    g.file(
-        ch,
-        cs,
-        "Fixture Quest.app/Contents/MacOS/launcher.sh",
-        &text_bytes("#!/bin/sh launcher", 200),
-        Opts { executable: true, ..MD5 },
-    );
-    g.file(ch, cs, "Fixture Quest.app/Contents/Resources/data.pak", &cdata("osx data", cs + cs / 2), MD5);
-    g.file(ch, cs, "Fixture Quest.app/Contents/Info.plist", &text_bytes("plist", 900), MD5);
-    g.dir("Fixture Quest.app/Contents/Frameworks");
-    g.link("Fixture Quest.app/Contents/Frameworks/Current", "Fixture Quest.app/Contents/Resources");
-    g.link("game.sh", "Fixture Quest.app/Contents/MacOS/launcher.sh");
-    let mut en = DepotB::new(QUEST, &["en-US"]);
-    en.file(ch, cs, "Fixture Quest.app/Contents/Resources/en.lproj/strings.txt", &text_bytes("osx english", 1000), MD5);
-    vec![g, en]
-}
-
-fn finish_v2(content: &mut Content, b: V2Build) -> ExpectedBuild {
-    let mut entries = Vec::new();
-    let mut depots_json = Vec::new();
-    for d in b.depots {
-        let (_, e, dj) = d.finish(&mut content.meta, 2);
-        entries.extend(e);
-        depots_json.push(dj);
-    }
-    canonicalize_case(&mut entries);
-    let manifest = json!({
-        "version": 2,
-        "baseProductId": b.product_id.to_string(),
-        "buildId": b.build_id,
-        "clientId": GAME_CLIENT_ID,
-        "clientSecret": GAME_CLIENT_SECRET,
-        "dependencies": b.dependencies,
-        "depots": depots_json,
-        "installDirectory": b.install_dir,
-        "offlineDepot": {"productId": b.product_id.to_string(), "languages": ["*"], "manifest": "00000000000000000000000000000000", "size": 0, "compressedSize": 0},
-        "platform": b.os,
-        "products": b.products.iter().map(|(id, n)| json!({"productId": id.to_string(), "name": n})).collect::<Vec<_>>(),
-        "scriptInterpreter": false,
-        "tags": [],
-    });
-    let z = zlib(manifest.to_string().as_bytes(), 6);
+/// Serialize `v` compactly, zlib it (level 6, as GOG's meta) and store it under its MD5 in
+/// `meta`; returns the hash.
+pub(crate) fn store_meta(meta: &mut HashMap<String, Arc<[u8]>>, v: &Value) -> String {
+    let z = zlib(v.to_string().as_bytes(), 6);
     let hash = md5_hex(&z);
-    content.meta.insert(hash.clone(), Arc::from(z));
+    meta.insert(hash.clone(), Arc::from(z));
+    hash
+}
+
+/// Bench V2's build manifest around its one depot `d` (the shape of `fixtures/quest/*.json`).
+fn bench_v2_finish(content: &mut Content, d: DepotB) -> ExpectedBuild {
+    let (_, mut entries, dj) = d.finish(&mut content.meta, 2);
+    canonicalize_case(&mut entries);
+    let pid = BENCH_V2.to_string();
+    let manifest = json!({
+        "version": 2, "baseProductId": pid, "buildId": BENCH_V2_BUILD,
+        "clientId": GAME_CLIENT_ID, "clientSecret": GAME_CLIENT_SECRET,
+        "dependencies": [], "depots": [dj], "installDirectory": "Bench V2",
+        "offlineDepot": {"productId": pid, "languages": ["*"], "manifest": "00000000000000000000000000000000", "size": 0, "compressedSize": 0},
+        "platform": "windows", "products": [{"productId": pid, "name": "Bench V2"}],
+        "scriptInterpreter": false, "tags": [],
+    });
+    let hash = store_meta(&mut content.meta, &manifest);
     ExpectedBuild {
-        product_id: b.product_id,
-        build_id: b.build_id.to_string(),
-        os: b.os.to_string(),
+        product_id: BENCH_V2,
+        build_id: BENCH_V2_BUILD.to_string(),
+        os: "windows".to_string(),
         generation: 2,
         branch: None,
         password: None,
         legacy_build_id: None,
         link_path: format!("/content-system/v2/meta/{}", galaxy_path(&hash)),
-        dependencies: b.dependencies.iter().map(|s| s.to_string()).collect(),
-        install_directory: b.install_dir.to_string(),
+        dependencies: Vec::new(),
+        install_directory: "Bench V2".to_string(),
         entries,
     }
 }
@@ -823,80 +642,6 @@ fn listing(b: &ExpectedBuild, version: &str, date: &str) -> Listing {
     }
 }
 
-fn dependencies(ch: &mut Chunker, cs: usize) -> (Vec<ExpectedDependency>, Value) {
-    struct D {
-        id: &'static str,
-        name: &'static str,
-        exe: &'static str,
-        args: &'static str,
-        internal: bool,
-        files: Vec<(&'static str, Vec<u8>, bool)>,
-    }
-    let deps = vec![
-        D {
-            id: "MOCKREDIST",
-            name: "Mock Redistributable",
-            exe: "__redist/MOCKREDIST/setup.exe",
-            args: "/quiet /norestart",
-            internal: false,
-            files: vec![
-                ("__redist\\MOCKREDIST\\setup.exe", cdata("redist setup", cs + cs / 3), true),
-                ("__redist\\MOCKREDIST\\data.cab", cdata("redist cab", 9000), false),
-            ],
-        },
-        D {
-            id: "MOCKDEP_GAME",
-            name: "Mock Game-Dir Dependency",
-            exe: "MOCKDEP_GAME/bin/helper.exe",
-            args: "",
-            internal: false,
-            files: vec![
-                ("MOCKDEP_GAME\\bin\\helper.exe", cdata("helper exe", 15_000), true),
-                ("MOCKDEP_GAME\\bin\\helper.dat", text_bytes("helper dat", 2000), false),
-            ],
-        },
-        D {
-            id: "MOCKISI",
-            name: "Mock Script Interpreter",
-            exe: "__redist/ISI/scriptinterpreter.exe",
-            args: "",
-            internal: true,
-            files: vec![("__redist\\ISI\\scriptinterpreter.exe", cdata("isi", 12_000), true)],
-        },
-    ];
-    let mut out = Vec::new();
-    let mut repo = Vec::new();
-    let mut dep_meta = std::mem::take(&mut ch.content.dep_meta);
-    for d in deps {
-        let mut db = DepotB::new(0, &["*"]);
-        db.store = None;
-        for (p, data, exe) in &d.files {
-            db.file(ch, cs, p, data, Opts { executable: *exe, ..MD5 });
-        }
-        let (hash, entries, dj) = db.finish(&mut dep_meta, 1);
-        repo.push(json!({
-            "dependencyId": d.id, "readableName": d.name,
-            "executable": {"path": d.exe, "arguments": d.args},
-            "internal": d.internal, "languages": ["*"], "osBitness": ["32", "64"],
-            "manifest": hash, "size": dj["size"], "compressedSize": dj["compressedSize"],
-            "signature": format!("mock-signature-{}", d.id),
-        }));
-        out.push(ExpectedDependency {
-            id: d.id.to_string(),
-            executable_path: d.exe.to_string(),
-            internal: d.internal,
-            entries,
-        });
-    }
-    let body = json!({"depots": repo, "build_id": DEPS_BUILD});
-    let z = zlib(body.to_string().as_bytes(), 6);
-    let hash = md5_hex(&z);
-    dep_meta.insert(hash.clone(), Arc::from(z));
-    ch.content.dep_meta = dep_meta;
-    ch.content.dep_repo_hash = hash;
-    (out, body)
-}
-
 /// Output of one V1 product generation.
 struct V1Out {
     blob: Arc<[u8]>,
@@ -904,9 +649,125 @@ struct V1Out {
     manifests: Vec<(String, Vec<u8>)>,
 }
 
-/// Generate a V1 product: a `main.bin` of `total` bytes with `n_small` small files (sizes in
-/// `small_min..=small_max`, capped to half the blob), a few large files, plus directory,
-/// support, executable, zero-size and duplicate records.
+/// One file record of a V1 depot being laid out over `main.bin`.
+struct V1File {
+    path: String,
+    off: u64,
+    size: u64,
+    /// `""`, `"executable"` or `"support"`.
+    flag: &'static str,
+    /// A second path for bytes already listed: not counted in the depot's size.
+    duplicate: bool,
+}
+
+/// A record of a V1 depot manifest: literal (directories, `/Data/empty.dat`) or a file whose
+/// offset, size and hash depend on the generated `main.bin`.
+enum V1Rec {
+    Literal(Value),
+    File(V1File),
+}
+
+/// `{name}` / `{name:0W}` placeholders of a fixture path template.
+fn fill_path(template: &str, vars: &[(&str, usize)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{k}}}"), &v.to_string());
+        for w in 1..=8 {
+            out = out.replace(&format!("{{{k}:0{w}}}"), &format!("{v:0w$}"));
+        }
+    }
+    out
+}
+
+/// Lay out the records of a V1 depot manifest fixture (`fixtures/legacy/<uuid>.json`): literal
+/// records are kept; `_small_files`, `_size`, `_large_files` and `_same_bytes_as` are turned into
+/// file records over `main.bin` (`total` bytes, next free offset `off`). `listed` collects the
+/// regions of the files laid out so far in order (what `_same_bytes_as` refers to).
+fn v1_layout(
+    depot: &Value,
+    product_id: u64,
+    total: usize,
+    off: &mut usize,
+    listed: &mut Vec<(u64, u64)>,
+    ctx: &str,
+) -> Vec<V1Rec> {
+    let mut recs = Vec::new();
+    let earlier = listed.clone();
+    let mut push = |recs: &mut Vec<V1Rec>, path: String, o: usize, len: usize, flag: &'static str| {
+        recs.push(V1Rec::File(V1File { path, off: o as u64, size: len as u64, flag, duplicate: false }));
+        listed.push((o as u64, len as u64));
+    };
+    for r in depot["depot"]["files"].as_array().into_iter().flatten() {
+        let flag = if r["executable"] == true {
+            "executable"
+        } else if r["support"] == true {
+            "support"
+        } else {
+            ""
+        };
+        if let Some(g) = r.get("_small_files") {
+            // Files of random sizes in min..=max (seeded by the product id), while they fit in
+            // the first half of main.bin; `duplicate` repeats one of them under another path.
+            let mut rng = Rng::new(product_id);
+            let (min, max) = (g["min_size"].as_u64().unwrap_or(1024), g["max_size"].as_u64().unwrap_or(65536));
+            let dirs = g["dirs"].as_u64().unwrap_or(1).max(1) as usize;
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _small_files.path missing"));
+            let dup_of = g["duplicate"]["of"].as_u64().map(|n| n as usize);
+            for i in 0..g["count"].as_u64().unwrap_or(0) as usize {
+                let len = rng.range(min, max) as usize;
+                if *off + len > total / 2 {
+                    break;
+                }
+                push(&mut recs, fill_path(template, &[("i", i), ("dir", i % dirs)]), *off, len, "");
+                if dup_of == Some(i) {
+                    let path = g["duplicate"]["path"].as_str().unwrap_or("/duplicate").to_string();
+                    recs.push(V1Rec::File(V1File {
+                        path,
+                        off: *off as u64,
+                        size: len as u64,
+                        flag: "",
+                        duplicate: true,
+                    }));
+                }
+                *off += len;
+            }
+        } else if let Some(n) = r["_size"].as_u64() {
+            let len = (n as usize).min(total - *off);
+            let path = r["path"].as_str().unwrap_or_else(|| panic!("{ctx}: record without path")).to_string();
+            push(&mut recs, path, *off, len, flag);
+            *off += len;
+        } else if let Some(g) = r.get("_large_files") {
+            // The rest of main.bin in `count` equal files (the last takes the remainder).
+            let n = g["count"].as_u64().unwrap_or(1).max(1) as usize;
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _large_files.path missing"));
+            let rest = total - *off;
+            let each = rest / n;
+            for i in 0..n {
+                let len = if i + 1 == n { rest - each * i } else { each };
+                push(&mut recs, fill_path(template, &[("i", i)]), *off, len, "");
+                *off += len;
+            }
+        } else if let Some(g) = r.get("_same_bytes_as") {
+            // Files that reuse the bytes of files listed before (different bytes would need
+            // more space in main.bin).
+            let template = g["path"].as_str().unwrap_or_else(|| panic!("{ctx}: _same_bytes_as.path missing"));
+            for (i, k) in g["neutral_files"].as_array().into_iter().flatten().enumerate() {
+                let k = (k.as_u64().unwrap_or(0) as usize).min(earlier.len().saturating_sub(1));
+                let Some(&(o, len)) = earlier.get(k) else { panic!("{ctx}: _same_bytes_as before any file") };
+                push(&mut recs, fill_path(template, &[("i", i)]), o as usize, len as usize, "");
+            }
+        } else {
+            let mut lit = r.clone();
+            lit["url"] = json!(format!("{product_id}/main.bin"));
+            recs.push(V1Rec::Literal(lit));
+        }
+    }
+    recs
+}
+
+/// Generate a V1 product: a `main.bin` of `total` random bytes laid out by `depots` (the depot
+/// manifest name, the fixture describing it, its languages); `template` is a committed
+/// `repository.json` to serve (with depot sizes filled in), else one is built here.
 #[allow(clippy::too_many_arguments)]
 fn gen_v1(
     product_id: u64,
@@ -914,147 +775,117 @@ fn gen_v1(
     build_id: &str,
     ts: u64,
     total: u64,
-    n_small: usize,
-    small_max: u64,
-    n_large: usize,
-    with_english: bool,
+    depots: Vec<(String, Value, Vec<String>)>,
+    template: Option<Value>,
 ) -> V1Out {
     let total = total.max(64 * 1024) as usize;
     let mut blob = crate::data::zeroed_arc(total);
     crate::data::par_fill(gen_seed(name), Arc::get_mut(&mut blob).unwrap(), false);
-    let mut rng = Rng::new(product_id);
-    // (path, offset, size, flags)
-    let mut files: Vec<(String, u64, u64, &'static str)> = Vec::new();
-    let budget = total / 2;
     let mut off = 0usize;
-    for i in 0..n_small {
-        let len = rng.range(1024, small_max) as usize;
-        if off + len > budget {
-            break;
-        }
-        let dir = i % 17;
-        files.push((format!("/Data/Small{dir:02}/file_{i:04}.dat"), off as u64, len as u64, ""));
-        off += len;
-    }
-    // Special records inside the small area (already covered bytes are fine to reuse).
-    let exe_len = 4096.min(total - off);
-    files.push(("/Game.exe".into(), off as u64, exe_len as u64, "executable"));
-    off += exe_len;
-    let sup_len = 2048.min(total - off);
-    files.push(("/support/readme.txt".into(), off as u64, sup_len as u64, "support"));
-    off += sup_len;
-    let rest = total - off;
-    let n_large = n_large.max(1);
-    let each = rest / n_large;
-    for i in 0..n_large {
-        let len = if i + 1 == n_large { rest - each * i } else { each };
-        files.push((format!("/Data/Large/large_{i}.pak"), off as u64, len as u64, ""));
-        off += len;
-    }
-    let english: Vec<(String, u64, u64, &'static str)> = if with_english {
-        // English files reuse regions of the blob (different bytes would need more space).
-        (0..5)
-            .map(|i| {
-                let (_, o, s, _) = files[i.min(files.len() - 1)].clone();
-                (format!("/lang/english/speech_{i}.dat"), o, s, "")
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut listed = Vec::new();
+    let laid: Vec<(String, Value, Vec<String>, Vec<V1Rec>)> = depots
+        .into_iter()
+        .map(|(file, d, langs)| {
+            let recs = v1_layout(&d, product_id, total, &mut off, &mut listed, &format!("V1 depot {file}"));
+            (file, d, langs, recs)
+        })
+        .collect();
+    let regions: Vec<(u64, u64)> = laid
+        .iter()
+        .flat_map(|l| l.3.iter())
+        .filter_map(|r| match r {
+            V1Rec::File(f) => Some((f.off, f.size)),
+            V1Rec::Literal(_) => None,
+        })
+        .collect();
+    let hashes = crate::data::par_md5(&blob, &regions);
+    let md5_of: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
     let os = "windows";
-    let neutral_uuid = format!("{:08x}-0000-4000-8000-000000000001.json", product_id % 0xffff_ffff);
-    let english_uuid = format!("{:08x}-0000-4000-8000-000000000002.json", product_id % 0xffff_ffff);
     let url = format!("{product_id}/main.bin");
     let mut entries = Vec::new();
-    let mut mk = |path: &str,
-                  kind: EntryKind,
-                  size: u64,
-                  md5: String,
-                  flag: &str,
-                  langs: &[&str],
-                  depot: &str,
-                  off: Option<u64>| {
-        let mp = norm(path);
-        let support = flag == "support";
-        entries.push(ExpectedEntry {
-            path: if support { format!("gog-support/{product_id}/{mp}") } else { mp.clone() },
-            manifest_path: mp,
-            kind,
-            size,
-            md5,
-            executable: flag == "executable",
-            support,
-            hidden: false,
-            product_id,
-            depot: depot.to_string(),
-            languages: langs.iter().map(|s| s.to_string()).collect(),
-            os_bitness: None,
-            is_gog_depot: false,
-            sfc_member: false,
-            chunk_md5s: Vec::new(),
-            chunk_compressed_md5s: Vec::new(),
-            v1_offset: off,
-        });
-    };
-    let regions: Vec<(u64, u64)> = files.iter().chain(english.iter()).map(|f| (f.1, f.2)).collect();
-    let hashes = crate::data::par_md5(&blob, &regions);
-    let mut md5_cache: HashMap<(u64, u64), String> = regions.into_iter().zip(hashes).collect();
-    let mut records = |list: &[(String, u64, u64, &'static str)], langs: &[&str], depot: &str, extra: bool| {
-        let mut recs = Vec::new();
-        if extra {
-            for d in ["/Data", "/Data/Large", "/saves", "/saves/empty"] {
-                recs.push(json!({"path": d, "directory": true, "size": 0, "url": url, "offset": 0, "hash": ""}));
-                mk(d, EntryKind::Directory, 0, String::new(), "", langs, depot, None);
-            }
-            let empty = md5_hex(&[]);
-            recs.push(json!({"path": "/Data/empty.dat", "size": 0, "hash": empty, "url": url, "offset": 0}));
-            mk("/Data/empty.dat", EntryKind::File, 0, empty, "", langs, depot, Some(0));
-        }
-        for (i, (p, o, s, flag)) in list.iter().enumerate() {
-            let h =
-                md5_cache.entry((*o, *s)).or_insert_with(|| md5_hex(&blob[*o as usize..(*o + *s) as usize])).clone();
-            let mut r = json!({"url": url, "size": s, "hash": h, "path": p, "offset": o});
-            if !flag.is_empty() {
-                r[*flag] = json!(true);
-            }
-            recs.push(r);
-            mk(p, EntryKind::File, *s, h.clone(), flag, langs, depot, Some(*o));
-            if extra && i == 3 {
-                // A duplicate: same bytes and hash, another path.
-                let dp = "/Data/duplicate_of_3.dat";
-                recs.push(json!({"url": url, "size": s, "hash": h, "path": dp, "offset": o}));
-                mk(dp, EntryKind::File, *s, h, "", langs, depot, Some(*o));
+    let mut manifests = Vec::new();
+    let mut depots_json = Vec::new();
+    for (file, d, langs, recs) in laid {
+        let mut out = Vec::new();
+        let mut size = 0u64;
+        let mut entry = |path: &str, kind: EntryKind, size: u64, md5: String, flag: &str, off: Option<u64>| {
+            let mp = norm(path);
+            let support = flag == "support";
+            entries.push(ExpectedEntry {
+                path: if support { format!("gog-support/{product_id}/{mp}") } else { mp.clone() },
+                manifest_path: mp,
+                kind,
+                size,
+                md5,
+                executable: flag == "executable",
+                support,
+                hidden: false,
+                product_id,
+                depot: file.clone(),
+                languages: langs.clone(),
+                os_bitness: None,
+                is_gog_depot: false,
+                sfc_member: false,
+                chunk_md5s: Vec::new(),
+                chunk_compressed_md5s: Vec::new(),
+                v1_offset: off,
+            });
+        };
+        for r in recs {
+            match r {
+                V1Rec::Literal(v) => {
+                    let path = v["path"].as_str().unwrap_or_default().to_string();
+                    if v["directory"] == true {
+                        entry(&path, EntryKind::Directory, 0, String::new(), "", None);
+                    } else {
+                        let md5 = v["hash"].as_str().unwrap_or_default().to_string();
+                        entry(&path, EntryKind::File, v["size"].as_u64().unwrap_or(0), md5, "", v["offset"].as_u64());
+                    }
+                    out.push(v);
+                }
+                V1Rec::File(f) => {
+                    let h = md5_of.get(&(f.off, f.size)).cloned().unwrap_or_default();
+                    let mut v = json!({"url": url, "size": f.size, "hash": h, "path": f.path, "offset": f.off});
+                    if !f.flag.is_empty() {
+                        v[f.flag] = json!(true);
+                    }
+                    if !f.duplicate {
+                        size += f.size;
+                    }
+                    entry(&f.path, EntryKind::File, f.size, h, f.flag, Some(f.off));
+                    out.push(v);
+                }
             }
         }
-        recs
-    };
-    let neutral = records(&files, &["Neutral"], &neutral_uuid, true);
-    let english_recs = records(&english, &["English"], &english_uuid, false);
-    let size_of = |l: &[(String, u64, u64, &'static str)]| l.iter().map(|f| f.2).sum::<u64>();
-    let mut depots = vec![
-        json!({"languages": ["Neutral"], "size": size_of(&files).to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": neutral_uuid}),
-    ];
-    let mut manifests = vec![(
-        neutral_uuid.clone(),
-        json!({"version": 1, "depot": {"name": format!("{name} Neutral"), "files": neutral}}).to_string().into_bytes(),
-    )];
-    if with_english {
-        depots.push(json!({"languages": ["English"], "size": size_of(&english).to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": english_uuid}));
+        let dname = d["depot"]["name"].as_str().unwrap_or_default();
         manifests.push((
-            english_uuid.clone(),
-            json!({"version": 1, "depot": {"name": format!("{name} English"), "files": english_recs}})
-                .to_string()
-                .into_bytes(),
+            file.clone(),
+            json!({"version": 1, "depot": {"name": dname, "files": out}}).to_string().into_bytes(),
         ));
+        depots_json.push(json!({"languages": langs, "size": size.to_string(), "gameIDs": [product_id.to_string()], "systems": ["Windows"], "manifest": file}));
     }
-    depots.push(json!({"redist": "MOCKREDIST", "executable": "__redist/MOCKREDIST/setup.exe", "argument": "/quiet", "size": "0"}));
-    let repo = json!({"version": 1, "product": {
-        "timestamp": ts, "rootGameID": product_id.to_string(), "installDirectory": name, "projectName": name,
-        "gameIDs": [{"gameID": product_id.to_string(), "name": {"en": name}, "standalone": true, "dependencies": []}],
-        "depots": depots,
-        "support_commands": [{"languages": ["Neutral"], "executable": "/support/readme.txt", "gameID": product_id.to_string(), "systems": ["Windows"], "argument": ""}],
-    }});
+    let repo = match template {
+        // A committed repository.json (Fixture Legacy's) is served as written, with each
+        // depot's `size` computed from its laid-out records.
+        Some(mut t) => {
+            for d in t["product"]["depots"].as_array_mut().into_iter().flatten() {
+                let Some(m) = d["manifest"].as_str() else { continue };
+                if let Some(g) = depots_json.iter().find(|g| g["manifest"] == m) {
+                    d["size"] = g["size"].clone();
+                }
+            }
+            t
+        }
+        None => {
+            depots_json.push(json!({"redist": "MOCKREDIST", "executable": "__redist/MOCKREDIST/setup.exe", "argument": "/quiet", "size": "0"}));
+            json!({"version": 1, "product": {
+                "timestamp": ts, "rootGameID": product_id.to_string(), "installDirectory": name, "projectName": name,
+                "gameIDs": [{"gameID": product_id.to_string(), "name": {"en": name}, "standalone": true, "dependencies": []}],
+                "depots": depots_json,
+                "support_commands": [{"languages": ["Neutral"], "executable": "/support/readme.txt", "gameID": product_id.to_string(), "systems": ["Windows"], "argument": ""}],
+            }})
+        }
+    };
     manifests.push(("repository.json".to_string(), repo.to_string().into_bytes()));
     let prefix = format!("{product_id}/{os}/{ts}");
     let manifests = manifests.into_iter().map(|(n, b)| (format!("{prefix}/{n}"), b)).collect();
@@ -1084,18 +915,35 @@ fn add_v1(v1: &mut V1Content, v: V1Out) {
     v1.builds.push(v.build);
 }
 
-fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
-    let per = (size / 4).max(1) as usize;
-    // One thread per file: generate, hash and compress its chunks in order.
+/// Path of bench file `f` of `n`: `bench\\file{f}.bin` for the default 4 files; with more files
+/// a tree of 100 files per directory (`bench\\d{f/100:03}\\file{f:05}.bin`).
+fn bench_v2_path(f: usize, n: usize) -> String {
+    if n <= 4 {
+        format!("bench\\file{f}.bin")
+    } else {
+        format!("bench\\d{:03}\\file{f:05}.bin", f / 100)
+    }
+}
+
+fn bench_v2(content: &mut Content, cs: usize, size: u64, files: usize) -> ExpectedBuild {
+    let files = files.max(1);
+    let per = (size / files as u64).max(1) as usize;
+    // A pool of one thread per core takes files in order: generate, hash and compress their
+    // chunks. Seeds depend only on the file index and offset, so output is thread-independent.
     type FileOut = (String, Vec<(ChunkRec, Arc<[u8]>)>);
-    let outs: Vec<FileOut> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..4)
-            .map(|f| {
-                s.spawn(move || {
-                    use md5::Digest;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<FileOut>>> = (0..files).map(|_| Default::default()).collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 16).min(files);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                use md5::Digest;
+                let mut buf = Vec::new();
+                loop {
+                    let f = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(slot) = slots.get(f) else { break };
                     let mut h = md5::Md5::new();
                     let mut chunks = Vec::new();
-                    let mut buf = Vec::new();
                     let mut off = 0;
                     for n in auto_pieces(per, cs) {
                         buf.resize(n, 0);
@@ -1107,15 +955,15 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
                         chunks.push((rec, Arc::from(z)));
                         off += n;
                     }
-                    (hex(&h.finalize()), chunks)
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
+                    *slot.lock().unwrap() = Some((hex(&h.finalize()), chunks));
+                }
+            });
+        }
     });
     let mut d = DepotB::new(BENCH_V2, &["*"]);
-    for (f, (md5, chunks)) in outs.into_iter().enumerate() {
-        let path = format!("bench\\file{f}.bin");
+    for (f, slot) in slots.into_iter().enumerate() {
+        let Some((md5, chunks)) = slot.into_inner().unwrap() else { continue };
+        let path = bench_v2_path(f, files);
         d.items.push(json!({"type": "DepotFile", "path": path, "md5": md5,
             "chunks": chunks.iter().map(|c| c.0.json()).collect::<Vec<_>>()}));
         let size: u64 = chunks.iter().map(|c| c.0.size).sum();
@@ -1131,37 +979,58 @@ fn bench_v2(content: &mut Content, cs: usize, size: u64) -> ExpectedBuild {
             content.chunks.insert((BENCH_V2, rec.cmd5), z);
         }
     }
-    finish_v2(
-        content,
-        V2Build {
-            product_id: BENCH_V2,
-            build_id: BENCH_V2_BUILD,
-            os: "windows",
-            depots: vec![d],
-            dependencies: vec![],
-            products: vec![(BENCH_V2, "Bench V2")],
-            install_dir: "Bench V2",
-        },
-    )
+    bench_v2_finish(content, d)
 }
 
 /// Build all fixtures and the served content for `cfg`.
 /// The V1 products are generated on a background thread returned as the third value.
 pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::JoinHandle<V1Content>) {
+    use super::files;
     let cs = cfg.chunk_size.max(1024);
     let v1_size = cfg.v1_blob_size;
     let bench_v1_size = cfg.bench_v1_size;
+    // Fixture Legacy: its listing and repository.json are committed; main.bin and the depot
+    // records are generated (random bytes, MD5s of them).
+    let legacy_list = files::file("legacy/builds.json");
+    let legacy_repo = files::file("legacy/repository.json");
+    let legacy_name = legacy_repo["product"]["projectName"].as_str().unwrap_or("Fixture Legacy").to_string();
+    // Its depots: (manifest file name, the fixture describing it, languages).
+    let legacy_depots: Vec<(String, Value, Vec<String>)> = legacy_repo["product"]["depots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let m = d["manifest"].as_str()?.to_string();
+            let langs = d["languages"].as_array()?.iter().filter_map(|l| l.as_str().map(str::to_string)).collect();
+            Some((m.clone(), files::file(&format!("legacy/{m}")), langs))
+        })
+        .collect();
+    // Bench V1 has the shape of Fixture Legacy's first (Neutral) depot: files of up to 32 KiB,
+    // 8 large files, no English depot.
+    let bench_depot = legacy_depots.first().map(|(_, d, _)| {
+        let mut d = d.clone();
+        d["depot"]["name"] = json!("Bench V1 Neutral");
+        for r in d["depot"]["files"].as_array_mut().into_iter().flatten() {
+            if let Some(g) = r.get_mut("_small_files") {
+                g["max_size"] = json!(32 * 1024);
+            }
+            if let Some(g) = r.get_mut("_large_files") {
+                g["count"] = json!(8);
+            }
+        }
+        (format!("{:08x}-0000-4000-8000-000000000001.json", BENCH_V1 % 0xffff_ffff), d, vec!["Neutral".to_string()])
+    });
+    let name = legacy_name.clone();
     let v1 = std::thread::spawn(move || {
         let bench = bench_v1_size.map(|size| {
             std::thread::spawn(move || {
-                gen_v1(BENCH_V1, "Bench V1", BENCH_V1_BUILD, BENCH_V1_TIMESTAMP, size, 1000, 32 * 1024, 8, false)
+                let depots = bench_depot.into_iter().collect();
+                gen_v1(BENCH_V1, "Bench V1", BENCH_V1_BUILD, BENCH_V1_TIMESTAMP, size, depots, None)
             })
         });
         let mut out = V1Content::default();
-        add_v1(
-            &mut out,
-            gen_v1(LEGACY, "Fixture Legacy", LEGACY_BUILD, LEGACY_TIMESTAMP, v1_size, 1000, 64 * 1024, 4, true),
-        );
+        let ts = legacy_repo["product"]["timestamp"].as_u64().unwrap_or(LEGACY_TIMESTAMP);
+        add_v1(&mut out, gen_v1(LEGACY, &name, LEGACY_BUILD, ts, v1_size, legacy_depots, Some(legacy_repo)));
         if let Some(h) = bench {
             add_v1(&mut out, h.join().unwrap());
         }
@@ -1169,74 +1038,32 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     });
     let mut content = Content::default();
     let mut builds = Vec::new();
-    let quest_products = vec![
-        (QUEST, "Fixture Quest"),
-        (DLC_OWNED, "Fixture Quest: Owned DLC"),
-        (DLC_UNOWNED, "Fixture Quest: Unowned DLC"),
-    ];
     let fixture_deps;
     {
         let mut ch = Chunker { content: &mut content, seen: HashMap::new() };
-        let mut raw = Vec::new();
-        for (v, id) in
-            [(Variant::New, QUEST_BUILD_NEW), (Variant::Old, QUEST_BUILD_OLD), (Variant::Beta, QUEST_BUILD_BETA)]
-        {
-            raw.push((v, id, quest_windows(&mut ch, cs, v)));
-        }
-        let osx = quest_osx(&mut ch, cs);
-        let (deps, _) = dependencies(&mut ch, cs);
-        fixture_deps = deps;
-        for (v, id, depots) in raw {
-            let mut b = finish_v2(
-                &mut content,
-                V2Build {
-                    product_id: QUEST,
-                    build_id: id,
-                    os: "windows",
-                    depots,
-                    dependencies: vec!["MOCKDEP_GAME", "MOCKREDIST"],
-                    products: quest_products.clone(),
-                    install_dir: "Fixture Quest",
-                },
-            );
-            if v == Variant::Beta {
-                b.branch = Some(BETA_BRANCH.into());
-                b.password = Some(BETA_PASSWORD.into());
-            }
+        let mut listings = Vec::new();
+        for (b, l) in files::v2_product(&mut ch, cs, "quest") {
             builds.push(b);
+            listings.push(l);
         }
-        let b = finish_v2(
-            &mut content,
-            V2Build {
-                product_id: QUEST,
-                build_id: QUEST_BUILD_OSX,
-                os: "osx",
-                depots: osx,
-                dependencies: vec![],
-                products: quest_products.clone(),
-                install_dir: "Fixture Quest",
-            },
-        );
-        builds.push(b);
+        let (deps, hash) = files::dependencies(&mut ch, cs);
+        fixture_deps = deps;
+        ch.content.dep_repo_hash = hash;
+        ch.content.listings.extend(listings);
     }
-    // Listings, newest first.
-    let order = [
-        (QUEST_BUILD_BETA, "1.2.0-beta", "2025-03-01T12:00:00+0000"),
-        (QUEST_BUILD_NEW, "1.1.0", "2025-02-01T12:00:00+0000"),
-        (QUEST_BUILD_OLD, "1.0.0", "2025-01-01T12:00:00+0000"),
-        (QUEST_BUILD_OSX, "1.1.0", "2025-02-01T12:00:00+0000"),
-    ];
-    for (id, ver, date) in order {
-        let b = builds.iter().find(|b| b.build_id == id).unwrap();
-        content.listings.push(listing(b, ver, date));
-    }
-    content.private_products.insert(QUEST);
     if let Some(size) = cfg.bench_v2_size {
-        let b = bench_v2(&mut content, cs, size);
+        let b = bench_v2(&mut content, cs, size, cfg.bench_v2_files);
         content.listings.push(listing(&b, "1.0", "2025-04-01T12:00:00+0000"));
         builds.push(b);
     }
-    content.listings.push(v1_listing(LEGACY, LEGACY_BUILD, LEGACY_TIMESTAMP, "1.0 legacy", "2020-09-13T12:26:43+0000"));
+    for it in legacy_list["items"].as_array().into_iter().flatten() {
+        let ts = it["legacy_build_id"].as_u64().unwrap_or(LEGACY_TIMESTAMP);
+        let build_id = it["build_id"].as_str().unwrap_or(LEGACY_BUILD);
+        let mut l = v1_listing(LEGACY, build_id, ts, "", "");
+        l.version_name = it["version_name"].as_str().unwrap_or_default().to_string();
+        l.date_published = it["date_published"].as_str().unwrap_or_default().to_string();
+        content.listings.push(l);
+    }
     if cfg.bench_v1_size.is_some() {
         content.listings.push(v1_listing(
             BENCH_V1,
@@ -1246,23 +1073,36 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
             "2020-09-13T12:26:45+0000",
         ));
     }
-    let mut products = vec![
-        (QUEST, "Fixture Quest".to_string()),
-        (DLC_OWNED, "Fixture Quest: Owned DLC".to_string()),
-        (LEGACY, "Fixture Legacy".to_string()),
-        (DLC_UNOWNED, "Fixture Quest: Unowned DLC".to_string()),
-    ];
-    if cfg.bench_v2_size.is_some() {
-        products.push((BENCH_V2, "Bench V2".into()));
+    // Titles: every product a build manifest names, then the V1 product.
+    let mut products: Vec<(u64, String)> = Vec::new();
+    for b in &builds {
+        for (id, name) in product_names(&content, b) {
+            if !products.iter().any(|(p, _)| *p == id) {
+                products.push((id, name));
+            }
+        }
     }
+    products.push((LEGACY, legacy_name));
     if cfg.bench_v1_size.is_some() {
         products.push((BENCH_V1, "Bench V1".into()));
     }
-    let fixtures = Fixtures {
-        builds,
-        dependencies: fixture_deps,
-        owned: vec![QUEST, DLC_OWNED, LEGACY, BENCH_V2, BENCH_V1],
-        products,
-    };
+    let fixtures = Fixtures { builds, dependencies: fixture_deps, owned: files::owned(), products };
     (fixtures, content, v1)
+}
+
+/// `(productId, name)` of the `products` of build `b`'s served manifest.
+fn product_names(content: &Content, b: &ExpectedBuild) -> Vec<(u64, String)> {
+    use std::io::Read;
+    let Some(z) = b.link_path.rsplit('/').next().and_then(|h| content.meta.get(h)) else { return Vec::new() };
+    let mut text = Vec::new();
+    if flate2::read::ZlibDecoder::new(&z[..]).read_to_end(&mut text).is_err() {
+        return Vec::new();
+    }
+    let v: Value = serde_json::from_slice(&text).unwrap_or_default();
+    v["products"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["productId"].as_str()?.parse().ok()?, p["name"].as_str()?.to_string())))
+        .collect()
 }

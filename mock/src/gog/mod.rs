@@ -2,6 +2,7 @@
 //! fixture products of [`fixtures`], with per-route-class fault injection ([`GogFaults`]).
 //! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
 
+mod files;
 pub mod fixtures;
 pub mod hostile;
 mod routes;
@@ -26,6 +27,8 @@ pub struct MockConfig {
     pub v1_blob_size: u64,
     /// Total size of the "Bench V2" product (1000000004); `None` = product absent.
     pub bench_v2_size: Option<u64>,
+    /// Number of files "Bench V2" is split into (default 4; the scale run uses 20,000).
+    pub bench_v2_files: usize,
     /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
     pub bench_v1_size: Option<u64>,
 }
@@ -38,6 +41,7 @@ impl Default for MockConfig {
             link_ttl_secs: 3600,
             v1_blob_size: 64 << 20,
             bench_v2_size: None,
+            bench_v2_files: 4,
             bench_v1_size: None,
         }
     }
@@ -219,13 +223,13 @@ impl Built {
 }
 
 /// Sizes that determine the generated content.
-type BuildKey = (usize, u64, Option<u64>, Option<u64>);
+type BuildKey = (usize, u64, Option<u64>, usize, Option<u64>);
 
 /// Process-wide cache of generated content, so that many mocks in one test binary pay the
 /// generation cost once per configuration.
 fn built_for(cfg: &MockConfig) -> Arc<Built> {
     static CACHE: OnceLock<Mutex<HashMap<BuildKey, Arc<Built>>>> = OnceLock::new();
-    let key = (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v1_size);
+    let key = (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v2_files, cfg.bench_v1_size);
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     cache
         .entry(key)

@@ -300,25 +300,9 @@ fn v1_manifest(st: &State, req: &Request, rest: &str) -> Response {
     post_fault(req, &mut f.meta, r)
 }
 
+/// The secure link's CDN endpoints: the shape of `fixtures/secure_link.json`, this link's values.
 fn endpoints(st: &State, pid: u64, path: &str, expires_at: u64, token: &str, gens: &[u8]) -> Value {
-    let dirs = path.split('/').filter(|s| !s.is_empty()).count();
-    json!([
-        {
-            "endpoint_name": "fastly",
-            "url_format": "{base_url}/token=nva={expires_at}~dirs={dirs}~token={token}{path}",
-            "parameters": {"base_url": st.base(), "path": path, "token": token,
-                           "expires_at": expires_at, "dirs": dirs},
-            "priority": 10, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
-        },
-        {
-            "endpoint_name": "gcore",
-            "url_format": "{base_url}{path}?wsSecret={token}&wsTime={expires_at}&prefix={prefix}",
-            "parameters": {"base_url": st.base(), "path": path, "token": token,
-                           "expires_at": expires_at, "prefix": format!("{path}/"),
-                           "product_id": pid},
-            "priority": 20, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
-        },
-    ])
+    super::files::secure_link_urls(st.base(), pid, path, expires_at, token, gens)
 }
 
 fn secure_link(st: &State, req: &Request, id: &str) -> Response {

@@ -1,0 +1,96 @@
+//! Scale, small and fast (the full-size figures come from `bench/scale.sh`): a V2 depot of
+//! 3,000 files and a 128 MiB V1 `main.bin`, each installed by the real binary with 64 workers
+//! from the in-tree mock, correct and within the README's memory bound (peak RssAnon of the
+//! galaxy-dl process, sampled from `/proc/PID/status`).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use galaxy_dl_mock::gog::MockConfig;
+use support::gog::{tree, Env};
+use support::*;
+
+/// README: "peak anonymous memory, installs ... ≤ 48 MiB".
+const BOUND_KIB: u64 = 48 * 1024;
+
+/// Run `args` against the mock and sample the child's RssAnon every 5 ms; returns the exit code,
+/// peak RssAnon in KiB and the wall time.
+fn run_sampled(e: &Env, args: &[&str]) -> (Option<i32>, u64, Duration) {
+    let mut c = cmd(args);
+    for (k, v) in e.env() {
+        c.env(k, v);
+    }
+    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let t = Instant::now();
+    let mut child = c.spawn().expect("spawn galaxy-dl");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let code = loop {
+        if let Ok(s) = std::fs::read_to_string(&status) {
+            if let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("RssAnon:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st.code();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (code, peak, t.elapsed())
+}
+
+fn expected(e: &Env, product: u64) -> BTreeMap<String, String> {
+    let b = e.build(product, "windows", if product == 1000000004 { 2 } else { 1 });
+    b.select_files("en-US", "64", &[product]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
+}
+
+#[test]
+fn a_3000_file_v2_depot_with_64_workers_installs_every_chunk_once_within_the_memory_bound() {
+    let files = 3000;
+    let e = Env::with(MockConfig {
+        bench_v2_size: Some(files * 8 * 1024),
+        bench_v2_files: files as usize,
+        ..MockConfig::small()
+    });
+    assert!(e.build(1000000004, "windows", 2).entries.len() >= files as usize);
+    let d = Scratch::new("scale-v2");
+    let dir = d.path("many");
+    e.mock.stats().reset();
+    let (code, peak, wall) =
+        run_sampled(&e, &["download", "1000000004", "--dir", dir.to_str().unwrap(), "--workers", "64", "--quiet"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(tree(&dir), expected(&e, 1000000004));
+    // Every chunk exactly once: no chunk is fetched twice by 64 workers racing.
+    let chunks = e.fetched_chunks();
+    let unique: std::collections::BTreeSet<_> = chunks.iter().collect();
+    assert_eq!(chunks.len(), files as usize, "chunk GETs");
+    assert_eq!(unique.len(), chunks.len(), "a chunk was fetched twice");
+    eprintln!("scale v2: {files} files, 64 workers: peak RssAnon {peak} KiB, {wall:.2?}");
+    assert!(peak > 0, "RssAnon was never sampled");
+    assert!(peak <= BOUND_KIB, "peak RssAnon {peak} KiB > {BOUND_KIB} KiB");
+}
+
+#[test]
+fn a_128_mib_v1_main_bin_with_64_workers_installs_within_the_memory_bound() {
+    let e = Env::with(MockConfig { bench_v1_size: Some(128 << 20), ..MockConfig::small() });
+    e.mock.wait_ready();
+    let d = Scratch::new("scale-v1");
+    let dir = d.path("big");
+    let (code, peak, wall) =
+        run_sampled(&e, &["download", "1000000005", "--dir", dir.to_str().unwrap(), "--workers", "64", "--quiet"]);
+    assert_eq!(code, Some(0));
+    let want = expected(&e, 1000000005);
+    let got = tree(&dir);
+    for (p, md5) in &want {
+        assert_eq!(got.get(p), Some(md5), "{p}");
+    }
+    eprintln!("scale v1: 128 MiB, 64 workers: peak RssAnon {peak} KiB, {wall:.2?}");
+    assert!(peak > 0, "RssAnon was never sampled");
+    assert!(peak <= BOUND_KIB, "peak RssAnon {peak} KiB > {BOUND_KIB} KiB");
+}
