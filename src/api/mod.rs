@@ -1,13 +1,15 @@
 //! The GOG API client: base URLs ([`Endpoints`], overridable by environment so tests and
 //! mirrors work), the config directory, and [`Client`], which owns the HTTP agent, the retry
 //! policy and the login ([`auth`]), and answers builds ([`builds`]), secure links
-//! ([`secure_link`]) and owned products ([`owned`]).
+//! ([`secure_link`]), owned products ([`owned`]) and the library listing ([`library`]).
 //!
 //! Every API GET goes through [`Client::api_get`]: it adds the bearer token (refreshing an
 //! expired one first) and, on a 401, refreshes once and retries once.
 
 pub mod auth;
 pub mod builds;
+pub mod import;
+pub mod library;
 pub mod owned;
 pub mod secure_link;
 #[cfg(test)]
@@ -30,7 +32,7 @@ pub struct Endpoints {
     pub content_system: String,
     /// `GALAXY_DL_CDN_URL`: meta fetched by hash.
     pub cdn: String,
-    /// `GALAXY_DL_EMBED_URL`: `/user/data/games`.
+    /// `GALAXY_DL_EMBED_URL`: `/user/data/games`, `/account/getFilteredProducts`.
     pub embed: String,
 }
 
