@@ -326,7 +326,7 @@ pub fn engine_flags(p: &mut pico_args::Arguments) -> Result<(EngineOptions, Opti
     }
     let chunk = match opt_str(p, "--chunk-size")? {
         Some(c) => {
-            let v = parse_size(&c).map_err(|e| e.to_string())?;
+            let v = parse_size(&c).map_err(|e| format!("invalid --chunk-size: {e}"))?;
             if v < 4096 {
                 return Err(format!("invalid --chunk-size {c:?}: at least 4K"));
             }

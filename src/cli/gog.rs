@@ -8,7 +8,7 @@ use std::io::Write;
 use galaxy_dl::api::auth::login_url;
 use galaxy_dl::api::{Client, Endpoints};
 use galaxy_dl::http::{agent, HttpOptions};
-use galaxy_dl::info::{build_info, list_builds, BuildInfo};
+use galaxy_dl::info::{list_builds, BuildInfo};
 use galaxy_dl::units::human_bytes;
 use galaxy_dl::Error;
 
@@ -201,8 +201,17 @@ pub fn info_text(i: &BuildInfo) -> String {
     } else {
         s.push_str(&format!("selection     language {}, {}-bit\n", i.language, i.bitness));
     }
-    s.push_str(&format!("download size {}\n", sizes(i.download_size)));
-    s.push_str(&format!("install size  {}\n", sizes(i.install_size)));
+    let whence = if i.sizes_from == "plan" { "" } else { " (depot sums; log in for exact figures)" };
+    s.push_str(&format!("download size {}{whence}\n", sizes(i.download_size)));
+    s.push_str(&format!("install size  {}{whence}\n", sizes(i.install_size)));
+    for p in i.by_product.iter().filter(|_| i.by_product.len() > 1) {
+        s.push_str(&format!(
+            "  {:<20} {} download, {} on disk\n",
+            p.key,
+            human_bytes(p.download_size),
+            human_bytes(p.install_size)
+        ));
+    }
     let deps = if i.dependencies.is_empty() { "none".to_string() } else { i.dependencies.join(", ") };
     s.push_str(&format!("dependencies  {deps}\n"));
     s.push_str("\nDepots:\n");
@@ -260,8 +269,9 @@ pub fn info_text(i: &BuildInfo) -> String {
 }
 
 pub fn info(a: InfoArgs) -> Result<(), Error> {
-    let c = client()?;
-    let i = build_info(&c, &a.product_id, &a.selection)?;
+    let c = std::sync::Arc::new(client()?);
+    let dl = galaxy_dl::install::Downloader::new(c, galaxy_dl::install::DownloadOptions::default());
+    let i = dl.info(&a.product_id, &a.selection)?;
     for n in &i.notices {
         note(n);
     }

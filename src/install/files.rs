@@ -50,6 +50,7 @@ pub struct FileSet<'a> {
     state: &'a StateDir,
     plan: &'a Plan,
     parts: Vec<Vec<(u64, u64)>>,
+    v1_part: u64,
     slots: Vec<Mutex<Slot>>,
     journal: Mutex<Option<Sender<Record>>>,
     progress: &'a Progress,
@@ -89,14 +90,16 @@ impl<'a> FileSet<'a> {
         plan: &'a Plan,
         journal: Sender<Record>,
         progress: &'a Progress,
+        v1_part: u64,
     ) -> (FileSet<'a>, Receiver<HashMsg>) {
         let (htx, hrx) = crossbeam_channel::unbounded();
-        let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(parts_of).collect();
+        let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(|f| parts_of(f, v1_part)).collect();
         let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
         let set = FileSet {
             state,
             plan,
             parts,
+            v1_part,
             slots,
             journal: Mutex::new(Some(journal)),
             progress,
@@ -117,6 +120,11 @@ impl<'a> FileSet<'a> {
     pub fn file_hash_covers(&self, i: usize) -> bool {
         let f = &self.plan.files[i];
         needs_file_hash(f) && (f.md5.is_some() || f.sha256.is_some())
+    }
+
+    /// The V1 piece size this set cuts `main.bin` files in.
+    pub fn v1_part(&self) -> u64 {
+        self.v1_part
     }
 
     /// The pieces file `i` is tracked in: its chunks (V2) or [`V1_PART`]-sized ranges (V1).
@@ -504,18 +512,20 @@ impl BlobSink for FileSet<'_> {
     }
 }
 
-/// Size of the pieces a V1 file is fetched and journaled in.
+/// Default size of the pieces a V1 file is fetched and journaled in (`download --chunk-size`
+/// sets another; a journal of another piece size is simply not matched, so resume refetches).
 pub const V1_PART: u64 = 4 << 20;
 
-/// The pieces a file is tracked in.
-pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
+/// The pieces a file is tracked in (`v1_part`: the V1 piece size, at least 1).
+pub fn parts_of(f: &PlanFile, v1_part: u64) -> Vec<(u64, u64)> {
+    let v1_part = v1_part.max(1);
     match &f.source {
         Source::Chunks { chunks } => chunks.iter().map(|c| (c.offset, c.size)).collect(),
         Source::Blob { .. } => {
             let mut v = Vec::new();
             let mut o = 0;
             while o < f.size {
-                let n = V1_PART.min(f.size - o);
+                let n = v1_part.min(f.size - o);
                 v.push((o, n));
                 o += n;
             }
