@@ -158,3 +158,51 @@ fn a_mistyped_command_gets_a_suggestion() {
     assert_code(&o, 2);
     assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
 }
+
+/// `--flags` named in `text`.
+fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices("--") {
+        let name: String = text[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect::<String>();
+        let name = name.trim_end_matches('-');
+        if !name.is_empty() && name != "help" && name != "version" {
+            out.insert(format!("--{name}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn readme_command_list_matches_every_help() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("### Commands\n\n```\n").expect("README has a Commands block") + 17;
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    // One entry per command: a `galaxy-dl CMD` line and its indented continuation lines.
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if let Some(rest) = line.strip_prefix("galaxy-dl ") {
+            let cmd = rest.split_whitespace().next().unwrap_or("").to_string();
+            entries.push((cmd, rest.to_string()));
+        } else if let Some(last) = entries.last_mut() {
+            last.1.push_str(line);
+        }
+    }
+    let commands: Vec<&str> = entries.iter().map(|(c, _)| c.as_str()).filter(|c| !c.starts_with('-')).collect();
+    assert_eq!(commands, ["login", "library", "builds", "info", "download", "verify", "repair", "get"]);
+    for (cmd, usage) in entries.iter().filter(|(c, _)| !c.starts_with('-')) {
+        let o = run(&[cmd, "--help"]);
+        assert_code(&o, 0);
+        let help = stdout(&o);
+        let options = &help[help.find("Options:").unwrap_or_else(|| panic!("{cmd} --help has Options"))..];
+        let options: String =
+            options.lines().take_while(|l| !l.is_empty()).filter(|l| l.trim_start().starts_with('-')).collect();
+        // `-o FILE` is the short form of `--output`.
+        let usage = usage.replace(" -o ", " --output ");
+        assert_eq!(flags_in(&usage), flags_in(&options), "README vs `galaxy-dl {cmd} --help`");
+        let main = stdout(&run(&["--help"]));
+        assert!(main.lines().any(|l| l.trim_start().starts_with(cmd.as_str())), "{cmd} missing from --help:\n{main}");
+    }
+}

@@ -109,7 +109,7 @@ galaxy-dl — fast, verifying downloader for GOG Galaxy content
 Usage: galaxy-dl <COMMAND> [OPTIONS]
 
 Commands:
-  login                   Log in to GOG (prints the browser URL; then login --code ...)
+  login                   Log in to GOG (browser URL, then login --code; or login --import)
   library                 List the owned games (id, title, platforms, DLC count, update flag)
   builds PRODUCT_ID       List the builds of a product (id, generation, version, branch, date)
   info PRODUCT_ID         Show a build: depots, DLC and ownership, dependencies, sizes
