@@ -1097,13 +1097,26 @@ impl BlobUrls for Links<'_> {
     }
 }
 
-/// Flush every dirty page of the filesystem holding `dir` (syncfs).
+/// Flush every dirty page of the filesystem holding `dir` (syncfs; `sync` where there is no
+/// syncfs, e.g. macOS).
 fn sync_filesystem(dir: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
     use std::os::unix::io::AsRawFd;
     let d = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     // SAFETY: plain syscall on a valid descriptor.
+    #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
     let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
+    #[cfg(not(target_os = "linux"))]
+    let rc = {
+        drop(d);
+        // SAFETY: plain syscall without arguments.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::sync()
+        };
+        0
+    };
     if rc != 0 {
         return Err(Error::io("sync", dir, std::io::Error::last_os_error()));
     }
