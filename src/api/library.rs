@@ -177,6 +177,7 @@ impl Client {
                     log::warn!("the library announces {total} pages; listing the first {MAX_PAGES}");
                 }
             }
+            let mut fresh = 0usize;
             for e in entries {
                 if out.len() >= MAX_ENTRIES {
                     log::warn!("library longer than {MAX_ENTRIES} games; the rest is not listed");
@@ -184,7 +185,14 @@ impl Client {
                 }
                 if seen.insert(e.id.clone()) {
                     out.push(e);
+                    fresh += 1;
                 }
+            }
+            // A page with nothing new (empty, or a server that ignores `page`) ends the walk
+            // instead of asking up to MAX_PAGES pages.
+            if fresh == 0 && page > 1 {
+                log::debug!("library page {page} adds nothing; stopping before page {total}");
+                break;
             }
             page += 1;
         }
@@ -232,6 +240,23 @@ mod tests {
             let e = parse_page(bad, 3).unwrap_err();
             assert!(e.to_string().contains("library page 3"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_walk_stops_at_a_page_with_nothing_new() {
+        use crate::api::test_server::{client_for, log_in, TestServer};
+        let p1 = br#"{"totalPages":500,"products":[{"id":1,"title":"A"},{"id":2,"title":"B"}]}"#.to_vec();
+        let p2 = br#"{"totalPages":500,"products":[{"id":2,"title":"B"},{"id":3,"title":"C"}]}"#.to_vec();
+        let srv = TestServer::start(vec![(200, p1.clone()), (200, p2), (200, p1)]);
+        let c = client_for(&srv, "library-stop");
+        log_in(&c, "AT", "RT");
+        let v = c.library(&LibraryQuery::all().search("a b")).unwrap();
+        assert_eq!(v.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["1", "2", "3"], "deduplicated");
+        let r = srv.requests();
+        assert_eq!(r.len(), 3, "page 3 repeated page 1: stop, not 500 pages");
+        assert_eq!(r[0].path, "/account/getFilteredProducts?mediaType=1&page=1&search=a%20b");
+        assert_eq!(r[2].authorization.as_deref(), Some("Bearer AT"));
+        assert!(c.library(&LibraryQuery::all().os("amiga")).unwrap_err().is_usage());
     }
 
     #[test]
