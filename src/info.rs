@@ -82,6 +82,17 @@ pub struct DepotInfo {
     pub selected: bool,
 }
 
+/// Download and install bytes of one part of a selection.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SizeTotal {
+    /// Product id (or `dependencies`), or language code.
+    pub key: String,
+    /// Bytes to download.
+    pub download_size: u64,
+    /// Bytes on disk.
+    pub install_size: u64,
+}
+
 /// A DLC named by the chosen build.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct DlcInfo {
@@ -130,10 +141,22 @@ pub struct BuildInfo {
     pub dlcs: Vec<DlcInfo>,
     /// Dependency (redistributable) ids: V2 `dependencies`, V1 `redist` entries.
     pub dependencies: Vec<String>,
-    /// Bytes to download for the selection (sum of the selected depots' compressed sizes).
+    /// Bytes to download for the selection. With `sizes_from == "plan"` (logged in, through
+    /// [`crate::install::Downloader::info`]) exactly what a download into an empty directory
+    /// fetches, game-directory dependencies included; with `"manifest"` the sum of the
+    /// selected depots' compressed sizes.
     pub download_size: u64,
-    /// Bytes on disk after install (sum of the selected depots' sizes).
+    /// Bytes on disk after install (same two sources as `download_size`).
     pub install_size: u64,
+    /// Where the two sizes come from: `"plan"` (the files a download installs) or
+    /// `"manifest"` (depot sums of the build manifest; dependencies not included).
+    pub sizes_from: String,
+    /// Download and install bytes per product of the selection (base game, each DLC, and
+    /// `dependencies`); empty when `sizes_from` is `"manifest"`.
+    pub by_product: Vec<SizeTotal>,
+    /// Per language the build offers: the depots a `--lang` of it would take (with this
+    /// selection's bitness and DLC), as depot sums of the build manifest.
+    pub by_language: Vec<SizeTotal>,
     /// Things the user should know (unowned DLC skipped, not logged in, missing language).
     pub notices: Vec<Notice>,
 }
@@ -203,6 +226,9 @@ fn empty_info(product_id: &str, selection: &Selection) -> BuildInfo {
         dependencies: Vec::new(),
         download_size: 0,
         install_size: 0,
+        sizes_from: "manifest".into(),
+        by_product: Vec::new(),
+        by_language: Vec::new(),
         notices: Vec::new(),
     }
 }
@@ -236,7 +262,24 @@ pub fn v2_info(
     let eff = effective_owned(owned, ids.iter().copied());
     let (picked, n) = select_v2_depots(m, product_id, selection, &eff);
     notices.extend(n);
+    let mut langs: BTreeSet<&str> = BTreeSet::new();
+    for d in &m.depots {
+        langs.extend(d.languages.iter().map(String::as_str).filter(|l| *l != "*"));
+    }
+    let by_language = langs
+        .into_iter()
+        .map(|l| {
+            let sel = Selection { lang: l.to_string(), ..selection.clone() };
+            let (p, _) = select_v2_depots(m, product_id, &sel, &eff);
+            SizeTotal {
+                key: l.to_string(),
+                download_size: p.iter().map(|d| d.compressed_size).sum(),
+                install_size: p.iter().map(|d| d.size).sum(),
+            }
+        })
+        .collect();
     let mut info = empty_info(product_id, selection);
+    info.by_language = by_language;
     info.product_name = m.product_name(product_id).map(str::to_string);
     info.install_directory = m.install_directory.clone();
     info.dependencies = m.dependencies.clone();
@@ -290,6 +333,19 @@ pub fn v1_info(
     let eff = effective_owned(owned, ids.iter().copied());
     let (picked, n) = select_v1_depots(r, selection, &eff);
     notices.extend(n);
+    let mut langs: BTreeSet<&str> = BTreeSet::new();
+    for d in &p.depots {
+        langs.extend(d.languages.iter().map(String::as_str).filter(|l| *l != "*"));
+    }
+    let by_language: Vec<SizeTotal> = langs
+        .into_iter()
+        .map(|l| {
+            let sel = Selection { lang: l.to_string(), ..selection.clone() };
+            let (picked, _) = select_v1_depots(r, &sel, &eff);
+            let n: u64 = picked.iter().map(|d| d.size).sum();
+            SizeTotal { key: l.to_string(), download_size: n, install_size: n }
+        })
+        .collect();
     let name = |id: &str| -> String {
         let Some(g) = p.game_ids.iter().find(|g| g.game_id == id) else { return String::new() };
         match &g.name {
@@ -303,6 +359,7 @@ pub fn v1_info(
     let mut info = empty_info(product_id, selection);
     let base_name = name(product_id);
     info.product_name = (!base_name.is_empty()).then_some(base_name);
+    info.by_language = by_language;
     info.install_directory = p.install_directory.clone();
     info.dependencies = p.redists.iter().map(|r| r.redist.clone()).collect();
     for d in &p.depots {

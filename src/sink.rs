@@ -20,6 +20,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
+#[cfg(target_os = "linux")]
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -240,6 +241,14 @@ impl MappedFile {
     /// Linux ≥ 5.14) instead of one page fault per 4 KiB while a chunk is inflated into them.
     /// Best effort: older kernels just take the faults.
     pub fn prefault(&self, off: u64, len: u64) {
+        #[cfg(not(target_os = "linux"))]
+        let _ = (off, len);
+        #[cfg(target_os = "linux")]
+        self.prefault_linux(off, len);
+    }
+
+    #[cfg(target_os = "linux")]
+    fn prefault_linux(&self, off: u64, len: u64) {
         const MADV_POPULATE_WRITE: libc::c_int = 23;
         let Some(m) = &self.map else { return };
         if len == 0 || off.saturating_add(len) > self.len {
@@ -259,6 +268,7 @@ impl MappedFile {
     /// cache) makes the writeback cheap: cleaning pages that are still mapped costs a
     /// write-protect and a cross-CPU TLB flush per page. Only whole pages inside the range are
     /// unmapped (a boundary page may belong to a neighbour still being written).
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub fn retire(&self, off: u64, len: u64) {
         if let Some(m) = &self.map {
             let page = 4096u64;
@@ -266,7 +276,9 @@ impl MappedFile {
             let end = (off.saturating_add(len)).min(self.len) / page * page;
             if end > start {
                 // SAFETY: whole pages inside the mapping; for a MAP_SHARED file mapping this only
-                // drops page-table entries (contents stay in the page cache, dirty).
+                // drops page-table entries (contents stay in the page cache, dirty). Linux
+                // semantics; elsewhere the pages simply stay mapped.
+                #[cfg(target_os = "linux")]
                 unsafe {
                     libc::madvise(
                         m.as_mut_ptr().add(start as usize).cast(),
@@ -281,11 +293,14 @@ impl MappedFile {
 
     /// Start writing `off..off+len` back to disk without waiting (`sync_file_range`), so that
     /// the msync before journaling and the final sync find little left to do.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
     pub fn start_writeback(&self, off: u64, len: u64) {
         if len == 0 {
             return;
         }
         // SAFETY: plain syscall on a valid descriptor; errors only lose the head start.
+        // (Linux only; elsewhere the final sync does all the writing.)
+        #[cfg(target_os = "linux")]
         unsafe {
             libc::sync_file_range(
                 self.file.as_raw_fd(),
@@ -313,11 +328,18 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
     }
     if std::env::var_os(NO_FALLOCATE_ENV).is_none() {
         // SAFETY: plain syscall on a valid, open descriptor.
+        #[cfg(target_os = "linux")]
         let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+        // No fallocate (macOS): the "not supported" path below writes the reservation.
+        #[cfg(not(target_os = "linux"))]
+        let rc = -1;
         if rc == 0 {
             return Ok(Reservation::Allocated);
         }
+        #[cfg(target_os = "linux")]
         let err = std::io::Error::last_os_error();
+        #[cfg(not(target_os = "linux"))]
+        let err = std::io::Error::from_raw_os_error(libc::EOPNOTSUPP);
         match err.raw_os_error() {
             Some(libc::ENOSPC) | Some(libc::EFBIG) => {
                 // Give back what a failed reservation may have left, but keep resumable content.

@@ -282,16 +282,29 @@ fn info_v2_logged_in_shows_ownership_and_selection_sizes() {
     assert_eq!(dlc(&v, DLC_UNOWNED)["selected"], false);
     let (dl, inst) = expected_sizes(&e, QUEST_BUILD_NEW, &[QUEST, DLC_OWNED]);
     assert!(dl > 0 && inst > dl, "{dl} {inst}");
-    assert_eq!((v["download_size"].as_u64().unwrap(), v["install_size"].as_u64().unwrap()), (dl, inst));
-    // The selected depots add up to the same sizes.
+    // Logged in, the sizes are those of the install plan (dependencies included; they agree
+    // with --dry-run and the done event: tests/flags.rs); the selected depots add up to the
+    // manifest's sizes.
+    assert_eq!(v["sizes_from"], "plan");
+    assert!(v["install_size"].as_u64().unwrap() > inst, "game-directory dependencies included");
     let depots = v["depots"].as_array().unwrap();
     let sum = |k: &str| depots.iter().filter(|d| d["selected"] == true).map(|d| d[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!((sum("compressed_size"), sum("size")), (dl, inst));
+    let all_install = v["install_size"].as_u64().unwrap();
+    let all_download = v["download_size"].as_u64().unwrap();
     assert!(depots.iter().any(|d| d["product_id"] == DLC_UNOWNED.to_string().as_str() && d["selected"] == false));
 
     // Without DLC only the base game counts; 32-bit picks another depot.
     let v = e.json(&["info", &q, "--json", "--dlc", "none"]);
-    assert_eq!(v["download_size"].as_u64().unwrap(), expected_sizes(&e, QUEST_BUILD_NEW, &[QUEST]).0);
+    let none: u64 = v["depots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["selected"] == true)
+        .map(|d| d["compressed_size"].as_u64().unwrap())
+        .sum();
+    assert_eq!(none, expected_sizes(&e, QUEST_BUILD_NEW, &[QUEST]).0);
+    assert!(v["install_size"].as_u64().unwrap() < all_install);
     assert_eq!(dlc(&v, DLC_OWNED)["selected"], false);
     let v32 = e.json(&["info", &q, "--json", "--dlc", "none", "--bitness", "32"]);
     assert_ne!(v32["install_size"], v["install_size"]);
@@ -301,8 +314,9 @@ fn info_v2_logged_in_shows_ownership_and_selection_sizes() {
     assert_code(&o, 0);
     let out = stdout(&o);
     assert!(out.contains("Fixture Quest (1000000001)"), "{out}");
-    assert!(out.contains(&format!("download size {}", human(dl))), "{out}");
-    assert!(out.contains(&format!("({inst} bytes)")), "{out}");
+    assert!(out.contains(&format!("download size {}", human(all_download))), "{out}");
+    assert!(out.contains(&format!("({all_install} bytes)")), "{out}");
+    assert!(out.contains("  dependencies "), "per-product lines: {out}");
     let owned_line = out.lines().find(|l| l.starts_with(&DLC_OWNED.to_string()) && l.contains("Owned DLC")).unwrap();
     assert!(owned_line.contains(" yes "), "{owned_line}");
     let unowned_line = out.lines().find(|l| l.starts_with(&DLC_UNOWNED.to_string()) && l.contains("Unowned")).unwrap();
@@ -377,8 +391,12 @@ fn info_v1_product() {
         .map(|d| d["size"].as_str().map(|s| s.parse::<u64>().unwrap()).or(d["size"].as_u64()).unwrap())
         .sum();
     assert!(want > 0);
-    assert_eq!(v["download_size"].as_u64(), Some(want));
-    assert_eq!(v["install_size"].as_u64(), Some(want));
+    let depots = v["depots"].as_array().unwrap();
+    let sum: u64 = depots.iter().filter(|d| d["selected"] == true).map(|d| d["size"].as_u64().unwrap()).sum();
+    assert_eq!(sum, want);
+    // The plan's figures: at least the depots (support files come on top), download == install.
+    assert!(v["install_size"].as_u64().unwrap() >= want);
+    assert_eq!(v["download_size"], v["install_size"]);
     let o = e.run(&["info", &LEGACY.to_string()]);
     assert_code(&o, 0);
     assert!(stdout(&o).contains("generation 1"), "{}", stdout(&o));

@@ -244,6 +244,13 @@ impl Client {
         self.refresh_locked(&mut g, &old)
     }
 
+    /// Refresh with tokens that are not (yet) stored here (`login --import`); the rotated
+    /// tokens are stored as this client's login.
+    pub(crate) fn refresh_from(&self, old: &Tokens) -> Result<Tokens> {
+        let mut g = self.lock_auth();
+        self.refresh_locked(&mut g, old)
+    }
+
     fn refresh_locked(&self, g: &mut Option<Tokens>, old: &Tokens) -> Result<Tokens> {
         let url = self.token_url(&[("grant_type", "refresh_token"), ("refresh_token", &old.refresh_token)]);
         let body = match self.get(&url, None) {

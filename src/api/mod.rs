@@ -1,13 +1,15 @@
 //! The GOG API client: base URLs ([`Endpoints`], overridable by environment so tests and
 //! mirrors work), the config directory, and [`Client`], which owns the HTTP agent, the retry
 //! policy and the login ([`auth`]), and answers builds ([`builds`]), secure links
-//! ([`secure_link`]) and owned products ([`owned`]).
+//! ([`secure_link`]), owned products ([`owned`]) and the library listing ([`library`]).
 //!
 //! Every API GET goes through [`Client::api_get`]: it adds the bearer token (refreshing an
 //! expired one first) and, on a 401, refreshes once and retries once.
 
 pub mod auth;
 pub mod builds;
+pub mod import;
+pub mod library;
 pub mod owned;
 pub mod secure_link;
 #[cfg(test)]
@@ -30,7 +32,7 @@ pub struct Endpoints {
     pub content_system: String,
     /// `GALAXY_DL_CDN_URL`: meta fetched by hash.
     pub cdn: String,
-    /// `GALAXY_DL_EMBED_URL`: `/user/data/games`.
+    /// `GALAXY_DL_EMBED_URL`: `/user/data/games`, `/account/getFilteredProducts`.
     pub embed: String,
 }
 
@@ -224,20 +226,17 @@ pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Everything but RFC 3986's unreserved characters is escaped in a query component.
+const QUERY_COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encode a query-string component (RFC 3986: everything but unreserved characters).
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT).to_string()
 }
 
 /// Decode `%XX` escapes and `+` (as space) in a query-string component; `None` if malformed.
+/// (Hand-written: `percent_encoding` passes malformed escapes through and keeps `+`.)
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

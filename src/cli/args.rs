@@ -6,6 +6,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use galaxy_dl::api::auth::parse_code;
+use galaxy_dl::api::import::ImportSource;
+use galaxy_dl::api::library::LibraryQuery;
 use galaxy_dl::fetch::EngineOptions;
 use galaxy_dl::select::{DlcChoice, Selection};
 use galaxy_dl::units::{parse_rate, parse_size};
@@ -28,6 +30,8 @@ pub enum Command {
     Login(LoginArgs),
     /// `builds PRODUCT_ID`.
     Builds(BuildsArgs),
+    /// `library`.
+    Library(LibraryArgs),
     /// `info PRODUCT_ID`.
     Info(Box<InfoArgs>),
     /// `verify DIR`.
@@ -43,6 +47,7 @@ impl Command {
             Command::Get(g) => g.output_mode.json,
             Command::Download(d) => d.output_mode.json,
             Command::Builds(b) => b.json,
+            Command::Library(l) => l.json,
             Command::Info(i) => i.json,
             Command::Verify(v) => v.output_mode.json,
             Command::Repair(r) => r.output_mode.json,
@@ -68,6 +73,15 @@ pub struct GetArgs {
 pub struct LoginArgs {
     /// The login code already extracted from what the user pasted (never printed).
     pub code: Option<String>,
+    /// `--import heroic|lgogdownloader|PATH`.
+    pub import: Option<ImportSource>,
+}
+
+/// Validated arguments of `library`.
+#[derive(Debug)]
+pub struct LibraryArgs {
+    pub query: LibraryQuery,
+    pub json: bool,
 }
 
 /// Validated arguments of `builds`.
@@ -95,7 +109,8 @@ galaxy-dl — fast, verifying downloader for GOG Galaxy content
 Usage: galaxy-dl <COMMAND> [OPTIONS]
 
 Commands:
-  login                   Log in to GOG (prints the browser URL; then login --code ...)
+  login                   Log in to GOG (browser URL, then login --code; or login --import)
+  library                 List the owned games (id, title, platforms, DLC count, update flag)
   builds PRODUCT_ID       List the builds of a product (id, generation, version, branch, date)
   info PRODUCT_ID         Show a build: depots, DLC and ownership, dependencies, sizes
   download ID --dir DIR   Install a game (V1 or V2 build), resumable, verified, updating
@@ -141,10 +156,11 @@ SIZE and RATE accept 1048576, 512K, 10M, 1G (binary units).
 ";
 
 pub const LOGIN_HELP: &str = "\
-Log in to GOG with the Galaxy client's browser flow.
+Log in to GOG with the Galaxy client's browser flow, or take the login another client holds.
 
 Usage: galaxy-dl login
        galaxy-dl login --code CODE|REDIRECT_URL
+       galaxy-dl login --import heroic|lgogdownloader|PATH
 
 Without --code, prints the URL to open in a browser (on stdout). After logging in, the browser
 lands on https://embed.gog.com/on_login_success?origin=client&code=...; pass that whole URL,
@@ -152,12 +168,36 @@ or just the code, back with --code (quote it: it contains '&'). The code is exch
 tokens, which are stored in auth.json (mode 0600) in the config directory; every other
 command refreshes them by itself. Codes are single-use and expire within minutes.
 
+--import reads the tokens of another GOG client and refreshes them once to prove they work
+(GOG rotates the refresh token, so the other client will need to log in again): `heroic`
+reads heroic-gogdl's auth.json ($XDG_CONFIG_HOME/heroic/gog_store/auth.json, or the Flatpak
+one under ~/.var/app/com.heroicgameslauncher.hgl/config), `lgogdownloader` reads
+$XDG_CONFIG_HOME/lgogdownloader/galaxy_tokens.json, and a PATH may be a file in either format.
+The other client's file is only read, never written.
+
 Options:
       --code CODE        The code, or the whole redirect URL
+      --import FROM      heroic, lgogdownloader, or the PATH of their token file
   -h, --help             Print help
 
 Environment:
   GALAXY_DL_CONFIG_DIR   Config directory [default: $XDG_CONFIG_HOME/galaxy-dl or ~/.config/galaxy-dl]
+";
+
+pub const LIBRARY_HELP: &str = "\
+List every game the account owns (all pages of GOG's library), sorted by title.
+
+Usage: galaxy-dl library [OPTIONS]
+
+Columns: product id, title, platforms (win, mac, linux), DLC count, and UPDATE (yes when GOG
+flags an update for the game). Needs a login.
+
+Options:
+      --search TEXT      Only titles matching TEXT (GOG's search)
+      --os OS            Only games for windows, osx or linux
+      --json             One JSON document on stdout: an array of games
+                         ({id, title, platforms, dlc_count, update, is_new})
+  -h, --help             Print help
 ";
 
 pub const BUILDS_HELP: &str = "\
@@ -235,6 +275,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
         }
         Some("login") => parse_login(p),
         Some("builds") => parse_builds(p),
+        Some("library") => parse_library(p),
         Some("info") => parse_info(p),
         Some("verify") => {
             if p.contains(["-h", "--help"]) {
@@ -248,7 +289,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, String> {
             }
             super::verify::parse_repair(p).map(|r| Command::Repair(Box::new(r)))
         }
-        Some(other) => Err(usage(format!("unknown command '{other}'"))),
+        Some(other) => Err(usage(match did_you_mean(other) {
+            Some(c) => format!("unknown command '{other}'; did you mean '{c}'?"),
+            None => format!("unknown command '{other}'"),
+        })),
     }
 }
 
@@ -282,7 +326,7 @@ pub fn engine_flags(p: &mut pico_args::Arguments) -> Result<(EngineOptions, Opti
     }
     let chunk = match opt_str(p, "--chunk-size")? {
         Some(c) => {
-            let v = parse_size(&c).map_err(|e| e.to_string())?;
+            let v = parse_size(&c).map_err(|e| format!("invalid --chunk-size: {e}"))?;
             if v < 4096 {
                 return Err(format!("invalid --chunk-size {c:?}: at least 4K"));
             }
@@ -333,17 +377,87 @@ fn parse_get(mut p: pico_args::Arguments) -> Result<Command, String> {
     Ok(Command::Get(Box::new(GetArgs { url, out: PathBuf::from(out), md5, size, chunk_size, engine, output_mode })))
 }
 
+/// The commands, for "did you mean".
+const COMMANDS: [&str; 9] = ["login", "library", "builds", "info", "download", "verify", "repair", "get", "help"];
+
+/// Levenshtein distance (inputs are short command words; longer ones are not compared).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The command closest to a mistyped one (at most 2 edits, and fewer than half its letters).
+fn did_you_mean(typed: &str) -> Option<&'static str> {
+    if typed.chars().count() > 32 {
+        return None;
+    }
+    let t = typed.to_lowercase();
+    COMMANDS
+        .iter()
+        .map(|c| (edit_distance(&t, c), *c))
+        .filter(|(d, c)| *d <= 2 && *d * 2 < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
 fn parse_login(mut p: pico_args::Arguments) -> Result<Command, String> {
     if p.contains(["-h", "--help"]) {
         return Ok(Command::Help(LOGIN_HELP));
     }
     let code = opt_str(&mut p, "--code")?;
+    let import = opt_str(&mut p, "--import")?;
     let free = finish(p)?;
     if let Some(extra) = free.first() {
         return Err(format!("unexpected argument {extra:?} (pass the code with --code)"));
     }
+    if code.is_some() && import.is_some() {
+        return Err("--code and --import cannot be used together".into());
+    }
     let code = code.map(|c| parse_code(&c).map_err(|e| e.to_string())).transpose()?;
-    Ok(Command::Login(LoginArgs { code }))
+    let import = import
+        .map(|i| match i.trim() {
+            "" => Err("--import needs heroic, lgogdownloader or a file path".to_string()),
+            "heroic" => Ok(ImportSource::Heroic),
+            "lgogdownloader" => Ok(ImportSource::Lgogdownloader),
+            _ => Ok(ImportSource::Path(PathBuf::from(i))),
+        })
+        .transpose()?;
+    Ok(Command::Login(LoginArgs { code, import }))
+}
+
+fn parse_library(mut p: pico_args::Arguments) -> Result<Command, String> {
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(LIBRARY_HELP));
+    }
+    let mut query = LibraryQuery::all();
+    if let Some(s) = opt_str(&mut p, "--search")? {
+        if s.trim().is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
+            return Err(format!("invalid --search {s:?}: expected some text"));
+        }
+        query = query.search(s.trim());
+    }
+    if let Some(o) = opt_str(&mut p, "--os")? {
+        let os = o.trim().to_ascii_lowercase();
+        if !galaxy_dl::api::library::valid_os(&os) {
+            return Err(format!("invalid --os {o:?}: expected windows, osx or linux"));
+        }
+        query = query.os(os);
+    }
+    let json = p.contains("--json");
+    let free = finish(p)?;
+    if let Some(extra) = free.first() {
+        return Err(format!("unexpected argument {extra:?}"));
+    }
+    Ok(Command::Library(LibraryArgs { query, json }))
 }
 
 /// The one PRODUCT_ID positional argument: decimal digits.
@@ -527,6 +641,12 @@ mod tests {
             vec!["info", "1", "--lang", ""],
             vec!["info", "1", "--os", "amiga"],
             vec!["info", "1", "--workers", "3"],
+            vec!["library", "--os", "amiga"],
+            vec!["library", "--search", ""],
+            vec!["library", "extra"],
+            vec!["library", "--bogus"],
+            vec!["login", "--import", ""],
+            vec!["login", "--import", "heroic", "--code", "X"],
         ] {
             assert!(p(&bad).is_err(), "{bad:?}");
         }
@@ -541,6 +661,38 @@ mod tests {
         assert!(matches!(p(&["login", "--help"]).unwrap(), Command::Help(LOGIN_HELP)));
         assert!(matches!(p(&["builds", "--help"]).unwrap(), Command::Help(BUILDS_HELP)));
         assert!(matches!(p(&["info", "-h"]).unwrap(), Command::Help(INFO_HELP)));
+        assert!(matches!(p(&["library", "--help"]).unwrap(), Command::Help(LIBRARY_HELP)));
+    }
+
+    #[test]
+    fn did_you_mean_a_command() {
+        let e = p(&["donwload"]).unwrap_err();
+        assert!(e.ends_with("did you mean 'download'?"), "{e}");
+        assert!(p(&["libary"]).unwrap_err().contains("did you mean 'library'?"));
+        assert!(p(&["verfy"]).unwrap_err().contains("'verify'"));
+        assert!(p(&["gett"]).unwrap_err().contains("'get'"));
+        assert!(!p(&["frobnicate"]).unwrap_err().contains("did you mean"));
+        assert!(!p(&["xyz"]).unwrap_err().contains("did you mean"), "too far from get");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "get"), 3);
+        assert_eq!(did_you_mean(&"x".repeat(100)), None);
+    }
+
+    #[test]
+    fn library_and_import_flags() {
+        let Command::Library(l) = p(&["library"]).unwrap() else { panic!() };
+        assert_eq!((l.query, l.json), (LibraryQuery::all(), false));
+        let Command::Library(l) = p(&["library", "--search", " quest ", "--os", "Linux", "--json"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.query, LibraryQuery::all().search("quest").os("linux"));
+        assert!(l.json);
+        let Command::Login(l) = p(&["login", "--import", "heroic"]).unwrap() else { panic!() };
+        assert_eq!(l.import, Some(ImportSource::Heroic));
+        let Command::Login(l) = p(&["login", "--import", "lgogdownloader"]).unwrap() else { panic!() };
+        assert_eq!(l.import, Some(ImportSource::Lgogdownloader));
+        let Command::Login(l) = p(&["login", "--import=/x/auth.json"]).unwrap() else { panic!() };
+        assert_eq!(l.import, Some(ImportSource::Path(PathBuf::from("/x/auth.json"))));
     }
 
     #[test]

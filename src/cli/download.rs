@@ -24,6 +24,8 @@ pub struct DownloadArgs {
     pub output_mode: OutputMode,
     pub with_redist: bool,
     pub dry_run: bool,
+    /// `--chunk-size`: the V1 piece size.
+    pub v1_piece_size: Option<u64>,
 }
 
 pub const DOWNLOAD_HELP: &str = "\
@@ -46,7 +48,8 @@ Options:
       --bitness 32|64    [default: 64]; depots that name no bitness are always taken
       --dlc WHICH        all (owned DLC), none, or ID,ID,... [default: all]
       --workers N        Parallel connections [default: 8]
-      --chunk-size SIZE  Piece size for main.bin ranges [default: 4M]
+      --chunk-size SIZE  V1 piece size: one main.bin Range request each, 64K to 1G
+                         [default: 4M]; V2 chunks have the size GOG made them
       --limit-rate RATE  Overall limit, bytes per second, e.g. 512K, 10M
       --with-redist      Also download shared redistributables (__redist/...); the
                          dependencies the game needs in its own directory always come
@@ -60,7 +63,12 @@ Options:
 pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
     let dir = opt_str(&mut p, "--dir")?;
     let selection = selection_flags(&mut p)?;
-    let (engine, _chunk) = engine_flags(&mut p)?;
+    let (engine, chunk) = engine_flags(&mut p)?;
+    if let Some(c) = chunk {
+        if !galaxy_dl::install::V1_PIECE_RANGE.contains(&c) {
+            return Err(format!("invalid --chunk-size {}: expected 64K to 1G", human_bytes(c)));
+        }
+    }
     let output_mode = output_mode(&mut p);
     let with_redist = p.contains("--with-redist");
     let dry_run = p.contains("--dry-run");
@@ -75,7 +83,16 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
     if dir.is_empty() {
         return Err("--dir needs a directory".into());
     }
-    Ok(DownloadArgs { product_id, dir: PathBuf::from(dir), selection, engine, output_mode, with_redist, dry_run })
+    Ok(DownloadArgs {
+        product_id,
+        dir: PathBuf::from(dir),
+        selection,
+        engine,
+        output_mode,
+        with_redist,
+        dry_run,
+        v1_piece_size: chunk,
+    })
 }
 
 pub fn run(a: DownloadArgs) -> Result<(), Error> {
@@ -83,8 +100,16 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let reporter = Reporter::start(a.output_mode);
     let agent = galaxy_dl::http::agent(&a.engine.http)?;
     let client = Arc::new(Client::from_env(agent)?);
-    let opts =
-        DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, with_redist: a.with_redist };
+    let mut opts = DownloadOptions {
+        engine: a.engine,
+        events: Some(reporter.sender()),
+        cancel,
+        with_redist: a.with_redist,
+        ..Default::default()
+    };
+    if let Some(p) = a.v1_piece_size {
+        opts.v1_piece_size = p;
+    }
     let dl = Downloader::new(client, opts);
     if a.dry_run {
         let r = dl.dry_run(&a.product_id, &a.dir, &a.selection);

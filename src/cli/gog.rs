@@ -1,4 +1,5 @@
-//! The GOG account and catalogue commands: `login`, `builds`, `info`. Results go to stdout (a
+//! The GOG account and catalogue commands: `login` (and `login --import`), `library`, `builds`,
+//! `info`. Results go to stdout (a
 //! table, or one JSON document with `--json`); notices go to stderr. No code, token or
 //! password is ever printed.
 
@@ -7,11 +8,11 @@ use std::io::Write;
 use galaxy_dl::api::auth::login_url;
 use galaxy_dl::api::{Client, Endpoints};
 use galaxy_dl::http::{agent, HttpOptions};
-use galaxy_dl::info::{build_info, list_builds, BuildInfo};
+use galaxy_dl::info::{list_builds, BuildInfo};
 use galaxy_dl::units::human_bytes;
 use galaxy_dl::Error;
 
-use super::args::{BuildsArgs, InfoArgs, LoginArgs};
+use super::args::{BuildsArgs, InfoArgs, LibraryArgs, LoginArgs};
 use super::table::{render, Align};
 
 fn client() -> Result<Client, Error> {
@@ -33,6 +34,19 @@ fn note(msg: &str) {
 }
 
 pub fn login(a: LoginArgs) -> Result<(), Error> {
+    if let Some(src) = a.import {
+        let c = client()?;
+        let i = c.import_tokens(&src)?;
+        let who = if i.tokens.user_id.is_empty() { String::new() } else { format!(" as user {}", i.tokens.user_id) };
+        let from = match i.format {
+            galaxy_dl::api::import::TokenFormat::Heroic => "heroic",
+            galaxy_dl::api::import::TokenFormat::Lgogdownloader => "lgogdownloader",
+        };
+        out(&format!("logged in{who} (imported from {from})\n"))?;
+        eprintln!("galaxy-dl: read {} (not modified)", i.path.display());
+        eprintln!("galaxy-dl: tokens stored in {}", c.auth_file().display());
+        return Ok(());
+    }
     let Some(code) = a.code else {
         // Printing the URL needs no config directory and no network.
         out(&format!("{}\n", login_url(&Endpoints::from_env().auth)))?;
@@ -52,6 +66,69 @@ pub fn login(a: LoginArgs) -> Result<(), Error> {
 
 fn dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("-").to_string()
+}
+
+/// Platform names as a short list for the table.
+fn platforms(p: &[String]) -> String {
+    let short: Vec<&str> = p
+        .iter()
+        .map(|x| match x.as_str() {
+            "windows" => "win",
+            "osx" => "mac",
+            other => other,
+        })
+        .collect();
+    if short.is_empty() {
+        "-".into()
+    } else {
+        short.join(",")
+    }
+}
+
+pub fn library(a: LibraryArgs) -> Result<(), Error> {
+    let c = client()?;
+    let mut games = c.library(&a.query)?;
+    // Sorted by title for people (case-insensitively), by id among equal titles.
+    games.sort_by(|x, y| {
+        x.title
+            .to_lowercase()
+            .cmp(&y.title.to_lowercase())
+            .then_with(|| x.id.len().cmp(&y.id.len()))
+            .then(x.id.cmp(&y.id))
+    });
+    if a.json {
+        return json_out(&games);
+    }
+    if games.is_empty() {
+        note(if a.query.search.is_some() || a.query.os.is_some() {
+            "no owned game matches"
+        } else {
+            "the library is empty"
+        });
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = games
+        .iter()
+        .map(|g| {
+            vec![
+                g.id.clone(),
+                g.title.clone(),
+                platforms(&g.platforms),
+                g.dlc_count.to_string(),
+                if g.update { "yes" } else { "-" }.to_string(),
+            ]
+        })
+        .collect();
+    out(&render(
+        &[
+            ("ID", Align::Left),
+            ("TITLE", Align::Left),
+            ("PLATFORMS", Align::Left),
+            ("DLC", Align::Right),
+            ("UPDATE", Align::Left),
+        ],
+        &rows,
+    ))
 }
 
 pub fn builds(a: BuildsArgs) -> Result<(), Error> {
@@ -124,8 +201,17 @@ pub fn info_text(i: &BuildInfo) -> String {
     } else {
         s.push_str(&format!("selection     language {}, {}-bit\n", i.language, i.bitness));
     }
-    s.push_str(&format!("download size {}\n", sizes(i.download_size)));
-    s.push_str(&format!("install size  {}\n", sizes(i.install_size)));
+    let whence = if i.sizes_from == "plan" { "" } else { " (depot sums; log in for exact figures)" };
+    s.push_str(&format!("download size {}{whence}\n", sizes(i.download_size)));
+    s.push_str(&format!("install size  {}{whence}\n", sizes(i.install_size)));
+    for p in i.by_product.iter().filter(|_| i.by_product.len() > 1) {
+        s.push_str(&format!(
+            "  {:<20} {} download, {} on disk\n",
+            p.key,
+            human_bytes(p.download_size),
+            human_bytes(p.install_size)
+        ));
+    }
     let deps = if i.dependencies.is_empty() { "none".to_string() } else { i.dependencies.join(", ") };
     s.push_str(&format!("dependencies  {deps}\n"));
     s.push_str("\nDepots:\n");
@@ -183,8 +269,9 @@ pub fn info_text(i: &BuildInfo) -> String {
 }
 
 pub fn info(a: InfoArgs) -> Result<(), Error> {
-    let c = client()?;
-    let i = build_info(&c, &a.product_id, &a.selection)?;
+    let c = std::sync::Arc::new(client()?);
+    let dl = galaxy_dl::install::Downloader::new(c, galaxy_dl::install::DownloadOptions::default());
+    let i = dl.info(&a.product_id, &a.selection)?;
     for n in &i.notices {
         note(n);
     }

@@ -133,6 +133,7 @@ pub fn run() -> ExitCode {
         Command::Download(d) => download::run(*d),
         Command::Login(l) => gog::login(l),
         Command::Builds(b) => gog::builds(b),
+        Command::Library(l) => gog::library(l),
         Command::Info(i) => gog::info(*i),
         Command::Verify(v) => verify::run_verify(*v),
         Command::Repair(r) => verify::run_repair(*r),

@@ -53,6 +53,7 @@ pub struct FileSet<'a> {
     state: &'a StateDir,
     plan: &'a Plan,
     parts: Vec<Vec<(u64, u64)>>,
+    v1_part: u64,
     slots: Vec<Mutex<Slot>>,
     journal: Mutex<Option<Sender<Record>>>,
     progress: &'a Progress,
@@ -92,14 +93,16 @@ impl<'a> FileSet<'a> {
         plan: &'a Plan,
         journal: Sender<Record>,
         progress: &'a Progress,
+        v1_part: u64,
     ) -> (FileSet<'a>, Receiver<HashMsg>) {
         let (htx, hrx) = crossbeam_channel::unbounded();
-        let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(parts_of).collect();
+        let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(|f| parts_of(f, v1_part)).collect();
         let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
         let set = FileSet {
             state,
             plan,
             parts,
+            v1_part,
             slots,
             journal: Mutex::new(Some(journal)),
             progress,
@@ -122,7 +125,13 @@ impl<'a> FileSet<'a> {
         needs_file_hash(f) && (f.md5.is_some() || f.sha256.is_some())
     }
 
-    /// The pieces file `i` is tracked in: its chunks (V2) or [`V1_JOURNAL_PART`]-sized ranges (V1).
+    /// The V1 request size this set cuts `main.bin` files in (`download --chunk-size`).
+    pub fn v1_part(&self) -> u64 {
+        self.v1_part
+    }
+
+    /// The pieces file `i` is tracked in: its chunks (V2) or ranges of at most
+    /// [`V1_JOURNAL_PART`] (V1).
     pub fn parts(&self, i: usize) -> &[(u64, u64)] {
         &self.parts[i]
     }
@@ -509,24 +518,27 @@ impl BlobSink for FileSet<'_> {
     }
 }
 
-/// Size of the requests a V1 file is fetched in (adjacent journal parts are coalesced into one
-/// request up to this size, see `fetch::blob::plan_blob_jobs`).
+/// Default size of the requests a V1 file is fetched in (`download --chunk-size` sets another;
+/// adjacent journal parts are coalesced into one request up to this size, see
+/// `fetch::blob::plan_blob_jobs`).
 pub const V1_PART: u64 = 4 << 20;
 
-/// Size of the parts a V1 file is journaled in: a piece in flight is journaled part by part as
+/// Largest part a V1 file is journaled in: a piece in flight is journaled part by part as
 /// it streams, so a `kill -9` or Ctrl-C loses at most one part per connection (plus the
-/// journal's tenth-of-a-second batch), not the whole [`V1_PART`] request.
+/// journal's tenth-of-a-second batch), not the whole request.
 pub const V1_JOURNAL_PART: u64 = 512 << 10;
 
-/// The pieces a file is tracked in.
-pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
+/// The pieces a file is tracked in (V1: parts of `min(v1_part, V1_JOURNAL_PART)`; a journal of
+/// another part size is simply not matched, so resume refetches).
+pub fn parts_of(f: &PlanFile, v1_part: u64) -> Vec<(u64, u64)> {
+    let part = v1_part.clamp(1, V1_JOURNAL_PART);
     match &f.source {
         Source::Chunks { chunks } => chunks.iter().map(|c| (c.offset, c.size)).collect(),
         Source::Blob { .. } => {
             let mut v = Vec::new();
             let mut o = 0;
             while o < f.size {
-                let n = V1_JOURNAL_PART.min(f.size - o);
+                let n = part.min(f.size - o);
                 v.push((o, n));
                 o += n;
             }

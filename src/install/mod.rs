@@ -60,7 +60,13 @@ pub struct DownloadOptions {
     /// Also install the build's shared redistributables (`__redist/...`); the dependencies
     /// the game needs in its own directory are always installed.
     pub with_redist: bool,
+    /// Size of the pieces a V1 `main.bin` is fetched (one Range request each) and journaled
+    /// in; [`V1_PIECE_RANGE`] bounds it [default: [`files::V1_PART`], 4 MiB].
+    pub v1_piece_size: u64,
 }
+
+/// The V1 piece sizes `download --chunk-size` accepts: 64 KiB to 1 GiB.
+pub const V1_PIECE_RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
 
 impl Default for DownloadOptions {
     fn default() -> Self {
@@ -69,6 +75,7 @@ impl Default for DownloadOptions {
             events: None,
             cancel: Arc::new(AtomicBool::new(false)),
             with_redist: false,
+            v1_piece_size: files::V1_PART,
         }
     }
 }
@@ -265,57 +272,52 @@ impl Downloader {
     /// As [`Downloader::download`] (network and manifest errors).
     pub fn dry_run(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DryRun> {
         let prep = self.prepare(product_id, sel)?;
-        let journal = state::peek_journal(dir);
-        let old_plan = state::peek_plan(dir);
-        let plan = &prep.plan;
-        let mut plans = vec![plan];
-        plans.extend(old_plan.as_ref());
-        let local = local_chunks(dir, &plans, &journal);
-        let mut r = DryRun { final_bytes: plan.install_size(), notices: prep.notices.clone(), ..DryRun::default() };
+        let mut r = dry_run_of(&prep.plan, Some(dir))?;
+        r.notices = prep.notices;
+        Ok(r)
+    }
+
+    /// [`crate::info::build_info`] with the sizes a download of the selection really takes:
+    /// when logged in, `download_size`/`install_size` are those of an install into an empty
+    /// directory (game-directory dependencies included, chunks shared between files counted
+    /// once, small-files containers as a download fetches them: the figures of
+    /// [`Downloader::dry_run`] and of the final `done` event), with per-product totals
+    /// (`by_product`, DLC and dependencies included). Without a login, the manifest's depot
+    /// sums (see [`crate::info::BuildInfo::sizes_from`]).
+    ///
+    /// # Errors
+    /// As [`crate::info::build_info`] and [`Downloader::dry_run`].
+    pub fn info(&self, product_id: &str, sel: &Selection) -> Result<crate::info::BuildInfo> {
+        let mut i = crate::info::build_info(&self.client, product_id, sel)?;
+        if i.owned != Some(true) {
+            return Ok(i);
+        }
+        let prep = self.prepare(product_id, sel)?;
+        let d = dry_run_of(&prep.plan, None)?;
+        i.download_size = d.download_bytes;
+        i.install_size = d.final_bytes;
+        i.sizes_from = "plan".into();
+        let mut by: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
         let mut seen = std::collections::HashSet::new();
-        for f in &plan.files {
-            if journal.file_ok(dir, &f.path, &f.content_id()) || check_existing(dir, f)?.is_some() {
-                r.files_present += 1;
-                continue;
-            }
-            r.files_to_fetch += 1;
-            r.write_bytes += f.size;
-            let tmp = dir.join(state::STATE_DIR).join("tmp").join(crate::verify::md5_hex(f.path.as_bytes()));
-            let have_tmp = std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
-            if !have_tmp {
-                r.temp_bytes += f.size;
-            }
+        for f in &prep.plan.files {
+            let e = by.entry(f.product_id.as_str()).or_default();
+            e.1 += f.size;
             match &f.source {
                 Source::Chunks { chunks } => {
                     for c in chunks {
-                        if have_tmp && journal.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
-                            continue;
-                        }
-                        if local.contains_key(&(c.md5.clone(), c.size)) {
-                            r.reused_bytes += c.size;
-                        } else if seen.insert((f.product_id.clone(), c.compressed_md5.clone())) {
-                            r.download_bytes += c.compressed_size;
+                        if seen.insert((f.product_id.as_str(), c.compressed_md5.as_str())) {
+                            e.0 += c.compressed_size;
                         }
                     }
                 }
-                Source::Blob { .. } => r.download_bytes += f.size,
+                Source::Blob { .. } => e.0 += f.size,
             }
         }
-        let keep: std::collections::HashSet<String> = plan.files.iter().map(|f| f.path.to_lowercase()).collect();
-        for f in old_plan.iter().flat_map(|p| &p.files) {
-            let on_disk = std::fs::symlink_metadata(dir.join(&f.path)).map(|m| m.len()).ok();
-            if let Some(n) = on_disk {
-                r.current_bytes += n;
-                if !keep.contains(&f.path.to_lowercase()) {
-                    r.files_to_remove += 1;
-                }
-            }
-        }
-        // Old files stay until their replacements are verified: at the peak both are on disk.
-        r.peak_bytes = r.current_bytes + r.temp_bytes;
-        r.free_bytes = crate::sink::free_space(dir);
-        r.fits = r.free_bytes.is_none_or(|f| f >= r.temp_bytes);
-        Ok(r)
+        i.by_product = by
+            .into_iter()
+            .map(|(p, (dl, inst))| crate::info::SizeTotal { key: p.to_string(), download_size: dl, install_size: inst })
+            .collect();
+        Ok(i)
     }
 
     /// Finish the install in `dir` from its saved plan (no manifests are fetched): whatever
@@ -561,7 +563,8 @@ impl Downloader {
         let engine = Engine::new(&self.opts.engine, progress.clone(), self.opts.cancel.clone())?;
         let journal = Journal::open(&state.journal_path(), &[], !state.journal_path().exists())?;
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
-        let (set, hrx) = FileSet::new(state, plan, jtx.clone(), &progress);
+        let v1_part = self.opts.v1_piece_size.clamp(*V1_PIECE_RANGE.start(), *V1_PIECE_RANGE.end());
+        let (set, hrx) = FileSet::new(state, plan, jtx.clone(), &progress, v1_part);
 
         // What is already done: finished files (journal identity, or checked on disk).
         let mut todo = Vec::new();
@@ -603,7 +606,17 @@ impl Downloader {
                 return Err(Error::DiskFull { path: dir.to_path_buf(), needed: work.need_space });
             }
         }
-        let download = work.bytes()
+        // Members of the containers come out of them: their chunks are not fetched (unless a
+        // container fails), so the total is what `dry_run` announces.
+        let in_sfc: std::collections::HashSet<usize> =
+            sfcs.iter().flat_map(|&s| plan.sfcs[s].members.iter().copied()).collect();
+        let through_sfc: u64 = work
+            .chunks
+            .iter()
+            .filter(|j| j.targets.iter().all(|t| in_sfc.contains(&t.file)))
+            .map(|j| j.compressed_size)
+            .sum();
+        let download = work.bytes() - through_sfc
             + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
         // The resume line counts what is really reused: pieces of unfinished files and the
         // files already complete (wire bytes, like the download), which a user saw done.
@@ -784,6 +797,83 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
     }
 }
 
+/// What a run of `plan` in `dir` would do (`None`: an empty directory; nothing on disk is
+/// read). Download bytes follow the run exactly: distinct chunks once, chunks on disk or in a
+/// kept temporary file not at all, and small-files containers (as [`worthwhile_sfcs`] picks
+/// them) instead of their members' chunks.
+fn dry_run_of(plan: &Plan, dir: Option<&Path>) -> Result<DryRun> {
+    let journal = dir.map(state::peek_journal).unwrap_or_default();
+    let old_plan = dir.and_then(state::peek_plan);
+    let mut plans = vec![plan];
+    plans.extend(old_plan.as_ref());
+    let local = dir.map(|d| local_chunks(d, &plans, &journal)).unwrap_or_default();
+    let mut r = DryRun { final_bytes: plan.install_size(), ..DryRun::default() };
+    let mut todo = Vec::new();
+    for (i, f) in plan.files.iter().enumerate() {
+        let present = match dir {
+            Some(d) => journal.file_ok(d, &f.path, &f.content_id()) || check_existing(d, f)?.is_some(),
+            None => false,
+        };
+        if present {
+            r.files_present += 1;
+        } else {
+            todo.push(i);
+        }
+    }
+    let sfcs = worthwhile_sfcs(plan, &todo, &journal);
+    let in_sfc: std::collections::HashSet<usize> =
+        sfcs.iter().flat_map(|&s| plan.sfcs[s].members.iter().copied()).collect();
+    r.download_bytes += sfcs.iter().flat_map(|&s| &plan.sfcs[s].chunks).map(|c| c.compressed_size).sum::<u64>();
+    let mut seen = std::collections::HashSet::new();
+    for &i in &todo {
+        let f = &plan.files[i];
+        r.files_to_fetch += 1;
+        r.write_bytes += f.size;
+        let have_tmp = dir.is_some_and(|d| {
+            let tmp = d.join(state::STATE_DIR).join("tmp").join(crate::verify::md5_hex(f.path.as_bytes()));
+            std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false)
+        });
+        if !have_tmp {
+            r.temp_bytes += f.size;
+        }
+        if in_sfc.contains(&i) {
+            continue;
+        }
+        match &f.source {
+            Source::Chunks { chunks } => {
+                for c in chunks {
+                    if have_tmp && journal.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
+                        continue;
+                    }
+                    if local.contains_key(&(c.md5.clone(), c.size)) {
+                        r.reused_bytes += c.size;
+                    } else if seen.insert((f.product_id.clone(), c.compressed_md5.clone())) {
+                        r.download_bytes += c.compressed_size;
+                    }
+                }
+            }
+            Source::Blob { .. } => r.download_bytes += f.size,
+        }
+    }
+    let keep: std::collections::HashSet<String> = plan.files.iter().map(|f| f.path.to_lowercase()).collect();
+    if let Some(d) = dir {
+        for f in old_plan.iter().flat_map(|p| &p.files) {
+            let on_disk = std::fs::symlink_metadata(d.join(&f.path)).map(|m| m.len()).ok();
+            if let Some(n) = on_disk {
+                r.current_bytes += n;
+                if !keep.contains(&f.path.to_lowercase()) {
+                    r.files_to_remove += 1;
+                }
+            }
+        }
+    }
+    // Old files stay until their replacements are verified: at the peak both are on disk.
+    r.peak_bytes = r.current_bytes + r.temp_bytes;
+    r.free_bytes = dir.and_then(crate::sink::free_space);
+    r.fits = r.free_bytes.is_none_or(|f| f >= r.temp_bytes);
+    Ok(r)
+}
+
 /// Containers worth downloading: at least two members still to fetch and fewer requests than
 /// fetching those members' chunks one by one (and nothing of them resumed already).
 fn worthwhile_sfcs(plan: &Plan, todo: &[usize], journal: &state::JournalState) -> Vec<usize> {
@@ -917,7 +1007,7 @@ impl Work {
             }
         }
         for (product, files) in blob_files {
-            w.blobs.extend(crate::fetch::blob::plan_blob_jobs(product, files, files::V1_PART, BLOB_GAP));
+            w.blobs.extend(crate::fetch::blob::plan_blob_jobs(product, files, set.v1_part(), BLOB_GAP));
         }
         // Local copies first: they finish fast and are read before any rename could replace
         // the file they come from (a stale copy fails its MD5 and is fetched instead).
@@ -1022,14 +1112,26 @@ impl crate::fetch::Urls for Links<'_> {
     }
 }
 
-/// Flush every dirty page of the filesystem holding `dir` (syncfs).
+/// Flush every dirty page of the filesystem holding `dir` (syncfs; `sync` where there is no
+/// syncfs, e.g. macOS).
 fn sync_filesystem(dir: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
     use std::os::unix::io::AsRawFd;
     let d = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
     // SAFETY: plain syscall on a valid descriptor.
-    // unsafe: `libc::syncfs` on a valid descriptor.
+    #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
     let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
+    #[cfg(not(target_os = "linux"))]
+    let rc = {
+        drop(d);
+        // SAFETY: plain syscall without arguments.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::sync()
+        };
+        0
+    };
     if rc != 0 {
         return Err(Error::io("sync", dir, std::io::Error::last_os_error()));
     }

@@ -33,6 +33,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
+#[cfg(target_os = "linux")]
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -788,9 +789,11 @@ impl<'a> Lane<'a> {
 }
 
 /// Open for reading, with the kernel told to read ahead aggressively over `off..off+len`.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
 fn open_seq(p: &Path, off: u64, len: u64) -> std::io::Result<File> {
     let file = File::open(p)?;
-    // SAFETY: advisory call on a valid descriptor.
+    // SAFETY: advisory call on a valid descriptor. (Linux only: macOS has no posix_fadvise.)
+    #[cfg(target_os = "linux")]
     unsafe {
         libc::posix_fadvise(file.as_raw_fd(), off as libc::off_t, len as libc::off_t, libc::POSIX_FADV_SEQUENTIAL);
     }

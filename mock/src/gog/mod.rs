@@ -31,6 +31,11 @@ pub struct MockConfig {
     pub bench_v2_files: usize,
     /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
     pub bench_v1_size: Option<u64>,
+    /// How many pages of `fixtures/library/` `account/getFilteredProducts` serves: 0 (an
+    /// empty library), 1, 2 or 3 (default 3).
+    pub library_pages: usize,
+    /// This library page (1-based) answers 200 with a body that is not the page's JSON.
+    pub library_malformed_page: Option<usize>,
 }
 
 impl Default for MockConfig {
@@ -43,6 +48,8 @@ impl Default for MockConfig {
             bench_v2_size: None,
             bench_v2_files: 4,
             bench_v1_size: None,
+            library_pages: 3,
+            library_malformed_page: None,
         }
     }
 }
@@ -280,6 +287,9 @@ impl GogMock {
     pub const LOGIN_CODE: &'static str = "fixture-login-code";
     /// `user_id` of the fixture user.
     pub const USER_ID: &'static str = "48620000000000001";
+    /// A refresh token every mock accepts once (the one in `fixtures/tokens/`, standing in for
+    /// a token another GOG client already holds).
+    pub const IMPORT_REFRESH_TOKEN: &'static str = "fixture-imported-refresh-token";
 
     /// Generate the fixtures and start serving on a free 127.0.0.1 port. Generated content is
     /// cached per process and size configuration (`chunk_size`, `v1_blob_size`, bench sizes),
@@ -302,6 +312,7 @@ impl GogMock {
             auth: Mutex::new(AuthState::default()),
             hostile: Mutex::new(None),
         });
+        state.auth.lock().unwrap().refresh.insert(GogMock::IMPORT_REFRESH_TOKEN.to_string(), ());
         let st = state.clone();
         let server = Server::start_on(port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
         let _ = state.base.set(server.url());

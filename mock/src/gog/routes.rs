@@ -144,6 +144,7 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
             }
             Response::json(200, &json!({"owned": owned}))
         }
+        ["account", "getFilteredProducts"] => library(st, req),
         ["products", id, "os", os, "builds"] => builds(st, req, id, os),
         ["products", id, "secure_link"] => secure_link(st, req, id),
         ["products", _, "patches"] => err(404, "not_found", "no patch available"),
@@ -549,4 +550,57 @@ fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response
     let mut r = range_response(req, z.clone(), 0..z.len(), true).header("Content-Type", "application/octet-stream");
     r.conn_rate = f.per_conn_rate;
     post_fault(req, &mut f.chunk, r)
+}
+
+/// The library pages of `fixtures/library/`, as files so a reader sees what GOG sends.
+const LIBRARY_PAGES: [&str; 3] = [
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/library/page-1.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/library/page-2.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/library/page-3.json")),
+];
+
+/// `account/getFilteredProducts?mediaType=1&page=N[&search=TEXT]` (bearer): the first
+/// `library_pages` fixture pages, `totalPages`/`totalProducts` rewritten to match; `search`
+/// filters titles case-insensitively (GOG does it server-side).
+fn library(st: &State, req: &Request) -> Response {
+    if !bearer_ok(st, req) {
+        return unauthorized();
+    }
+    if req.query_param("mediaType") != Some("1") {
+        return err(400, "invalid_request", "mediaType=1 expected");
+    }
+    let page: usize = match req.query_param("page").unwrap_or("1").parse() {
+        Ok(p) if p >= 1 => p,
+        _ => return err(400, "invalid_request", "bad page"),
+    };
+    if st.cfg.library_malformed_page == Some(page) {
+        return Response::bytes(200, "{\"page\":2,\"totalPages\":3,\"products\":[{\"id\":")
+            .header("Content-Type", "application/json");
+    }
+    let n = st.cfg.library_pages.min(LIBRARY_PAGES.len());
+    let search = req.query_param("search").map(str::to_lowercase).filter(|s| !s.is_empty());
+    let pages: Vec<Value> = LIBRARY_PAGES[..n]
+        .iter()
+        .map(|p| serde_json::from_str::<Value>(p).expect("fixtures/library page is JSON"))
+        .collect();
+    let mut products: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p["products"].as_array().cloned().unwrap_or_default())
+        .filter(|p| {
+            search.as_ref().is_none_or(|s| p["title"].as_str().unwrap_or("").to_lowercase().contains(s.as_str()))
+        })
+        .collect();
+    // Searching re-pages the matches, as GOG does.
+    let per_page = 3;
+    let total = products.len();
+    let total_pages = total.div_ceil(per_page);
+    let start = (page - 1).saturating_mul(per_page).min(total);
+    let end = (start + per_page).min(total);
+    let items: Vec<Value> = products.drain(start..end).collect();
+    let mut body = pages.first().cloned().unwrap_or_else(|| json!({"productsPerPage": per_page}));
+    body["page"] = json!(page);
+    body["totalPages"] = json!(total_pages);
+    body["totalProducts"] = json!(total);
+    body["products"] = json!(items);
+    Response::json(200, &body)
 }
