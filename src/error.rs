@@ -103,6 +103,16 @@ pub enum Error {
     NotFound(String),
     /// The run was cancelled (Ctrl-C); state is kept for resume.
     Interrupted,
+    /// A VCDIFF (xdelta3) patch could not be applied: malformed, unsupported, or its checksum or
+    /// result does not match.
+    BadDelta {
+        /// The patch or file it was meant for.
+        what: String,
+        /// Byte offset in the delta where decoding stopped.
+        offset: u64,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -189,6 +199,9 @@ impl fmt::Display for Error {
             }
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::Interrupted => write!(f, "interrupted; run the same command again to resume"),
+            Error::BadDelta { what, offset, reason } => {
+                write!(f, "bad patch delta {what} at byte {offset}: {reason}")
+            }
         }
     }
 }
