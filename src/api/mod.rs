@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod builds;
 pub mod owned;
+pub mod patches;
 pub mod secure_link;
 #[cfg(test)]
 pub(crate) mod test_server;

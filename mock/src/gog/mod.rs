@@ -3,9 +3,11 @@
 //! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
 
 pub mod fixtures;
+pub mod patches;
 mod routes;
 
 pub use fixtures::{lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures};
+pub use patches::PatchMode;
 
 use crate::server::{Server, Stats};
 use std::collections::HashMap;
@@ -122,6 +124,8 @@ pub struct GogFaults {
     pub withhold_sfc: bool,
     /// Pace each connection serving chunks or `main.bin` at this many bytes/s.
     pub per_conn_rate: Option<u64>,
+    /// What the `patches` endpoint offers (default: no patch; see [`PatchMode`]).
+    pub patches: PatchMode,
 }
 
 impl GogFaults {
@@ -196,6 +200,8 @@ pub(crate) struct State {
     pub base: OnceLock<String>,
     pub faults: Mutex<GogFaults>,
     pub auth: Mutex<AuthState>,
+    /// Patch content per mode, made at the first request that needs it.
+    pub patches: Mutex<HashMap<PatchMode, Arc<patches::Patches>>>,
 }
 
 impl State {
@@ -206,6 +212,12 @@ impl State {
 
     pub fn base(&self) -> &str {
         self.base.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// The patch content of `mode`.
+    pub fn patches(&self, mode: PatchMode) -> Arc<patches::Patches> {
+        let mut m = self.patches.lock().unwrap();
+        m.entry(mode).or_insert_with(|| Arc::new(patches::build(&self.built, self.cfg.chunk_size, mode))).clone()
     }
 }
 
@@ -247,6 +259,7 @@ impl GogMock {
             base: OnceLock::new(),
             faults: Mutex::new(GogFaults::default()),
             auth: Mutex::new(AuthState::default()),
+            patches: Mutex::new(HashMap::new()),
         });
         let st = state.clone();
         let server = Server::start_on(port, Arc::new(move |req: &crate::server::Request| routes::handle(&st, req)));
