@@ -17,6 +17,7 @@
 //! ```
 
 pub mod files;
+pub mod patch;
 pub mod plan;
 pub mod state;
 pub mod verify;
@@ -93,6 +94,8 @@ pub struct DownloadSummary {
     pub skipped_files: usize,
     /// Files removed because the new build no longer has them.
     pub removed_files: usize,
+    /// Files updated by applying an xdelta3 patch to the old file.
+    pub patched_files: usize,
     /// Bytes fetched from the network.
     pub downloaded_bytes: u64,
     /// Bytes of the finished install.
@@ -136,6 +139,10 @@ pub struct DryRun {
     pub files_present: usize,
     /// Files of the previous build to remove.
     pub files_to_remove: usize,
+    /// Files an update rebuilds by patch (old file + xdelta3 delta) instead of by chunks.
+    pub patch_files: usize,
+    /// Bytes of deltas to fetch for them (part of `download_bytes`).
+    pub patch_bytes: u64,
     /// Notices (skipped DLC, redistributables).
     pub notices: Vec<String>,
 }
@@ -220,6 +227,7 @@ impl Downloader {
         let started = Instant::now();
         let prep = self.prepare(product_id, sel)?;
         let state = StateDir::open(dir)?;
+        let installed = state.info()?;
         for (name, body) in &prep.manifests {
             state.save_manifest(name, body)?;
         }
@@ -243,15 +251,28 @@ impl Downloader {
             None => {
                 let p = state.plan()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
+                    patch::clear_from(&state);
+                    if let Some(from) = patch::update_from(state.root(), installed.as_ref()) {
+                        patch::record_from(&state, &from)?;
+                    }
                     state.save_prev_plan(p)?;
                 }
                 p
             }
         };
+        let update = match (&old_plan, prep.info.generation) {
+            (Some(_), 2) => patch::update_from(state.root(), installed.as_ref()).map(|from| patch::Update {
+                product_id: product_id.to_string(),
+                from,
+                to: prep.info.build_id.clone(),
+            }),
+            _ => None,
+        };
         let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
-        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links)?;
-        summary.notices = prep.notices;
+        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links, update.as_ref())?;
+        patch::clear_from(&state);
+        summary.notices.splice(0..0, prep.notices);
         log::info!("install finished in {:?}", started.elapsed());
         Ok(summary)
     }
@@ -271,12 +292,40 @@ impl Downloader {
         let local = local_chunks(dir, &plans, &journal);
         let mut r = DryRun { final_bytes: plan.install_size(), notices: prep.notices.clone(), ..DryRun::default() };
         let mut seen = std::collections::HashSet::new();
+        let mut present = Vec::with_capacity(plan.files.len());
         for f in &plan.files {
-            if journal.file_ok(dir, &f.path, &f.content_id()) || check_existing(dir, f)?.is_some() {
+            present.push(journal.file_ok(dir, &f.path, &f.content_id()) || check_existing(dir, f)?.is_some());
+        }
+        // An update: the files a patch would rebuild (as `download` decides it).
+        let root = dir.join(state::STATE_DIR);
+        let installed: Option<InstallInfo> =
+            std::fs::read(root.join("install.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let prev: Option<Plan> =
+            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let before = prev.as_ref().or(old_plan.as_ref()).filter(|p| *p != plan);
+        let patches = match (before, prep.info.generation, patch::update_from(&root, installed.as_ref())) {
+            (Some(old), 2, Some(from)) => {
+                let up = patch::Update { product_id: product_id.to_string(), from, to: prep.info.build_id.clone() };
+                let todo: Vec<usize> = (0..plan.files.len()).filter(|&i| !present[i]).collect();
+                patch::plan_patches(&self.client, dir, (plan, old), &up, &journal, &todo, &mut r.notices)
+            }
+            _ => Vec::new(),
+        };
+        let by_patch: std::collections::HashSet<usize> = patches.iter().map(|p| p.file).collect();
+        r.patch_files = patches.len();
+        r.patch_bytes = patches.iter().map(|p| p.patch.download_size()).sum();
+        r.download_bytes += r.patch_bytes;
+        for (i, f) in plan.files.iter().enumerate() {
+            if present[i] {
                 r.files_present += 1;
                 continue;
             }
             r.files_to_fetch += 1;
+            if by_patch.contains(&i) {
+                r.write_bytes += f.size;
+                r.temp_bytes += f.size;
+                continue;
+            }
             r.write_bytes += f.size;
             let tmp = dir.join(state::STATE_DIR).join("tmp").join(crate::verify::md5_hex(f.path.as_bytes()));
             let have_tmp = std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
@@ -333,7 +382,7 @@ impl Downloader {
         let plan = state.plan()?.ok_or_else(|| Error::NotFound(format!("{}/plan.json", state::STATE_DIR)))?;
         let (v2, v1) = self.link_caches(&info.os, info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (info.generation == 1).then_some(&v1) };
-        self.run_plan(state, &plan, None, &info, &links)
+        self.run_plan(state, &plan, None, &info, &links, None)
     }
 
     /// Choose the build, fetch its manifests and build the plan (network only; no disk).
@@ -541,6 +590,7 @@ impl Downloader {
         old_plan: Option<&Plan>,
         info: &InstallInfo,
         links: &Links<'_>,
+        update: Option<&patch::Update>,
     ) -> Result<DownloadSummary> {
         let started = Instant::now();
         let dir = state.install_dir();
@@ -578,10 +628,27 @@ impl Downloader {
                 todo.push(i);
             }
         }
+        // Updates: files a patch can rebuild from their old version leave the chunk work.
+        let mut notices = Vec::new();
+        let patches = match (update, old_plan) {
+            (Some(up), Some(old)) => {
+                patch::plan_patches(&self.client, dir, (plan, old), up, &journal_state, &todo, &mut notices)
+            }
+            _ => Vec::new(),
+        };
+        for n in &notices {
+            progress.emit(Event::Notice { message: n.clone() });
+        }
+        let by_patch: std::collections::HashSet<usize> = patches.iter().map(|p| p.file).collect();
+        let patch_sources: std::collections::HashSet<&Path> = patches.iter().map(|p| p.source.as_path()).collect();
+        todo.retain(|i| !by_patch.contains(i));
+        let delta_bytes: u64 = patches.iter().map(|p| p.patch.download_size()).sum();
         let sfcs = worthwhile_sfcs(plan, &todo, &journal_state);
         let mut plans = vec![plan];
         plans.extend(old_plan);
-        let local = local_chunks(dir, &plans, &journal_state);
+        let mut local = local_chunks(dir, &plans, &journal_state);
+        // A patched file is replaced in place: its old chunks are not a reliable source.
+        local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
         work.balance_tail(self.opts.engine.workers);
         let reused: u64 = work.chunks.iter().filter(|j| j.local.is_some()).map(|j| j.compressed_size).sum();
@@ -594,6 +661,7 @@ impl Downloader {
             }
         }
         let download = work.bytes()
+            + delta_bytes
             + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
         progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
         progress.emit(Event::Start {
@@ -603,12 +671,27 @@ impl Downloader {
             files: plan.files.len() as u64,
         });
         log::info!("{} chunk requests, {} main.bin range requests", work.chunks.len(), work.blobs.len());
+        let failed_patches = std::sync::atomic::AtomicUsize::new(0);
         let result = std::thread::scope(|s| {
             let j = s.spawn(|| journal.run(jrx));
             let set = &set;
             s.spawn(move || set.run_hasher(hrx));
             let r = (|| {
                 let mut work = work;
+                let mut todo = todo;
+                if !patches.is_empty() {
+                    let failed = patch::apply_patches(&self.client, &engine, state, plan, &patches, &progress, &jtx)?;
+                    failed_patches.store(failed.len(), std::sync::atomic::Ordering::Relaxed);
+                    if !failed.is_empty() {
+                        // Patches that did not work out: those files are updated by chunks.
+                        let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &LocalChunks::new());
+                        progress.set_totals(progress.done() + work.bytes() + extra.bytes(), progress.done());
+                        work.chunks.extend(extra.chunks);
+                        work.settle.extend(extra.settle);
+                        work.blobs.extend(extra.blobs);
+                        todo.extend(failed);
+                    }
+                }
                 if !sfcs.is_empty() {
                     self.fetch_sfcs(&engine, state, plan, &sfcs, links, set)?;
                     set.sync_hasher()?;
@@ -639,7 +722,10 @@ impl Downloader {
             r.and(jr)
         });
         result?;
-        self.finish_install(state, plan, old_plan, info, &progress, (started, skipped))
+        let mut summary = self.finish_install(state, plan, old_plan, info, &progress, (started, skipped))?;
+        summary.patched_files = patches.len() - failed_patches.load(std::sync::atomic::Ordering::Relaxed);
+        summary.notices = notices;
+        Ok(summary)
     }
 
     /// Directories, links, removal of files the new build dropped, and the final records.
@@ -725,6 +811,7 @@ impl Downloader {
             files: plan.files.len(),
             skipped_files: skipped,
             removed_files: removed,
+            patched_files: 0,
             downloaded_bytes: progress.downloaded(),
             install_bytes: plan.install_size(),
             notices: Vec::new(),
