@@ -227,7 +227,8 @@ impl Downloader {
         let started = Instant::now();
         let prep = self.prepare(product_id, sel)?;
         let state = StateDir::open(dir)?;
-        let installed = state.info()?;
+        // A state file that does not parse only means no patch (the update goes by chunks).
+        let installed = state.info().ok().flatten();
         for (name, body) in &prep.manifests {
             state.save_manifest(name, body)?;
         }
@@ -650,6 +651,11 @@ impl Downloader {
         // A patched file is replaced in place: its old chunks are not a reliable source.
         local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
+        // Each patch needs its delta and the patched copy beside the old file.
+        work.need_space += patches
+            .iter()
+            .map(|p| p.patch.delta_size() + plan.files.get(p.file).map_or(0, |f| f.size))
+            .sum::<u64>();
         work.balance_tail(self.opts.engine.workers);
         let reused: u64 = work.chunks.iter().filter(|j| j.local.is_some()).map(|j| j.compressed_size).sum();
         if reused > 0 {
