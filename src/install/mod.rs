@@ -652,10 +652,8 @@ impl Downloader {
         local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
         // Each patch needs its delta and the patched copy beside the old file.
-        work.need_space += patches
-            .iter()
-            .map(|p| p.patch.delta_size() + plan.files.get(p.file).map_or(0, |f| f.size))
-            .sum::<u64>();
+        work.need_space +=
+            patches.iter().map(|p| p.patch.delta_size() + plan.files.get(p.file).map_or(0, |f| f.size)).sum::<u64>();
         work.balance_tail(self.opts.engine.workers);
         let reused: u64 = work.chunks.iter().filter(|j| j.local.is_some()).map(|j| j.compressed_size).sum();
         if reused > 0 {

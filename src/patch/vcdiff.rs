@@ -553,6 +553,19 @@ mod tests {
             let _ = decode(&m, &s, want.len() as u64, &mut Vec::new());
             let _ = decode(&m, &s, rnd() % 64, &mut Vec::new());
         }
+        // The same on a real multi-window xdelta3 delta (every instruction kind it emits).
+        let (d, s, n) = (fixture("multi.vcdiff"), fixture("multi.old"), fixture("multi.new").len() as u64);
+        for _ in 0..3_000 {
+            let mut m = d.clone();
+            for _ in 0..1 + rnd() % 3 {
+                let i = (rnd() % m.len() as u64) as usize;
+                m[i] = rnd() as u8;
+            }
+            if rnd() % 4 == 0 {
+                m.truncate((rnd() % m.len() as u64) as usize);
+            }
+            let _ = decode(&m, &s, n, &mut Vec::new());
+        }
     }
 
     fn fixture(name: &str) -> Vec<u8> {
