@@ -684,7 +684,15 @@ impl Downloader {
                 let mut work = work;
                 let mut todo = todo;
                 if !patches.is_empty() {
-                    let failed = patch::apply_patches(&self.client, &engine, state, plan, &patches, &progress, &jtx)?;
+                    let failed = patch::apply_patches(
+                        &self.client,
+                        &engine,
+                        state,
+                        (plan, &patches),
+                        &progress,
+                        &jtx,
+                        &self.opts.cancel,
+                    )?;
                     failed_patches.store(failed.len(), std::sync::atomic::Ordering::Relaxed);
                     if !failed.is_empty() {
                         // Patches that did not work out: those files are updated by chunks.

@@ -33,7 +33,8 @@ use crate::sink::MappedFile;
 /// File in the state directory naming the build an unfinished update started from.
 pub const FROM_FILE: &str = "patch-from";
 
-/// Largest delta held in memory while it is applied; bigger ones are updated by chunks.
+/// Largest delta used (it is mapped, not read into memory; this bounds its temporary space);
+/// files with bigger ones are updated by chunks.
 pub const MAX_DELTA: u64 = 256 << 20;
 
 /// The builds of an update, for asking GOG for a patch.
@@ -175,10 +176,10 @@ pub fn apply_patches(
     client: &Arc<Client>,
     engine: &Engine,
     st: &StateDir,
-    plan: &Plan,
-    list: &[Planned],
+    (plan, list): (&Plan, &[Planned]),
     progress: &Progress,
     jtx: &Sender<Record>,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Vec<usize>> {
     let dir = st.install_dir();
     let tmp = st.root().join("tmp");
@@ -226,39 +227,61 @@ pub fn apply_patches(
             return Ok(all);
         }
     }
-    let mut failed = Vec::new();
-    for p in list {
-        let Some(f) = plan.files.get(p.file) else { continue };
-        let (delta_path, out) = (name(p, "delta"), name(p, "patched"));
-        let r = apply_one(p, f, &delta_path, &out, dir);
-        let _ = std::fs::remove_file(&delta_path);
-        match r {
-            Ok(stamp) => {
-                let _ = jtx.send(Record { data: None, line: JournalState::file_line(&f.path, &stamp) });
-                progress.emit(Event::File {
-                    path: f.path.clone(),
-                    size: f.size,
-                    md5: f.md5.clone(),
-                    status: FileStatus::Done,
-                });
-            }
-            Err(Error::Interrupted) => return Err(Error::Interrupted),
-            Err(e) => {
-                let _ = std::fs::remove_file(&out);
-                progress.emit(Event::Notice {
-                    message: format!("patch for {} not applied ({e}); fetching its chunks", f.path),
-                });
-                failed.push(p.file);
-            }
+    // Apply on a few threads (each holds at most one target window, 64 MiB, in memory); each
+    // file is journaled as soon as it is in place.
+    let failed = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(list.len());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let Some(p) = list.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) else { break };
+                let Some(f) = plan.files.get(p.file) else { continue };
+                let (delta_path, out) = (name(p, "delta"), name(p, "patched"));
+                let r = apply_one(p, f, &delta_path, &out, dir);
+                let _ = std::fs::remove_file(&delta_path);
+                match r {
+                    Ok(stamp) => {
+                        let _ = jtx.send(Record { data: None, line: JournalState::file_line(&f.path, &stamp) });
+                        progress.emit(Event::File {
+                            path: f.path.clone(),
+                            size: f.size,
+                            md5: f.md5.clone(),
+                            status: FileStatus::Done,
+                        });
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&out);
+                        progress.emit(Event::Notice {
+                            message: format!("patch for {} not applied ({e}); fetching its chunks", f.path),
+                        });
+                        if let Ok(mut v) = failed.lock() {
+                            v.push(p.file);
+                        }
+                    }
+                }
+            });
         }
+    });
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::Interrupted);
     }
+    let mut failed = failed.into_inner().unwrap_or_default();
+    failed.sort_unstable();
     Ok(failed)
 }
 
 /// Apply one downloaded delta into `out`, check it, and rename it into place.
 fn apply_one(p: &Planned, f: &super::plan::PlanFile, delta_path: &Path, out: &Path, dir: &Path) -> Result<Stamp> {
     use std::os::unix::fs::PermissionsExt;
-    let delta = std::fs::read(delta_path).map_err(|e| Error::io("read", delta_path, e))?;
+    let df = std::fs::File::open(delta_path).map_err(|e| Error::io("open", delta_path, e))?;
+    // SAFETY: read-only mapping of our own temporary file, written completely and no longer
+    // written by anyone (the chunk fetch is over); it is removed only after this returns.
+    #[allow(unsafe_code)]
+    let delta = unsafe { memmap2::Mmap::map(&df) }.map_err(|e| Error::io("map", delta_path, e))?;
     if let Some(want) = &p.patch.md5 {
         let got = crate::verify::md5_hex(&delta);
         if &got != want {
