@@ -166,6 +166,25 @@ fn corrupt_delta_falls_back_to_chunks_and_loses_nothing() {
 }
 
 #[test]
+fn missing_delta_chunks_fall_back_to_chunks() {
+    let e = Env::new();
+    let d = Scratch::new("patch-withheld");
+    let dir = install_old(&e, &d);
+    let (_, changed_chunks) = changed(&e);
+    e.mock.faults(|f| f.patches = PatchMode::WithheldDeltas);
+    e.mock.stats().reset();
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap()]);
+    assert_code(&o, 0);
+    assert!(stderr(&o).contains("patch deltas unavailable"), "{}", stderr(&o));
+    assert_eq!(tree(&dir), files(&e, NEW));
+    let (store, patch_store) = fetched(&e.mock);
+    assert!(!patch_store.is_empty(), "the deltas were asked for");
+    let store: HashSet<String> = store.into_iter().collect();
+    assert!(changed_chunks.iter().all(|c| store.contains(c)), "fallback did not fetch the changed chunks");
+    assert_verifies(&e, &dir);
+}
+
+#[test]
 fn patch_whose_source_is_not_the_installed_file_is_not_used() {
     let e = Env::new();
     let d = Scratch::new("patch-mismatch");

@@ -32,6 +32,8 @@ pub enum PatchMode {
     CorruptDelta,
     /// As `Offer`, but every `md5_source` names a file the client does not have.
     SourceMismatch,
+    /// As `Offer`, but the patch store answers 404 for every delta chunk.
+    WithheldDeltas,
 }
 
 /// Build pairs that have a patch.

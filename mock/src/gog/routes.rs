@@ -481,6 +481,9 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             }
             let mode = f.patches;
             drop(f);
+            if mode == super::PatchMode::WithheldDeltas {
+                return not_found();
+            }
             let set = st.patches(mode);
             let Some(z) = set.chunks.get(&(pid, h.to_string())) else {
                 return not_found();
