@@ -229,6 +229,7 @@ impl Downloader {
         let state = StateDir::open(dir)?;
         // A state file that does not parse only means no patch (the update goes by chunks).
         let installed = state.info().ok().flatten();
+        let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
         for (name, body) in &prep.manifests {
             state.save_manifest(name, body)?;
         }
@@ -253,7 +254,7 @@ impl Downloader {
                 let p = state.plan()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
                     patch::clear_from(&state);
-                    if let Some(from) = patch::update_from(state.root(), installed.as_ref()) {
+                    if let Some(from) = patch::update_from(state.root(), installed) {
                         patch::record_from(&state, &from)?;
                     }
                     state.save_prev_plan(p)?;
@@ -262,7 +263,7 @@ impl Downloader {
             }
         };
         let update = match (&old_plan, prep.info.generation) {
-            (Some(_), 2) => patch::update_from(state.root(), installed.as_ref()).map(|from| patch::Update {
+            (Some(_), 2) => patch::update_from(state.root(), installed).map(|from| patch::Update {
                 product_id: product_id.to_string(),
                 from,
                 to: prep.info.build_id.clone(),
@@ -301,10 +302,11 @@ impl Downloader {
         let root = dir.join(state::STATE_DIR);
         let installed: Option<InstallInfo> =
             std::fs::read(root.join("install.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
         let prev: Option<Plan> =
             std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let before = prev.as_ref().or(old_plan.as_ref()).filter(|p| *p != plan);
-        let patches = match (before, prep.info.generation, patch::update_from(&root, installed.as_ref())) {
+        let patches = match (before, prep.info.generation, patch::update_from(&root, installed)) {
             (Some(old), 2, Some(from)) => {
                 let up = patch::Update { product_id: product_id.to_string(), from, to: prep.info.build_id.clone() };
                 let todo: Vec<usize> = (0..plan.files.len()).filter(|&i| !present[i]).collect();
@@ -664,9 +666,9 @@ impl Downloader {
                 return Err(Error::DiskFull { path: dir.to_path_buf(), needed: work.need_space });
             }
         }
-        let download = work.bytes()
-            + delta_bytes
-            + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
+        let sfc_bytes =
+            sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
+        let download = work.bytes() + delta_bytes + sfc_bytes;
         progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
         progress.emit(Event::Start {
             what: format!("{} build {}", info.product_id, info.build_id),
@@ -697,7 +699,8 @@ impl Downloader {
                     if !failed.is_empty() {
                         // Patches that did not work out: those files are updated by chunks.
                         let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &LocalChunks::new());
-                        progress.set_totals(progress.done() + work.bytes() + extra.bytes(), progress.done());
+                        let rest = work.bytes() + extra.bytes() + sfc_bytes;
+                        progress.set_totals(progress.done() + rest, progress.done());
                         work.chunks.extend(extra.chunks);
                         work.settle.extend(extra.settle);
                         work.blobs.extend(extra.blobs);

@@ -59,16 +59,16 @@ pub struct Planned {
     pub patch: FilePatch,
 }
 
-/// The build an update of `state` starts from: the one recorded when it began, else the
-/// installed build (V2 only).
-pub fn update_from(root: &Path, installed: Option<&state::InstallInfo>) -> Option<String> {
+/// The build an update starts from: the one recorded in `root` when it began, else the
+/// `installed` (build id, generation), V2 only.
+pub fn update_from(root: &Path, installed: Option<(&str, u8)>) -> Option<String> {
     if let Ok(s) = std::fs::read_to_string(root.join(FROM_FILE)) {
         let s = s.trim();
         if !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Some(s.to_string());
         }
     }
-    installed.filter(|i| i.generation == 2).map(|i| i.build_id.clone())
+    installed.filter(|i| i.1 == 2).map(|i| i.0.to_string())
 }
 
 /// Record the build an update starts from (kept until the update completes).
@@ -307,4 +307,26 @@ fn apply_one(p: &Planned, f: &super::plan::PlanFile, delta_path: &Path, out: &Pa
     let target = state::ensure_parents(dir, &f.path)?;
     std::fs::rename(out, &target).map_err(|e| Error::io("rename", &target, e))?;
     Stamp::of(&target, &f.content_id()).ok_or_else(|| Error::NotFound(format!("{} after patching", f.path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_start_comes_from_the_record_else_the_installed_v2_build() {
+        let d = std::env::temp_dir().join(format!("galaxy-dl-patch-from-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert_eq!(update_from(&d, Some(("11", 2))).as_deref(), Some("11"));
+        assert_eq!(update_from(&d, Some(("3003", 1))), None, "V1 installs have no patches");
+        assert_eq!(update_from(&d, None), None);
+        std::fs::write(d.join(FROM_FILE), "42\n").unwrap();
+        assert_eq!(update_from(&d, Some(("11", 2))).as_deref(), Some("42"));
+        // A record that is not a build id is ignored, never put into a URL.
+        for bad in ["../../x", "1&root=/x", "", &"9".repeat(41)] {
+            std::fs::write(d.join(FROM_FILE), bad).unwrap();
+            assert_eq!(update_from(&d, Some(("11", 2))).as_deref(), Some("11"), "{bad:?}");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
