@@ -60,6 +60,15 @@ fn changed(e: &Env) -> (Vec<String>, HashSet<String>) {
     (paths, chunks)
 }
 
+/// compressedMd5s of every chunk of the new build's selection that the old one lacks: all a
+/// chunk update may fetch (unchanged chunks are copied from the old files).
+fn new_chunks(e: &Env) -> HashSet<String> {
+    let fx = e.mock.fixtures();
+    let sel = |id: &str| fx.build(base(), id).unwrap().select_files("en-US", "64", &[base(), OWNED_DLC]);
+    let old: HashSet<String> = sel(OLD).into_iter().flat_map(|x| x.chunk_compressed_md5s.clone()).collect();
+    sel(NEW).into_iter().flat_map(|x| x.chunk_compressed_md5s.clone()).filter(|c| !old.contains(c)).collect()
+}
+
 /// Object names fetched from (the product store, the patch store) since the last reset.
 fn fetched(mock: &GogMock) -> (Vec<String>, Vec<String>) {
     let mut store = Vec::new();
@@ -161,6 +170,8 @@ fn corrupt_delta_falls_back_to_chunks_and_loses_nothing() {
     assert!(!patch_store.is_empty(), "the deltas were fetched");
     let store: HashSet<String> = store.into_iter().collect();
     assert!(changed_chunks.iter().all(|c| store.contains(c)), "fallback did not fetch the changed chunks");
+    let allowed = new_chunks(&e);
+    assert!(store.iter().all(|c| allowed.contains(c)), "the fallback fetched unchanged chunks: {store:?}");
     assert!(!stdout(&o).contains("updated by patch"), "{}", stdout(&o));
     assert_verifies(&e, &dir);
 }

@@ -318,6 +318,7 @@ impl Downloader {
         r.patch_files = patches.len();
         r.patch_bytes = patches.iter().map(|p| p.patch.download_size()).sum();
         r.download_bytes += r.patch_bytes;
+        r.temp_bytes += patches.iter().map(|p| p.patch.delta_size()).sum::<u64>();
         for (i, f) in plan.files.iter().enumerate() {
             if present[i] {
                 r.files_present += 1;
@@ -698,7 +699,10 @@ impl Downloader {
                     failed_patches.store(failed.len(), std::sync::atomic::Ordering::Relaxed);
                     if !failed.is_empty() {
                         // Patches that did not work out: those files are updated by chunks.
-                        let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &LocalChunks::new());
+                        // Their old files are still in place (as are the other unpatched ones):
+                        // unchanged chunks are copied from them again.
+                        let fresh = local_chunks(dir, &plans, &journal_state);
+                        let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &fresh);
                         let rest = work.bytes() + extra.bytes() + sfc_bytes;
                         progress.set_totals(progress.done() + rest, progress.done());
                         work.chunks.extend(extra.chunks);
