@@ -106,9 +106,10 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
             if d.patch_files > 0 {
                 let by_chunks = d.files_to_fetch.saturating_sub(d.patch_files);
                 println!(
-                    "  update            {} files by patch, {} of deltas; {by_chunks} files by chunks, {}",
-                    d.patch_files,
+                    "  update            {} by patch, {} of deltas; {} by chunks, {}",
+                    files(d.patch_files),
                     human_bytes(d.patch_bytes),
+                    files(by_chunks),
                     human_bytes(d.download_bytes.saturating_sub(d.patch_bytes))
                 );
             }
@@ -146,4 +147,9 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// "1 file", "3 files".
+fn files(n: usize) -> String {
+    format!("{n} file{}", if n == 1 { "" } else { "s" })
 }
