@@ -133,6 +133,16 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// A VCDIFF (xdelta3) patch could not be applied: malformed, unsupported, or its checksum or
+    /// result does not match.
+    BadDelta {
+        /// The patch or file it was meant for.
+        what: String,
+        /// Byte offset in the delta where decoding stopped.
+        offset: u64,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -238,6 +248,9 @@ impl fmt::Display for Error {
                 "refusing damaged or tampered install state {}: {reason} (run `download` again to rebuild it)",
                 path.display()
             ),
+            Error::BadDelta { what, offset, reason } => {
+                write!(f, "bad patch delta {what} at byte {offset}: {reason}")
+            }
         }
     }
 }

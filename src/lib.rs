@@ -75,6 +75,7 @@ pub mod install;
 pub mod journal;
 pub mod manifest;
 pub mod md5x;
+pub mod patch;
 pub mod progress;
 pub mod select;
 pub mod sink;

@@ -4,6 +4,7 @@
 //! - [`blob`]: [`BlobServer`], one buffer served with byte ranges and switchable faults;
 //! - [`data`]: deterministic data generators and hashing helpers;
 //! - [`gog`]: [`GogMock`], the GOG auth/content-system/CDN/embed mock with fixture products;
+//! - [`vcdiff`]: a small VCDIFF encoder for the patches the GOG mock serves;
 //! - [`client`]: a tiny raw-`TcpStream` HTTP client used by this crate's tests.
 
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@ pub mod client;
 pub mod data;
 pub mod gog;
 pub mod server;
+pub mod vcdiff;
 
 pub use blob::{BlobFaults, BlobServer};
 pub use gog::{GogFaults, GogMock, MockConfig, RouteFaults};

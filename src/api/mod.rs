@@ -11,6 +11,7 @@ pub mod builds;
 pub mod import;
 pub mod library;
 pub mod owned;
+pub mod patches;
 pub mod secure_link;
 #[cfg(test)]
 pub(crate) mod test_server;

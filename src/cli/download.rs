@@ -128,6 +128,16 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
                 d.files_to_fetch, d.files_present, d.files_to_remove
             );
             println!("  download          {}", human_bytes(d.download_bytes));
+            if d.patch_files > 0 {
+                let by_chunks = d.files_to_fetch.saturating_sub(d.patch_files);
+                println!(
+                    "  update            {} by patch, {} of deltas; {} by chunks, {}",
+                    files(d.patch_files),
+                    human_bytes(d.patch_bytes),
+                    files(by_chunks),
+                    human_bytes(d.download_bytes.saturating_sub(d.patch_bytes))
+                );
+            }
             println!("  reused from disk  {}", human_bytes(d.reused_bytes));
             println!("  write             {}", human_bytes(d.write_bytes));
             println!(
@@ -157,6 +167,14 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
             human_bytes(s.downloaded_bytes),
             human_bytes(s.install_bytes)
         );
+        if s.patched_files > 0 {
+            println!("  {} files updated by patch", s.patched_files);
+        }
     }
     Ok(())
+}
+
+/// "1 file", "3 files".
+fn files(n: usize) -> String {
+    format!("{n} file{}", if n == 1 { "" } else { "s" })
 }

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod files;
+pub mod patch;
 pub mod plan;
 pub mod state;
 pub mod verify;
@@ -99,6 +100,8 @@ pub struct DownloadSummary {
     pub skipped_files: usize,
     /// Files removed because the new build no longer has them.
     pub removed_files: usize,
+    /// Files updated by applying an xdelta3 patch to the old file.
+    pub patched_files: usize,
     /// Bytes fetched from the network.
     pub downloaded_bytes: u64,
     /// Bytes of the finished install.
@@ -142,6 +145,10 @@ pub struct DryRun {
     pub files_present: usize,
     /// Files of the previous build to remove.
     pub files_to_remove: usize,
+    /// Files an update rebuilds by patch (old file + xdelta3 delta) instead of by chunks.
+    pub patch_files: usize,
+    /// Bytes of deltas to fetch for them (part of `download_bytes`).
+    pub patch_bytes: u64,
     /// Notices (skipped DLC, redistributables).
     pub notices: Vec<String>,
 }
@@ -227,6 +234,9 @@ impl Downloader {
         let started = Instant::now();
         let prep = self.prepare(product_id, sel)?;
         let state = StateDir::open(dir)?;
+        // A state file that does not parse only means no patch (the update goes by chunks).
+        let installed = state.info().ok().flatten();
+        let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
         for (name, body) in &prep.manifests {
             state.save_manifest(name, body)?;
         }
@@ -252,15 +262,28 @@ impl Downloader {
             None => {
                 let p = state.plan_or_discard()?;
                 if let Some(p) = p.as_ref().filter(|p| **p != prep.plan) {
+                    patch::clear_from(&state);
+                    if let Some(from) = patch::update_from(state.root(), installed) {
+                        patch::record_from(&state, &from)?;
+                    }
                     state.save_prev_plan(p)?;
                 }
                 p
             }
         };
+        let update = match (&old_plan, prep.info.generation) {
+            (Some(_), 2) => patch::update_from(state.root(), installed).map(|from| patch::Update {
+                product_id: product_id.to_string(),
+                from,
+                to: prep.info.build_id.clone(),
+            }),
+            _ => None,
+        };
         let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
-        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links)?;
-        summary.notices = prep.notices;
+        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links, update.as_ref())?;
+        patch::clear_from(&state);
+        summary.notices.splice(0..0, prep.notices);
         log::info!("install finished in {:?}", started.elapsed());
         Ok(summary)
     }
@@ -272,8 +295,40 @@ impl Downloader {
     /// As [`Downloader::download`] (network and manifest errors).
     pub fn dry_run(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DryRun> {
         let prep = self.prepare(product_id, sel)?;
-        let mut r = dry_run_of(&prep.plan, Some(dir))?;
-        r.notices = prep.notices;
+        let plan = &prep.plan;
+        let mut notices = prep.notices.clone();
+        // An update: the files a patch would rebuild (as `download` decides it).
+        let journal = state::peek_journal(dir);
+        let old_plan = state::peek_plan(dir);
+        let root = dir.join(state::STATE_DIR);
+        let installed: Option<InstallInfo> =
+            std::fs::read(root.join("install.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
+        let prev: Option<Plan> =
+            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let before = prev.as_ref().or(old_plan.as_ref()).filter(|p| *p != plan);
+        let patches = match (before, prep.info.generation, patch::update_from(&root, installed)) {
+            (Some(old), 2, Some(from)) => {
+                let up = patch::Update { product_id: product_id.to_string(), from, to: prep.info.build_id.clone() };
+                let mut todo = Vec::new();
+                for (i, f) in plan.files.iter().enumerate() {
+                    if !(journal.file_ok(dir, &f.path, &f.content_id()) || check_existing(dir, f)?.is_some()) {
+                        todo.push(i);
+                    }
+                }
+                patch::plan_patches(&self.client, dir, (plan, old), &up, &journal, &todo, &mut notices)
+            }
+            _ => Vec::new(),
+        };
+        let by_patch: std::collections::HashSet<usize> = patches.iter().map(|p| p.file).collect();
+        let mut r = dry_run_of(plan, Some(dir), &by_patch)?;
+        r.patch_files = patches.len();
+        r.patch_bytes = patches.iter().map(|p| p.patch.download_size()).sum();
+        r.download_bytes += r.patch_bytes;
+        r.temp_bytes += patches.iter().map(|p| p.patch.delta_size()).sum::<u64>();
+        r.peak_bytes = r.current_bytes + r.temp_bytes;
+        r.fits = r.free_bytes.is_none_or(|f| f >= r.temp_bytes);
+        r.notices = notices;
         Ok(r)
     }
 
@@ -293,7 +348,7 @@ impl Downloader {
             return Ok(i);
         }
         let prep = self.prepare(product_id, sel)?;
-        let d = dry_run_of(&prep.plan, None)?;
+        let d = dry_run_of(&prep.plan, None, &Default::default())?;
         i.download_size = d.download_bytes;
         i.install_size = d.final_bytes;
         i.sizes_from = "plan".into();
@@ -337,7 +392,7 @@ impl Downloader {
         let plan = state.plan()?.ok_or_else(|| Error::NotFound(format!("{}/plan.json", state::STATE_DIR)))?;
         let (v2, v1) = self.link_caches(&info.os, info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (info.generation == 1).then_some(&v1) };
-        self.run_plan(state, &plan, None, &info, &links)
+        self.run_plan(state, &plan, None, &info, &links, None)
     }
 
     /// Choose the build, fetch its manifests and build the plan (network only; no disk).
@@ -553,6 +608,7 @@ impl Downloader {
         old_plan: Option<&Plan>,
         info: &InstallInfo,
         links: &Links<'_>,
+        update: Option<&patch::Update>,
     ) -> Result<DownloadSummary> {
         let started = Instant::now();
         let dir = state.install_dir();
@@ -591,11 +647,31 @@ impl Downloader {
                 todo.push(i);
             }
         }
+        // Updates: files a patch can rebuild from their old version leave the chunk work.
+        let mut notices = Vec::new();
+        let patches = match (update, old_plan) {
+            (Some(up), Some(old)) => {
+                patch::plan_patches(&self.client, dir, (plan, old), up, &journal_state, &todo, &mut notices)
+            }
+            _ => Vec::new(),
+        };
+        for n in &notices {
+            progress.emit(Event::Notice { message: n.clone() });
+        }
+        let by_patch: std::collections::HashSet<usize> = patches.iter().map(|p| p.file).collect();
+        let patch_sources: std::collections::HashSet<&Path> = patches.iter().map(|p| p.source.as_path()).collect();
+        todo.retain(|i| !by_patch.contains(i));
+        let delta_bytes: u64 = patches.iter().map(|p| p.patch.download_size()).sum();
         let sfcs = worthwhile_sfcs(plan, &todo, &journal_state);
         let mut plans = vec![plan];
         plans.extend(old_plan);
-        let local = local_chunks(dir, &plans, &journal_state);
+        let mut local = local_chunks(dir, &plans, &journal_state);
+        // A patched file is replaced in place: its old chunks are not a reliable source.
+        local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
+        // Each patch needs its delta and the patched copy beside the old file.
+        work.need_space +=
+            patches.iter().map(|p| p.patch.delta_size() + plan.files.get(p.file).map_or(0, |f| f.size)).sum::<u64>();
         work.balance_tail(self.opts.engine.workers);
         let reused: u64 = work.chunks.iter().filter(|j| j.local.is_some()).map(|j| j.compressed_size).sum();
         if reused > 0 {
@@ -616,8 +692,9 @@ impl Downloader {
             .filter(|j| j.targets.iter().all(|t| in_sfc.contains(&t.file)))
             .map(|j| j.compressed_size)
             .sum();
-        let download = work.bytes() - through_sfc
-            + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
+        let sfc_bytes =
+            sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
+        let download = work.bytes() - through_sfc + delta_bytes + sfc_bytes;
         // The resume line counts what is really reused: pieces of unfinished files and the
         // files already complete (wire bytes, like the download), which a user saw done.
         let mut pending = vec![false; plan.files.len()];
@@ -636,12 +713,39 @@ impl Downloader {
             files: plan.files.len() as u64,
         });
         log::info!("{} chunk requests, {} main.bin range requests", work.chunks.len(), work.blobs.len());
+        let failed_patches = std::sync::atomic::AtomicUsize::new(0);
         let result = std::thread::scope(|s| {
             let j = s.spawn(|| journal.run(jrx));
             let set = &set;
             s.spawn(move || set.run_hasher(hrx));
             let r = (|| {
                 let mut work = work;
+                let mut todo = todo;
+                if !patches.is_empty() {
+                    let failed = patch::apply_patches(
+                        &self.client,
+                        &engine,
+                        state,
+                        (plan, &patches),
+                        &progress,
+                        &jtx,
+                        &self.opts.cancel,
+                    )?;
+                    failed_patches.store(failed.len(), std::sync::atomic::Ordering::Relaxed);
+                    if !failed.is_empty() {
+                        // Patches that did not work out: those files are updated by chunks.
+                        // Their old files are still in place (as are the other unpatched ones):
+                        // unchanged chunks are copied from them again.
+                        let fresh = local_chunks(dir, &plans, &journal_state);
+                        let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &fresh);
+                        let rest = work.bytes() - through_sfc + extra.bytes() + sfc_bytes;
+                        progress.set_totals(progress.done() + rest, progress.done());
+                        work.chunks.extend(extra.chunks);
+                        work.settle.extend(extra.settle);
+                        work.blobs.extend(extra.blobs);
+                        todo.extend(failed);
+                    }
+                }
                 if !sfcs.is_empty() {
                     self.fetch_sfcs(&engine, state, plan, &sfcs, links, set)?;
                     set.sync_hasher()?;
@@ -672,7 +776,10 @@ impl Downloader {
             r.and(jr)
         });
         result?;
-        self.finish_install(state, plan, old_plan, info, &progress, (started, skipped))
+        let mut summary = self.finish_install(state, plan, old_plan, info, &progress, (started, skipped))?;
+        summary.patched_files = patches.len() - failed_patches.load(std::sync::atomic::Ordering::Relaxed);
+        summary.notices = notices;
+        Ok(summary)
     }
 
     /// Directories, links, removal of files the new build dropped, and the final records.
@@ -758,6 +865,7 @@ impl Downloader {
             files: plan.files.len(),
             skipped_files: skipped,
             removed_files: removed,
+            patched_files: 0,
             downloaded_bytes: progress.downloaded(),
             install_bytes: plan.install_size(),
             notices: Vec::new(),
@@ -801,7 +909,8 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
 /// read). Download bytes follow the run exactly: distinct chunks once, chunks on disk or in a
 /// kept temporary file not at all, and small-files containers (as [`worthwhile_sfcs`] picks
 /// them) instead of their members' chunks.
-fn dry_run_of(plan: &Plan, dir: Option<&Path>) -> Result<DryRun> {
+/// `by_patch`: files an update rebuilds from a patch (written, but none of their chunks fetched).
+fn dry_run_of(plan: &Plan, dir: Option<&Path>, by_patch: &std::collections::HashSet<usize>) -> Result<DryRun> {
     let journal = dir.map(state::peek_journal).unwrap_or_default();
     let old_plan = dir.and_then(state::peek_plan);
     let mut plans = vec![plan];
@@ -816,6 +925,10 @@ fn dry_run_of(plan: &Plan, dir: Option<&Path>) -> Result<DryRun> {
         };
         if present {
             r.files_present += 1;
+        } else if by_patch.contains(&i) {
+            r.files_to_fetch += 1;
+            r.write_bytes += f.size;
+            r.temp_bytes += f.size;
         } else {
             todo.push(i);
         }

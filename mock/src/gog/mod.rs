@@ -5,9 +5,11 @@
 mod files;
 pub mod fixtures;
 pub mod hostile;
+pub mod patches;
 mod routes;
 
 pub use fixtures::{lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures};
+pub use patches::PatchMode;
 
 use crate::server::{Server, Stats};
 use std::collections::HashMap;
@@ -180,6 +182,8 @@ pub struct GogFaults {
     pub withhold_sfc: bool,
     /// Pace each connection serving chunks or `main.bin` at this many bytes/s.
     pub per_conn_rate: Option<u64>,
+    /// What the `patches` endpoint offers (default: no patch; see [`PatchMode`]).
+    pub patches: PatchMode,
 }
 
 impl GogFaults {
@@ -256,6 +260,8 @@ pub(crate) struct State {
     pub auth: Mutex<AuthState>,
     /// Content of the hostile product, when a test set it ([`GogMock::serve_hostile`]).
     pub hostile: Mutex<Option<hostile::HostileContent>>,
+    /// Patch content per mode, made at the first request that needs it.
+    pub patches: Mutex<HashMap<PatchMode, Arc<patches::Patches>>>,
 }
 
 impl State {
@@ -266,6 +272,12 @@ impl State {
 
     pub fn base(&self) -> &str {
         self.base.get().map(String::as_str).unwrap_or("")
+    }
+
+    /// The patch content of `mode`.
+    pub fn patches(&self, mode: PatchMode) -> Arc<patches::Patches> {
+        let mut m = self.patches.lock().unwrap();
+        m.entry(mode).or_insert_with(|| Arc::new(patches::build(&self.built, self.cfg.chunk_size, mode))).clone()
     }
 }
 
@@ -311,6 +323,7 @@ impl GogMock {
             faults: Mutex::new(GogFaults::default()),
             auth: Mutex::new(AuthState::default()),
             hostile: Mutex::new(None),
+            patches: Mutex::new(HashMap::new()),
         });
         state.auth.lock().unwrap().refresh.insert(GogMock::IMPORT_REFRESH_TOKEN.to_string(), ());
         let st = state.clone();

@@ -147,7 +147,11 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
         ["account", "getFilteredProducts"] => library(st, req),
         ["products", id, "os", os, "builds"] => builds(st, req, id, os),
         ["products", id, "secure_link"] => secure_link(st, req, id),
-        ["products", _, "patches"] => err(404, "not_found", "no patch available"),
+        ["products", id, "patches"] => patches_endpoint(st, req, id),
+        ["content-system", "v2", "patches", "meta", aa, bb, h] => {
+            let mode = st.faults.lock().unwrap().patches;
+            meta(st, req, &st.patches(mode).meta, aa, bb, h)
+        }
         ["open_link"] => open_link(st, req),
         ["dependencies", "repository"] => Response::json(
             200,
@@ -163,7 +167,9 @@ pub(crate) fn handle(st: &Arc<State>, req: &Request) -> Response {
         }
         ["content-system", "v2", "dependencies", "store", aa, bb, h] => dep_chunk(st, req, aa, bb, h),
         ["content-system", "v1", "manifests", rest @ ..] => v1_manifest(st, req, &rest.join("/")),
-        ["content-system", "v2", "store", ..] | ["content-system", "v1", "depots", ..] => cdn_query_signed(st, req),
+        ["content-system", "v2", "store", ..]
+        | ["content-system", "v2", "patches", "store", ..]
+        | ["content-system", "v1", "depots", ..] => cdn_query_signed(st, req),
         _ => not_found(),
     }
 }
@@ -510,6 +516,31 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
                 r
             }
         }
+        ["content-system", "v2", "patches", "store", pid, aa, bb, h] => {
+            let Ok(pid) = pid.parse::<u64>() else {
+                return not_found();
+            };
+            if h.len() < 4 || &h[0..2] != *aa || &h[2..4] != *bb {
+                return not_found();
+            }
+            let mode = f.patches;
+            drop(f);
+            if mode == super::PatchMode::WithheldDeltas {
+                return not_found();
+            }
+            let set = st.patches(mode);
+            let Some(z) = set.chunks.get(&(pid, h.to_string())) else {
+                return not_found();
+            };
+            let mut f = st.faults.lock().unwrap();
+            if let Some(r) = pre_fault(req, &mut f.chunk) {
+                return r;
+            }
+            let mut r =
+                range_response(req, z.clone(), 0..z.len(), true).header("Content-Type", "application/octet-stream");
+            r.conn_rate = rate;
+            post_fault(req, &mut f.chunk, r)
+        }
         ["content-system", "v1", "depots", pid, os, ts, "main.bin"] => {
             let key = format!("{pid}/{os}/{ts}");
             let Some(blob) = st.v1().main_bins.get(&key) else {
@@ -534,6 +565,27 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
         }
         _ => not_found(),
     }
+}
+
+/// `GET /products/{id}/patches?_version=4&from_build_id=&to_build_id=`.
+fn patches_endpoint(st: &State, req: &Request, id: &str) -> Response {
+    let mode = st.faults.lock().unwrap().patches;
+    let (Ok(pid), Some(from), Some(to)) =
+        (id.parse::<u64>(), req.query_param("from_build_id"), req.query_param("to_build_id"))
+    else {
+        return err(400, "invalid_request", "from_build_id and to_build_id are required");
+    };
+    if mode == super::PatchMode::Off {
+        return err(404, "not_found", "no patch available");
+    }
+    let set = st.patches(mode);
+    let Some(root) = set.roots.get(&(pid, from.to_string(), to.to_string())) else {
+        return err(404, "not_found", "no patch available");
+    };
+    Response::json(
+        200,
+        &json!({"id": root, "from": from, "to": to, "link": super::patches::root_link(st.base(), root)}),
+    )
 }
 
 fn dep_chunk(st: &State, req: &Request, aa: &str, bb: &str, h: &str) -> Response {
