@@ -8,7 +8,10 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: galaxy-dl-mock [--port N] [--chunk-size BYTES] [--v1-size BYTES]
                       [--bench-v2 BYTES] [--bench-v1 BYTES] [--token-ttl SECS] [--link-ttl SECS]
+                      [--bench-game-v2 BYTES] [--bench-game-v1 BYTES]
                       [--blob BYTES] [--pace BYTES_PER_SEC] [--stats-file PATH]
+--bench-game-v2/-v1: the game-like products 1000000021 (V2, 298 files, ~40% incompressible,
+chunks up to --chunk-size) and 1000000022 (its V1 twin, 302 files in one main.bin).
 --pace sets SO_MAX_PACING_RATE on the listening socket: every accepted TCP connection is
 paced by the kernel at that rate (benchmarks' per-connection cap).
 --stats-file (GOG mode) rewrites PATH every 50 ms with one line:
@@ -55,6 +58,8 @@ fn main() {
             "--v1-size",
             "--bench-v2",
             "--bench-v1",
+            "--bench-game-v2",
+            "--bench-game-v1",
             "--token-ttl",
             "--link-ttl",
             "--blob",
@@ -72,6 +77,8 @@ fn main() {
             "--v1-size" => cfg.v1_blob_size = size(),
             "--bench-v2" => cfg.bench_v2_size = Some(size()),
             "--bench-v1" => cfg.bench_v1_size = Some(size()),
+            "--bench-game-v2" => cfg.game_v2_size = Some(size()),
+            "--bench-game-v1" => cfg.game_v1_size = Some(size()),
             "--token-ttl" => cfg.token_ttl_secs = size(),
             "--link-ttl" => cfg.link_ttl_secs = size(),
             "--blob" => blob = Some(size()),

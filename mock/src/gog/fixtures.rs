@@ -1151,6 +1151,7 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     let cs = cfg.chunk_size.max(1024);
     let v1_size = cfg.v1_blob_size;
     let bench_v1_size = cfg.bench_v1_size;
+    let game_v1_size = cfg.game_v1_size;
     let v1 = std::thread::spawn(move || {
         let bench = bench_v1_size.map(|size| {
             std::thread::spawn(move || {
@@ -1164,6 +1165,9 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
         );
         if let Some(h) = bench {
             add_v1(&mut out, h.join().unwrap());
+        }
+        if let Some(size) = game_v1_size {
+            super::game::add_v1(&mut out, size); // game-like V1 twin (game.rs)
         }
         out
     });
@@ -1258,10 +1262,19 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     if cfg.bench_v1_size.is_some() {
         products.push((BENCH_V1, "Bench V1".into()));
     }
+    // Game-like bench products (game.rs).
+    if let Some(size) = cfg.game_v2_size {
+        builds.push(super::game::add_v2(&mut content, cs, size));
+        products.push((super::game::GAME_V2, "Bench Game".into()));
+    }
+    if cfg.game_v1_size.is_some() {
+        content.listings.push(super::game::v1_listing());
+        products.push((super::game::GAME_V1, "Bench Game V1".into()));
+    }
     let fixtures = Fixtures {
         builds,
         dependencies: fixture_deps,
-        owned: vec![QUEST, DLC_OWNED, LEGACY, BENCH_V2, BENCH_V1],
+        owned: vec![QUEST, DLC_OWNED, LEGACY, BENCH_V2, BENCH_V1, super::game::GAME_V2, super::game::GAME_V1],
         products,
     };
     (fixtures, content, v1)

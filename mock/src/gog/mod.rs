@@ -3,6 +3,7 @@
 //! See `docs/gog-protocol.md` section 16 for the behaviour it reproduces.
 
 pub mod fixtures;
+pub mod game;
 mod routes;
 
 pub use fixtures::{lang_matches, EntryKind, ExpectedBuild, ExpectedDependency, ExpectedEntry, Fixtures};
@@ -27,6 +28,10 @@ pub struct MockConfig {
     pub bench_v2_size: Option<u64>,
     /// Size of the "Bench V1" product's `main.bin` (1000000005); `None` = product absent.
     pub bench_v1_size: Option<u64>,
+    /// Inflated size of the game-like "Bench Game" V2 product ([`game::GAME_V2`]); `None` = absent.
+    pub game_v2_size: Option<u64>,
+    /// Size of its V1 twin ([`game::GAME_V1`]; `main.bin` slightly larger); `None` = absent.
+    pub game_v1_size: Option<u64>,
 }
 
 impl Default for MockConfig {
@@ -38,6 +43,8 @@ impl Default for MockConfig {
             v1_blob_size: 64 << 20,
             bench_v2_size: None,
             bench_v1_size: None,
+            game_v2_size: None,
+            game_v1_size: None,
         }
     }
 }
@@ -172,13 +179,14 @@ impl Built {
 }
 
 /// Sizes that determine the generated content.
-type BuildKey = (usize, u64, Option<u64>, Option<u64>);
+type BuildKey = (usize, u64, Option<u64>, Option<u64>, Option<u64>, Option<u64>);
 
 /// Process-wide cache of generated content, so that many mocks in one test binary pay the
 /// generation cost once per configuration.
 fn built_for(cfg: &MockConfig) -> Arc<Built> {
     static CACHE: OnceLock<Mutex<HashMap<BuildKey, Arc<Built>>>> = OnceLock::new();
-    let key = (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v1_size);
+    let key =
+        (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v1_size, cfg.game_v2_size, cfg.game_v1_size);
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     cache
         .entry(key)
