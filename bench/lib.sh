@@ -7,6 +7,7 @@ CLEAN_DIRS=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if declare -F peer_stop >/dev/null; then peer_stop; fi # nginx of bench/peer.sh
     for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "${CLEAN_DIRS[@]}"
