@@ -4,7 +4,7 @@
 #
 #   1000000004 "Bench V2": 4 files, 10 MiB zlib chunks (~1.56:1), per-chunk MD5s + file MD5
 #   1000000005 "Bench V1": one main.bin, ~1000 small files (1-32 KiB) + up to 8 large files
-#   1000000021 "Bench Game": game-like V2, 298 files 1 KiB-~95 MiB, small-files containers,
+#   1000000021 "Bench Game": game-like V2, 298 files 1 KiB-~108 MiB, small-files containers,
 #              ~40% incompressible, chunks <= 10 MiB (mock/src/gog/game.rs)
 #   1000000022 "Bench Game V1": its V1 twin, 302 files in one main.bin
 #   lgogdownloader (apt) as a peer on 1000000021 (bench/peer.sh; it refuses V1)

@@ -157,7 +157,7 @@ def game_section(w, allinst, meta, nproc, rate, workers):
     peer = meta.get("v_peer") or "lgogdownloader"
     w(
         f"`galaxy-dl-mock --bench-game-v2 {meta.get('game_mib')}M --bench-game-v1 {meta.get('game_mib')}M` "
-        "(`mock/src/gog/game.rs`): 1000000021 \"Bench Game\" = 298 files from 1 KiB to ~19 % of the total "
+        "(`mock/src/gog/game.rs`): 1000000021 \"Bench Game\" = 298 files from 1 KiB to ~21 % of the total "
         "(180 small ones also in small-files containers), ~40 % of the bytes incompressible, chunks ≤ 10 MiB "
         "inflated, ≈ 0.69 of the inflated size on the wire; 1000000022 = its V1 twin (302 files in one "
         f"`main.bin`). galaxy-dl: `download ID --workers {workers}`. Peer: {peer}, `--galaxy-install "

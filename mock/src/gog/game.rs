@@ -8,7 +8,7 @@
 //! size mix: 180 small files of 1–48 KiB (log-uniform; scripts, configs, icons, shaders) that
 //! are also packed into one small-files container (each keeps its own chunk and an `sfcRef`,
 //! as on GOG), 90 medium files (~48 KiB–4 MiB), 24 large ones (~4–24 MiB) and 4 very large
-//! ones (the largest ~95 MiB at 512 MiB). Everything but the small files scales with the size
+//! ones (the largest ~108 MiB at 512 MiB). Everything but the small files scales with the size
 //! argument so that the inflated total is exactly SIZE (SIZE ≥ 4 MiB). About 40 % of the bytes
 //! are incompressible (movies, music, voice: random bytes, zlib level 0 = stored blocks, as
 //! zlib emits for such data); the rest is game-like compressible data (text tables, fixed
