@@ -256,7 +256,10 @@ use_mock_env uncapped
 login
 sleep 0.2
 [[ -f $OUT/mock-uncapped.stats ]] || die "mock wrote no stats file"
-[[ $HAVE_PEER == 1 ]] && peer_start uncapped
+if [[ $HAVE_PEER == 1 ]]; then
+    peer_start uncapped
+    [[ " $PRODUCTS " == *" game-v1 "* ]] && peer_v1_probe
+fi
 
 run_rounds uncapped uncapped
 

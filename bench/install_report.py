@@ -216,6 +216,13 @@ def game_section(w, allinst, meta, nproc, rate, workers):
                 "slowest": max(wall) / med(wall) if wall else None,
             }
     w("")
+    v1probe = meta.get("_peer_v1")
+    if v1probe:
+        w(
+            f"lgogdownloader asked for the V1 twin (`--galaxy-install {v1probe['id']}/0`): exit {v1probe['exit']}, "
+            f"\"{v1probe['said']}\", {v1probe['files']} files written."
+        )
+        w("")
     w("| game-product target (issue 13) | measured | verdict |")
     w("|---|---|---|")
     g, p = med_of.get(("uncapped", "galaxy-dl", "game-v2")), med_of.get(("uncapped", "lgogdownloader", "game-v2"))
@@ -387,6 +394,7 @@ def render(recs):
                 )
         w("")
 
+    meta = dict(meta, _peer_v1=next((r for r in recs if r["kind"] == "peer_v1"), None))
     game_section(w, allinst, meta, nproc, rate, workers)
 
     # ---- targets

@@ -173,6 +173,22 @@ peer_stop() {
     PEER_NGINX_PID=
 }
 
+# peer_v1_probe: ask lgogdownloader to install the V1 twin once and record what it says
+# (3.9: "Only generation 2 builds are supported currently", exit 0, nothing written).
+peer_v1_probe() {
+    local dir=$DL/peer-v1 out rc=0 files
+    mkdir -p "$dir"
+    unshare -m -- sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' peer "$PEER_DIR/hosts" \
+        "$LGOG" --galaxy-install "$GAME_V1_ID/0" --galaxy-platform w --threads "$PEER_THREADS" \
+        --directory "$dir" --cacert "$PEER_DIR/ca.pem" --dlc-list "" --no-color --no-unicode \
+        >"$OUT/peer-v1.out" 2>&1 </dev/null || rc=$?
+    out=$(grep -v '^$' "$OUT/peer-v1.out" | tail -n 1)
+    files=$(find "$dir" -type f | wc -l)
+    jrec kind=peer_v1 id="$GAME_V1_ID" exit:="$rc" said="$out" files:="$files"
+    log "peer: lgogdownloader on the V1 twin: exit $rc, \"$out\", $files files written"
+    rm -rf "$dir"
+}
+
 # run_peer SCENARIO ROUND MOCK_NAME: one lgogdownloader install of the V2 game product.
 run_peer() {
     local scen=$1 round=$2 mname=$3 dir=$DL/peer id=$GAME_V2_ID rc=0 load t0 t1
