@@ -10,7 +10,7 @@
 #   lgogdownloader (apt) as a peer on 1000000021 (bench/peer.sh; it refuses V1)
 #
 # Env: SIZE_MIB=512 GAME_MIB=$SIZE_MIB RATE_MIB=20 WORKERS=8 ROUNDS=3
-#      PRODUCTS="v2 v1 game-v2 game-v1" PEER=auto|0|1 PEER_THREADS=4
+#      PRODUCTS="v2 v1 game-v2 game-v1" PEER=auto|0|1 PEER_THREADS=4 EQUAL_WORKERS=1
 #      SKIP_CAPPED=1 SKIP_RSS=1 SKIP_MICRO=1 SKIP_PERF=1 MICRO_ROUNDS=3
 #      REPORT=BENCHMARKS.md (section replaced/added in place; relative to repo root)
 # Everything goes to 127.0.0.1 only. Work files: bench/out/install/ (gitignored, same fs as repo).
@@ -23,6 +23,7 @@ SIZE_MIB=${SIZE_MIB:-512}
 GAME_MIB=${GAME_MIB:-$SIZE_MIB}
 PRODUCTS=${PRODUCTS:-v2 v1 game-v2 game-v1}
 PEER=${PEER:-auto}
+EQUAL_WORKERS=${EQUAL_WORKERS:-1}
 RATE_MIB=${RATE_MIB:-20}
 WORKERS=${WORKERS:-8}
 ROUNDS=${ROUNDS:-3}
@@ -151,7 +152,7 @@ jrec kind=meta \
 # ----------------------------------------------------------------- runs ----
 # run_install scenario product(v2|v1) round mock_name
 run_install() {
-    local scen=$1 kind=$2 round=$3 mname=$4 id dir=$DL/$2 load t0 t1 rc=0
+    local scen=$1 kind=$2 round=$3 mname=$4 workers=${5:-$WORKERS} id dir=$DL/$2 load t0 t1 rc=0
     id=$(product_id "$kind")
     fresh_dl
     sync
@@ -165,7 +166,7 @@ run_install() {
     b0=$(machine_busy)
     t0=$EPOCHREALTIME
     RUST_LOG=info /usr/bin/time -f '%U %S %M' -o "$TIMEF" \
-        "$GDL" download "$id" --dir "$dir" --workers "$WORKERS" --quiet >"$OUT/gdl.stdout" 2>"$OUT/gdl.stderr" || rc=$?
+        "$GDL" download "$id" --dir "$dir" --workers "$workers" --quiet >"$OUT/gdl.stdout" 2>"$OUT/gdl.stderr" || rc=$?
     t1=$EPOCHREALTIME
     b1=$(machine_busy)
     st1=$(machine_steal)
@@ -195,7 +196,7 @@ run_install() {
     needed=$(grep -oE '[0-9.]+ (B|KiB|MiB|GiB) downloaded' "$OUT/gdl.stdout" | tail -n1 |
         awk '{ m = ($2 == "GiB") ? 1073741824 : ($2 == "MiB") ? 1048576 : ($2 == "KiB") ? 1024 : 1; printf "%d", $1 * m }')
     [[ $needed ]] || needed=null
-    jrec kind=install tool=galaxy-dl scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$WORKERS" \
+    jrec kind=install tool=galaxy-dl scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$workers" \
         needed_bytes:="$needed" \
         wall_s:="$wall" user_s:="$user" sys_s:="$sys" maxrss_kib:="$maxrss" \
         mock_cpu_s:="$(fsub "$m0" "$m1")" machine_busy_s:="$(fsub "$b0" "$b1")" steal_s:="$(fsub "$st0" "$st1")" load="$load" \
@@ -221,7 +222,11 @@ product_id() { # v2|v1|game-v2|game-v1
 run_rounds() {
     local scen=$1 mname=$2 r i n runs=()
     for k in $PRODUCTS; do runs+=("galaxy-dl:$k"); done
-    [[ $HAVE_PEER == 1 && " $PRODUCTS " == *" game-v2 "* ]] && runs+=("lgogdownloader:game-v2")
+    if [[ $HAVE_PEER == 1 && " $PRODUCTS " == *" game-v2 "* ]]; then
+        runs+=("lgogdownloader:game-v2")
+        # galaxy-dl with as many connections as lgogdownloader's threads, for a like-for-like row.
+        [[ $EQUAL_WORKERS == 1 && $PEER_THREADS != "$WORKERS" ]] && runs+=("galaxy-dl-equal:game-v2")
+    fi
     n=${#runs[@]}
     for ((r = 1; r <= ROUNDS; r++)); do
         for ((i = 0; i < n; i++)); do
@@ -229,6 +234,7 @@ run_rounds() {
             case $run in
             lgogdownloader:*) run_peer "$scen" "$r" "$mname" ;;
             galaxy-dl:*) run_install "$scen" "${run#galaxy-dl:}" "$r" "$mname" ;;
+            galaxy-dl-equal:*) run_install "$scen" "${run#galaxy-dl-equal:}" "$r" "$mname" "$PEER_THREADS" ;;
             esac
         done
     done

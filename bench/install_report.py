@@ -149,7 +149,11 @@ def game_section(w, allinst, meta, nproc, rate, workers):
     rows = {}
     for r in allinst:
         if r["product"].startswith("game-"):
-            rows.setdefault((r["scenario"], r.get("tool", "galaxy-dl"), r["product"]), []).append(r)
+            tool = r.get("tool", "galaxy-dl")
+            if tool == "galaxy-dl" and r.get("workers") != workers:
+                tool = f"galaxy-dl --workers {r.get('workers')}"
+            rows.setdefault((r["scenario"], tool, r["product"]), []).append(r)
+    equal = sorted({k[1] for k in rows if k[1].startswith("galaxy-dl --workers")})
     if not rows:
         return
     w("### Game-like product: galaxy-dl beside lgogdownloader")
@@ -178,7 +182,8 @@ def game_section(w, allinst, meta, nproc, rate, workers):
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     med_of = {}
     for scen in ("uncapped", "capped"):
-        for tool, prod in (("galaxy-dl", "game-v2"), ("lgogdownloader", "game-v2"), ("galaxy-dl", "game-v1")):
+        order = [("galaxy-dl", "game-v2"), ("lgogdownloader", "game-v2")] + [(t, "game-v2") for t in equal]
+        for tool, prod in order + [("galaxy-dl", "game-v1")]:
             rs = rows.get((scen, tool, prod))
             if not rs:
                 continue
@@ -197,7 +202,7 @@ def game_section(w, allinst, meta, nproc, rate, workers):
                 if r.get("verify_wall_s") is not None
             ]
             verified = f"{spread(vwall)}, {spread(vcpu)}" if vwall else "— (checked while downloading)"
-            nginx = spread([r.get("nginx_cpu_s") for r in rs]) if tool != "galaxy-dl" else "–"
+            nginx = spread([r.get("nginx_cpu_s") for r in rs]) if tool == "lgogdownloader" else "–"
             w(
                 f"| {scen} | {tool} | {prod} | {len(rs)} | {med([r['bytes'] for r in rs]) / MIB:.1f} "
                 f"| {spread(wall, '{:.3f}')} | {spread(mibs, '{:.1f}')} | {spread(cpu)} | {spread(pctcpu, '{:.0f}')} "
@@ -253,6 +258,16 @@ def game_section(w, allinst, meta, nproc, rate, workers):
                 f"| {name} paced: needed wire bytes / ({workers} × cap) ≥ {T_GAME_SHARE} | {c['share']:.3f} "
                 f"(slowest run {c['slowest']:.2f}× the median) | {verdict(c['share'] >= T_GAME_SHARE)} |"
             )
+    for t in equal:
+        ge, pe = med_of.get(("uncapped", t, "game-v2")), p
+        if ge and pe:
+            w(
+                f"| V2 uncapped, same connection count: `{t}` time / lgogdownloader's (no target) "
+                f"| {ge['wall'] / pe['wall']:.2f}× (CPU-s {ge['cpu'] / pe['cpu']:.2f}×) | n/a |"
+            )
+        ce = med_of.get(("capped", t, "game-v2"))
+        if ce and ce["share"] is not None:
+            w(f"| `{t}` paced: needed wire bytes / ({workers} × cap) (no target) | {ce['share']:.3f} | n/a |")
     cp = med_of.get(("capped", "lgogdownloader", "game-v2"))
     if cp and cp["share"] is not None:
         w(
@@ -269,6 +284,7 @@ def render(recs):
     allinst = [r for r in recs if r["kind"] == "install"]
     # The easy products' tables: galaxy-dl on v2/v1 (records without `tool` are older galaxy-dl runs).
     inst = [r for r in allinst if r.get("tool", "galaxy-dl") == "galaxy-dl" and r["product"] in ("v2", "v1")]
+    inst = [r for r in inst if r.get("workers", meta.get("workers")) == meta.get("workers")]
     rss = {r["product"]: r for r in recs if r["kind"] == "rss"}
     micro = [r for r in recs if r["kind"] == "micro"]
     perf = next((r for r in recs if r["kind"] == "perf"), None)
