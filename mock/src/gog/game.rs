@@ -639,3 +639,61 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod served {
+    use super::*;
+    use std::io::Read;
+
+    fn inflate(z: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        flate2::read::ZlibDecoder::new(z).read_to_end(&mut v).expect("valid zlib");
+        v
+    }
+
+    /// What the mock serves for the V2 product agrees with itself: chunks within the chunk
+    /// size and stored under their compressed MD5, every `sfcRef` pointing at its file's bytes
+    /// in the container, file MD5s over the inflated chunks.
+    #[test]
+    fn served_v2_manifests_chunks_and_containers_agree() {
+        let cs = 64 << 10;
+        let mut content = Content::default();
+        let b = add_v2(&mut content, cs, 6 << 20);
+        let meta = |h: &str| -> Value {
+            serde_json::from_slice(&inflate(content.meta.get(h).expect("served manifest"))).expect("json")
+        };
+        let hash = b.link_path.rsplit('/').next().unwrap_or("");
+        let build = meta(hash);
+        let (mut files, mut members, mut total) = (0, 0, 0u64);
+        for d in build["depots"].as_array().expect("depots") {
+            let depot = meta(d["manifest"].as_str().expect("manifest"));
+            let chunk = |c: &Value| -> Vec<u8> {
+                let z = content.chunks.get(&(GAME_V2, c["compressedMd5"].as_str().unwrap_or("").to_string()));
+                let z = z.expect("served chunk");
+                assert_eq!(md5_hex(z), c["compressedMd5"].as_str().unwrap_or(""));
+                assert_eq!(z.len() as u64, c["compressedSize"].as_u64().unwrap_or(0));
+                let data = inflate(z);
+                assert!(data.len() <= cs, "chunk of {} > {cs}", data.len());
+                assert_eq!(md5_hex(&data), c["md5"].as_str().unwrap_or(""));
+                data
+            };
+            let container: Vec<u8> = depot["depot"]["smallFilesContainer"]["chunks"]
+                .as_array()
+                .map(|cs| cs.iter().flat_map(chunk).collect())
+                .unwrap_or_default();
+            for it in depot["depot"]["items"].as_array().expect("items") {
+                let data: Vec<u8> = it["chunks"].as_array().expect("chunks").iter().flat_map(chunk).collect();
+                assert_eq!(md5_hex(&data), it["md5"].as_str().unwrap_or(""), "{}", it["path"]);
+                if let Some(r) = it.get("sfcRef") {
+                    let (o, n) = (r["offset"].as_u64().unwrap_or(0) as usize, r["size"].as_u64().unwrap_or(0) as usize);
+                    assert_eq!(container.get(o..o + n), Some(&data[..]), "{}", it["path"]);
+                    members += 1;
+                }
+                files += 1;
+                total += data.len() as u64;
+            }
+        }
+        assert_eq!((files, total), (298, 6 << 20));
+        assert!(members > 0);
+    }
+}
