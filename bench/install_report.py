@@ -171,15 +171,17 @@ def game_section(w, allinst, meta, nproc, rate, workers):
         "V1 builds, so the V1 twin has no peer. lgogdownloader checks no MD5 while installing; its output is "
         "checked afterwards with `md5sum -c` against the manifest MD5s, and that time is shown as its cost of a "
         "*verified* install. Values: median (min–max) over rounds; CPU % = (user+sys) / wall, of "
-        f"{nproc * 100} % for {nproc} CPUs."
+        f"{nproc * 100} % for {nproc} CPUs. Peak RSS = `/usr/bin/time`'s maximum resident set (it counts "
+        "galaxy-dl's mapped output pages too, so it is not the RssAnon of the table above; lgogdownloader holds "
+        "each whole chunk in memory)."
     )
     w("")
     w(
         "| scenario | tool | product | rounds | installed MiB | wall s | MiB/s | CPU-s (user+sys) | CPU % "
         "| CPU-s per 512 MiB | mock CPU-s | nginx CPU-s | + md5sum -c: wall s, CPU-s | wire MiB/s (needed) "
-        f"| share of {workers} × cap | chunk GETs | connections | files | load (1 min) |"
+        f"| share of {workers} × cap | chunk GETs | connections | files | peak RSS MiB | load (1 min) |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     med_of = {}
     for scen in ("uncapped", "capped"):
         order = [("galaxy-dl", "game-v2"), ("lgogdownloader", "game-v2")] + [(t, "game-v2") for t in equal]
@@ -209,7 +211,8 @@ def game_section(w, allinst, meta, nproc, rate, workers):
                 f"| {spread(cpu512)} | {spread([r['mock_cpu_s'] for r in rs])} | {nginx} | {verified} "
                 f"| {spread(wire, '{:.1f}')} | {spread(share, '{:.3f}') if share else '–'} "
                 f"| {med([r['mock_chunk_requests'] for r in rs]):.0f} | {med([r['mock_connections'] for r in rs]):.0f} "
-                f"| {med([r['files'] for r in rs]):.0f} | {', '.join(r['load'].split()[0] for r in rs)} |"
+                f"| {med([r['files'] for r in rs]):.0f} | {spread([r['maxrss_kib'] / 1024 for r in rs], '{:.0f}')} "
+                f"| {', '.join(r['load'].split()[0] for r in rs)} |"
             )
             med_of[(scen, tool, prod)] = {
                 "wall": med(wall),
