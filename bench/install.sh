@@ -4,8 +4,13 @@
 #
 #   1000000004 "Bench V2": 4 files, 10 MiB zlib chunks (~1.56:1), per-chunk MD5s + file MD5
 #   1000000005 "Bench V1": one main.bin, ~1000 small files (1-32 KiB) + up to 8 large files
+#   1000000021 "Bench Game": game-like V2, 298 files 1 KiB-~108 MiB, small-files containers,
+#              ~40% incompressible, chunks <= 10 MiB (mock/src/gog/game.rs)
+#   1000000022 "Bench Game V1": its V1 twin, 302 files in one main.bin
+#   lgogdownloader (apt) as a peer on 1000000021 (bench/peer.sh; it refuses V1)
 #
-# Env: SIZE_MIB=512 RATE_MIB=20 WORKERS=8 ROUNDS=3
+# Env: SIZE_MIB=512 GAME_MIB=$SIZE_MIB RATE_MIB=20 WORKERS=8 ROUNDS=3
+#      PRODUCTS="v2 v1 game-v2 game-v1" PEER=auto|0|1 PEER_THREADS=4 EQUAL_WORKERS=1
 #      SKIP_CAPPED=1 SKIP_RSS=1 SKIP_MICRO=1 SKIP_PERF=1 MICRO_ROUNDS=3
 #      REPORT=BENCHMARKS.md (section replaced/added in place; relative to repo root)
 # Everything goes to 127.0.0.1 only. Work files: bench/out/install/ (gitignored, same fs as repo).
@@ -15,6 +20,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 SIZE_MIB=${SIZE_MIB:-512}
+GAME_MIB=${GAME_MIB:-$SIZE_MIB}
+PRODUCTS=${PRODUCTS:-v2 v1 game-v2 game-v1}
+PEER=${PEER:-auto}
+EQUAL_WORKERS=${EQUAL_WORKERS:-1}
 RATE_MIB=${RATE_MIB:-20}
 WORKERS=${WORKERS:-8}
 ROUNDS=${ROUNDS:-3}
@@ -26,6 +35,8 @@ MICRO_ROUNDS=${MICRO_ROUNDS:-3}
 REPORT=${REPORT:-BENCHMARKS.md}
 V2_ID=1000000004
 V1_ID=1000000005
+GAME_V2_ID=1000000021
+GAME_V1_ID=1000000022
 RSS_WORKERS=8
 
 OUT=$ROOT/bench/out/install
@@ -46,6 +57,8 @@ log() { printf '[install-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+# shellcheck source=bench/peer.sh
+. "$ROOT/bench/peer.sh"
 
 # ---------------------------------------------------------------- cleanup ----
 CLEAN_DIRS=("$DL" "$TRASH")
@@ -110,6 +123,16 @@ fi
 rm -f "$OUT/perf.probe"
 
 disk_and_load_check
+HAVE_PEER=0
+PEER_WHY="PEER=0"
+PEER_VERSION=
+if [[ $PEER != 0 ]]; then
+    peer_preflight
+    if [[ $HAVE_PEER != 1 ]]; then
+        [[ $PEER == 1 ]] && die "peer requested (PEER=1) but not usable: $PEER_WHY"
+        log "no lgogdownloader peer: $PEER_WHY"
+    fi
+fi
 jrec kind=meta \
     date="$(date -u)" \
     nproc:="$(nproc)" \
@@ -118,7 +141,9 @@ jrec kind=meta \
     fstype="$FSTYPE" \
     load_start="$LOAD_START" \
     mem_total="$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')" \
-    size_mib:="$SIZE_MIB" rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" \
+    size_mib:="$SIZE_MIB" game_mib:="$GAME_MIB" rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" \
+    products="$PRODUCTS" peer:="$([[ $HAVE_PEER == 1 ]] && echo true || echo false)" peer_why="$PEER_WHY" \
+    v_peer="$PEER_VERSION" peer_threads:="$PEER_THREADS" \
     v_galaxy_dl="$("$GDL" --version 2>&1 | head -n1)" \
     v_rustc="$(rustc --version 2>&1)" \
     repo_commit="$(git describe --always --dirty 2>/dev/null || echo unknown)"
@@ -127,8 +152,8 @@ jrec kind=meta \
 # ----------------------------------------------------------------- runs ----
 # run_install scenario product(v2|v1) round mock_name
 run_install() {
-    local scen=$1 kind=$2 round=$3 mname=$4 id dir=$DL/$2 load t0 t1 rc=0
-    [[ $kind == v2 ]] && id=$V2_ID || id=$V1_ID
+    local scen=$1 kind=$2 round=$3 mname=$4 workers=${5:-$WORKERS} id dir=$DL/$2 load t0 t1 rc=0
+    id=$(product_id "$kind")
     fresh_dl
     sync
     load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -141,7 +166,7 @@ run_install() {
     b0=$(machine_busy)
     t0=$EPOCHREALTIME
     RUST_LOG=info /usr/bin/time -f '%U %S %M' -o "$TIMEF" \
-        "$GDL" download "$id" --dir "$dir" --workers "$WORKERS" --quiet >"$OUT/gdl.stdout" 2>"$OUT/gdl.stderr" || rc=$?
+        "$GDL" download "$id" --dir "$dir" --workers "$workers" --quiet >"$OUT/gdl.stdout" 2>"$OUT/gdl.stderr" || rc=$?
     t1=$EPOCHREALTIME
     b1=$(machine_busy)
     st1=$(machine_steal)
@@ -171,7 +196,7 @@ run_install() {
     needed=$(grep -oE '[0-9.]+ (B|KiB|MiB|GiB) downloaded' "$OUT/gdl.stdout" | tail -n1 |
         awk '{ m = ($2 == "GiB") ? 1073741824 : ($2 == "MiB") ? 1048576 : ($2 == "KiB") ? 1024 : 1; printf "%d", $1 * m }')
     [[ $needed ]] || needed=null
-    jrec kind=install scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$WORKERS" \
+    jrec kind=install tool=galaxy-dl scenario="$scen" product="$kind" id="$id" round:="$round" workers:="$workers" \
         needed_bytes:="$needed" \
         wall_s:="$wall" user_s:="$user" sys_s:="$sys" maxrss_kib:="$maxrss" \
         mock_cpu_s:="$(fsub "$m0" "$m1")" machine_busy_s:="$(fsub "$b0" "$b1")" steal_s:="$(fsub "$st0" "$st1")" load="$load" \
@@ -183,6 +208,36 @@ run_install() {
         "galaxy-dl cpu ${user}u ${sys}s, mock cpu $(fsub "$m0" "$m1")s, machine busy $(fsub "$b0" "$b1")s, requests: mock main.bin $((s1[1] - s0[1]))" \
         "chunk $((s1[2] - s0[2])) (log: ${logline:-none}), files $files ($small small), load $load"
     fresh_dl
+}
+
+product_id() { # v2|v1|game-v2|game-v1
+    case $1 in
+    v2) echo "$V2_ID" ;; v1) echo "$V1_ID" ;; game-v2) echo "$GAME_V2_ID" ;; game-v1) echo "$GAME_V1_ID" ;;
+    *) die "unknown product $1" ;;
+    esac
+}
+
+# run_rounds SCENARIO MOCK_NAME: ROUNDS rounds of every (tool, product) pair, the order
+# rotated by one each round so that no tool or product always runs first.
+run_rounds() {
+    local scen=$1 mname=$2 r i n runs=()
+    for k in $PRODUCTS; do runs+=("galaxy-dl:$k"); done
+    if [[ $HAVE_PEER == 1 && " $PRODUCTS " == *" game-v2 "* ]]; then
+        runs+=("lgogdownloader:game-v2")
+        # galaxy-dl with as many connections as lgogdownloader's threads, for a like-for-like row.
+        [[ $EQUAL_WORKERS == 1 && $PEER_THREADS != "$WORKERS" ]] && runs+=("galaxy-dl-equal:game-v2")
+    fi
+    n=${#runs[@]}
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do
+            local run=${runs[$(((i + r - 1) % n))]}
+            case $run in
+            lgogdownloader:*) run_peer "$scen" "$r" "$mname" ;;
+            galaxy-dl:*) run_install "$scen" "${run#galaxy-dl:}" "$r" "$mname" ;;
+            galaxy-dl-equal:*) run_install "$scen" "${run#galaxy-dl-equal:}" "$r" "$mname" "$PEER_THREADS" ;;
+            esac
+        done
+    done
 }
 
 # peak RssAnon of one install (separate run: sampling costs CPU)
@@ -200,17 +255,19 @@ rss_install() { # kind mname
 }
 
 # --------------------------------------------------------- uncapped ----
-start_mock uncapped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" --stats-file "$OUT/mock-uncapped.stats"
+GAME_ARGS=()
+[[ " $PRODUCTS " == *" game-"* ]] && GAME_ARGS=(--bench-game-v2 "${GAME_MIB}M" --bench-game-v1 "${GAME_MIB}M")
+start_mock uncapped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" "${GAME_ARGS[@]}" --stats-file "$OUT/mock-uncapped.stats"
 use_mock_env uncapped
 login
 sleep 0.2
 [[ -f $OUT/mock-uncapped.stats ]] || die "mock wrote no stats file"
+if [[ $HAVE_PEER == 1 ]]; then
+    peer_start uncapped
+    [[ " $PRODUCTS " == *" game-v1 "* ]] && peer_v1_probe
+fi
 
-for ((r = 1; r <= ROUNDS; r++)); do
-    # alternate which product goes first
-    if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
-    for k in "${order[@]}"; do run_install uncapped "$k" "$r" uncapped; done
-done
+run_rounds uncapped uncapped
 
 if [[ $SKIP_RSS != 1 ]]; then
     rss_install v2 uncapped
@@ -241,6 +298,7 @@ print(json.dumps({"kind": "perf", "symbols": rows(sys.argv[1]), "dsos": rows(sys
 PY
     fresh_dl
 fi
+peer_stop
 stop_mock
 
 # ----------------------------------------------------------- capped ----
@@ -258,15 +316,14 @@ if [[ $SKIP_CAPPED != 1 ]]; then
     log "pacing check: 1 curl connection, $CHECK_MIB MiB: $(awk -v s="$spd" 'BEGIN{printf "%.2f", s/1048576}') MiB/s = $ratio x cap -> $([[ $ok == true ]] && echo OK || echo FAIL)"
     [[ $ok == true ]] || die "per-connection pacing cap not in force (ratio $ratio, need 0.95..1.05)"
 
-    start_mock capped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" --pace "$RATE_BPS" \
+    start_mock capped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" "${GAME_ARGS[@]}" --pace "$RATE_BPS" \
         --stats-file "$OUT/mock-capped.stats"
     use_mock_env capped
     login
     sleep 0.2
-    for ((r = 1; r <= ROUNDS; r++)); do
-        if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
-        for k in "${order[@]}"; do run_install capped "$k" "$r" capped; done
-    done
+    [[ $HAVE_PEER == 1 ]] && peer_start capped
+    run_rounds capped capped
+    peer_stop
     stop_mock
 fi
 

@@ -7,6 +7,7 @@ CLEAN_DIRS=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if declare -F peer_stop >/dev/null; then peer_stop; fi # nginx of bench/peer.sh
     for p in "${MOCK_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${MOCK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "${CLEAN_DIRS[@]}"
@@ -44,12 +45,12 @@ start_mock() {
     "$MOCK" "$@" >"$OUT/mock-$name.out" 2>&1 </dev/null &
     MOCK_PID=$!
     MOCK_PIDS+=("$MOCK_PID")
-    for i in $(seq 1200); do
+    for i in $(seq 3000); do
         kill -0 "$MOCK_PID" 2>/dev/null || die "mock ($name) died: $(cat "$OUT/mock-$name.out")"
         grep -q '^# ready' "$OUT/mock-$name.out" && break
         sleep 0.1
     done
-    grep -q '^# ready' "$OUT/mock-$name.out" || die "mock ($name) not ready after 120 s"
+    grep -q '^# ready' "$OUT/mock-$name.out" || die "mock ($name) not ready after 300 s"
     log "mock $name (pid $MOCK_PID): $(grep -E '^# (ready|pace|url)' "$OUT/mock-$name.out" | tr '\n' ' ')"
 }
 

@@ -4,6 +4,8 @@
 #
 #   1000000004 "Bench V2": 4 files, 10 MiB chunks (every chunk is one MD5 stream for verify)
 #   1000000005 "Bench V1": ~1000 small files (1-32 KiB) + up to 8 large files (one stream each)
+#   1000000021 "Bench Game" / 1000000022 its V1 twin: 298 / 302 files from 1 KiB to ~108 MiB
+#              (game-like long-tailed mix, mock/src/gog/game.rs)
 #
 # Both are installed once from galaxy-dl-mock, the mock is stopped, then ROUNDS interleaved
 # rounds with the page cache warm, per product (order alternates per round; tools rotate):
@@ -14,7 +16,8 @@
 #   verify-2        galaxy-dl verify DIR --workers 2
 # plus COLD_ROUNDS rounds with the files' pages evicted first (fadvise DONTNEED after sync).
 #
-# Env: SIZE_MIB=512 ROUNDS=5 COLD_ROUNDS=2 (0 = skip) REPORT=BENCHMARKS.md (section replaced in place)
+# Env: SIZE_MIB=512 GAME_MIB=$SIZE_MIB PRODUCTS="v2 v1 game-v2 game-v1" ROUNDS=5 COLD_ROUNDS=2 (0 = skip)
+#      REPORT=BENCHMARKS.md (section replaced in place)
 # Everything goes to 127.0.0.1 only. Work files: bench/out/verify/ (gitignored, same fs as repo).
 set -euo pipefail
 
@@ -22,11 +25,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 SIZE_MIB=${SIZE_MIB:-512}
+GAME_MIB=${GAME_MIB:-$SIZE_MIB}
+PRODUCTS=${PRODUCTS:-v2 v1 game-v2 game-v1}
 ROUNDS=${ROUNDS:-5}
 COLD_ROUNDS=${COLD_ROUNDS:-2}
 REPORT=${REPORT:-BENCHMARKS.md}
 V2_ID=1000000004
 V1_ID=1000000005
+GAME_V2_ID=1000000021
+GAME_V1_ID=1000000022
 INSTALL_WORKERS=8
 
 OUT=$ROOT/bench/out/verify
@@ -73,7 +80,7 @@ jrec kind=meta \
     fstype="$FSTYPE" \
     load_start="$LOAD_START" \
     mem_total="$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')" \
-    size_mib:="$SIZE_MIB" rounds:="$ROUNDS" cold_rounds:="$COLD_ROUNDS" \
+    size_mib:="$SIZE_MIB" game_mib:="$GAME_MIB" products="$PRODUCTS" rounds:="$ROUNDS" cold_rounds:="$COLD_ROUNDS" \
     v_galaxy_dl="$("$GDL" --version 2>&1 | head -n1)" \
     v_md5sum="$(md5sum --version 2>&1 | head -n1)" \
     v_rustc="$(rustc --version 2>&1)" \
@@ -81,12 +88,17 @@ jrec kind=meta \
 
 
 # -------------------------------------------------------------- install ----
-start_mock bench --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M"
+GAME_ARGS=()
+[[ " $PRODUCTS " == *" game-"* ]] && GAME_ARGS=(--bench-game-v2 "${GAME_MIB}M" --bench-game-v1 "${GAME_MIB}M")
+start_mock bench --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" "${GAME_ARGS[@]}"
 use_mock_env bench
 login
 mkdir -p "$DL"
-for k in v2 v1; do
-    [[ $k == v2 ]] && id=$V2_ID || id=$V1_ID
+for k in $PRODUCTS; do
+    case $k in
+    v2) id=$V2_ID ;; v1) id=$V1_ID ;; game-v2) id=$GAME_V2_ID ;; game-v1) id=$GAME_V1_ID ;;
+    *) die "unknown product $k" ;;
+    esac
     log "installing $id into $DL/$k"
     "$GDL" download "$id" --dir "$DL/$k" --workers "$INSTALL_WORKERS" --quiet >"$OUT/install-$k.out" 2>&1 ||
         die "install of $id failed: $(tail -n 5 "$OUT/install-$k.out")"
@@ -95,7 +107,7 @@ stop_mock # verify needs no network; the idle mock would only hold memory
 sync
 
 declare -A NFILES BYTES
-for k in v2 v1; do
+for k in $PRODUCTS; do
     find "$DL/$k" -type f -not -path '*/.galaxy-dl/*' -print0 >"$OUT/files-$k"
     read -r BYTES[$k] NFILES[$k] < <(find "$DL/$k" -type f -not -path '*/.galaxy-dl/*' -printf '%s\n' |
         awk '{ b += $1; n++ } END { printf "%d %d\n", b, n }')
@@ -151,13 +163,15 @@ run_one() {
 }
 
 # Warm-up (untimed): every file in the page cache, binaries loaded.
-for k in v2 v1; do
+for k in $PRODUCTS; do
     cmd_md5sum "$k" >/dev/null
     cmd_verify_2 "$k" >/dev/null
 done
 
 for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
+    order=($PRODUCTS)
+    # rotate the products by one each round
+    order=("${order[@]:$(((r - 1) % ${#order[@]}))}" "${order[@]:0:$(((r - 1) % ${#order[@]}))}")
     # rotate the tools so that none always runs first or after the same one
     n=${#TOOLS[@]}
     for k in "${order[@]}"; do
@@ -166,7 +180,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 for ((r = 1; r <= COLD_ROUNDS; r++)); do
-    if ((r % 2)); then order=(v2 v1); else order=(v1 v2); fi
+    order=($PRODUCTS)
+    # rotate the products by one each round
+    order=("${order[@]:$(((r - 1) % ${#order[@]}))}" "${order[@]:0:$(((r - 1) % ${#order[@]}))}")
     n=${#COLD_TOOLS[@]}
     for k in "${order[@]}"; do
         for ((i = 0; i < n; i++)); do run_one "${COLD_TOOLS[$(((i + r) % n))]}" "$k" "$r" cold; done

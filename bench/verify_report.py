@@ -26,7 +26,12 @@ NAMES = {
     "verify-1": "`galaxy-dl verify --workers 1`, pinned to CPU 0",
     "verify-2": "`galaxy-dl verify --workers 2`",
 }
-PRODUCTS = {"v2": "V2 (1000000004)", "v1": "V1 (1000000005)"}
+PRODUCTS = {
+    "v2": "V2 (1000000004)",
+    "v1": "V1 (1000000005)",
+    "game-v2": "game-like V2 (1000000021)",
+    "game-v1": "game-like V1 twin (1000000022)",
+}
 
 
 def load(path):
@@ -84,6 +89,13 @@ def render(recs):
         "(md5sum's counts xargs and its md5sum children). V2 = 4 files of 10 MiB chunks: verify checks every "
         "chunk's MD5 (each chunk is one MD5 stream, up to 16 per thread in lock step); V1 = ~1000 small files and "
         "up to 8 large ones, one whole-file MD5 stream each."
+        + (
+            f" Game-like products (`--bench-game-v2 {meta.get('game_mib')}M --bench-game-v1 {meta.get('game_mib')}M`, "
+            "`mock/src/gog/game.rs`): V2 = 298 files from 1 KiB to ~21 % of the total in chunks of at most 10 MiB; "
+            "its V1 twin = the same files plus 4, whole-file MD5 streams."
+            if meta.get("game_mib") and "game" in meta.get("products", "")
+            else ""
+        )
     )
     w("")
     w("| | |")

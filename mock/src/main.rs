@@ -8,10 +8,13 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: galaxy-dl-mock [--port N] [--chunk-size BYTES] [--v1-size BYTES]
                       [--bench-v2 BYTES] [--bench-v2-files N] [--bench-v1 BYTES]
+                      [--bench-game-v2 BYTES] [--bench-game-v1 BYTES]
                       [--token-ttl SECS] [--link-ttl SECS]
                       [--blob BYTES] [--pace BYTES_PER_SEC] [--stats-file PATH]
 --bench-v2-files splits Bench V2 (1000000004) into N files (default 4; bench/scale.sh
 uses 20000); --bench-v1 sizes Bench V1's (1000000005) main.bin (held in memory).
+--bench-game-v2/-v1: the game-like products 1000000021 (V2, 298 files, ~40% incompressible,
+chunks up to --chunk-size) and 1000000022 (its V1 twin, 302 files in one main.bin).
 --pace sets SO_MAX_PACING_RATE on the listening socket: every accepted TCP connection is
 paced by the kernel at that rate (benchmarks' per-connection cap).
 --stats-file (GOG mode) rewrites PATH every 50 ms with one line:
@@ -59,6 +62,8 @@ fn main() {
             "--bench-v2",
             "--bench-v2-files",
             "--bench-v1",
+            "--bench-game-v2",
+            "--bench-game-v1",
             "--token-ttl",
             "--link-ttl",
             "--blob",
@@ -79,6 +84,8 @@ fn main() {
                 cfg.bench_v2_files = val.parse().unwrap_or_else(|_| fail(&format!("bad file count: {val}")))
             }
             "--bench-v1" => cfg.bench_v1_size = Some(size()),
+            "--bench-game-v2" => cfg.game_v2_size = Some(size()),
+            "--bench-game-v1" => cfg.game_v1_size = Some(size()),
             "--token-ttl" => cfg.token_ttl_secs = size(),
             "--link-ttl" => cfg.link_ttl_secs = size(),
             "--blob" => blob = Some(size()),

@@ -1021,6 +1021,7 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
         (format!("{:08x}-0000-4000-8000-000000000001.json", BENCH_V1 % 0xffff_ffff), d, vec!["Neutral".to_string()])
     });
     let name = legacy_name.clone();
+    let game_v1_size = cfg.game_v1_size;
     let v1 = std::thread::spawn(move || {
         let bench = bench_v1_size.map(|size| {
             std::thread::spawn(move || {
@@ -1033,6 +1034,9 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
         add_v1(&mut out, gen_v1(LEGACY, &name, LEGACY_BUILD, ts, v1_size, legacy_depots, Some(legacy_repo)));
         if let Some(h) = bench {
             add_v1(&mut out, h.join().unwrap());
+        }
+        if let Some(size) = game_v1_size {
+            super::game::add_v1(&mut out, size); // game-like V1 twin (game.rs)
         }
         out
     });
@@ -1086,7 +1090,18 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
     if cfg.bench_v1_size.is_some() {
         products.push((BENCH_V1, "Bench V1".into()));
     }
-    let fixtures = Fixtures { builds, dependencies: fixture_deps, owned: files::owned(), products };
+    // Game-like bench products (game.rs).
+    if let Some(size) = cfg.game_v2_size {
+        builds.push(super::game::add_v2(&mut content, cs, size));
+        products.push((super::game::GAME_V2, "Bench Game".into()));
+    }
+    if cfg.game_v1_size.is_some() {
+        content.listings.push(super::game::v1_listing());
+        products.push((super::game::GAME_V1, "Bench Game V1".into()));
+    }
+    let mut owned = files::owned();
+    owned.extend([super::game::GAME_V2, super::game::GAME_V1]);
+    let fixtures = Fixtures { builds, dependencies: fixture_deps, owned, products };
     (fixtures, content, v1)
 }
 

@@ -4,6 +4,7 @@
 
 mod files;
 pub mod fixtures;
+pub mod game;
 pub mod hostile;
 pub mod patches;
 mod routes;
@@ -38,6 +39,10 @@ pub struct MockConfig {
     pub library_pages: usize,
     /// This library page (1-based) answers 200 with a body that is not the page's JSON.
     pub library_malformed_page: Option<usize>,
+    /// Inflated size of the game-like "Bench Game" V2 product ([`game::GAME_V2`]); `None` = absent.
+    pub game_v2_size: Option<u64>,
+    /// Size of its V1 twin ([`game::GAME_V1`]; `main.bin` slightly larger); `None` = absent.
+    pub game_v1_size: Option<u64>,
 }
 
 impl Default for MockConfig {
@@ -52,6 +57,8 @@ impl Default for MockConfig {
             bench_v1_size: None,
             library_pages: 3,
             library_malformed_page: None,
+            game_v2_size: None,
+            game_v1_size: None,
         }
     }
 }
@@ -234,13 +241,21 @@ impl Built {
 }
 
 /// Sizes that determine the generated content.
-type BuildKey = (usize, u64, Option<u64>, usize, Option<u64>);
+type BuildKey = (usize, u64, Option<u64>, usize, Option<u64>, Option<u64>, Option<u64>);
 
 /// Process-wide cache of generated content, so that many mocks in one test binary pay the
 /// generation cost once per configuration.
 fn built_for(cfg: &MockConfig) -> Arc<Built> {
     static CACHE: OnceLock<Mutex<HashMap<BuildKey, Arc<Built>>>> = OnceLock::new();
-    let key = (cfg.chunk_size, cfg.v1_blob_size, cfg.bench_v2_size, cfg.bench_v2_files, cfg.bench_v1_size);
+    let key = (
+        cfg.chunk_size,
+        cfg.v1_blob_size,
+        cfg.bench_v2_size,
+        cfg.bench_v2_files,
+        cfg.bench_v1_size,
+        cfg.game_v2_size,
+        cfg.game_v1_size,
+    );
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     cache
         .entry(key)
