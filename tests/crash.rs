@@ -554,17 +554,40 @@ fn closed_stdout_ends_quietly() {
     }
 }
 
-/// `get -o /dev/null` (as root too) never replaces the device; nor a directory.
+/// `get -o /dev/null` (as root too) never replaces the device: a character device or a named
+/// pipe is written in place, streamed once and hashed (`--md5` still checked); a directory is
+/// refused.
 #[test]
-fn device_and_directory_targets_are_left_alone() {
+fn device_pipe_and_directory_targets_are_left_alone() {
     use std::os::unix::fs::FileTypeExt;
     let b = BlobServer::new(random_bytes(6, 300_000));
-    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet"]);
-    assert_code(&o, 1);
-    assert_clean_error(&o, "device");
+    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet", "--md5", b.md5_hex()]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), format!("{}  /dev/null", b.md5_hex()));
     assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
     assert!(!Path::new("/dev/null.part").exists(), "left /dev/null.part");
-    let d = Scratch::new("dirtarget");
+    let wrong = "0".repeat(32);
+    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet", "--md5", &wrong]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "checksum mismatch");
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+    // A named pipe gets the bytes in order.
+    let d = Scratch::new("fifo");
+    let fifo = d.path("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    extern "C" {
+        fn mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+    }
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = run(&["get", &b.url(), "-o", fifo.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(reader.join().unwrap(), b.data());
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     let o = run(&["get", &b.url(), "-o", d.0.to_str().unwrap(), "--quiet"]);
     assert!(o.status.code() == Some(1) || o.status.code() == Some(2), "{:?}", o.status);
     assert!(d.0.is_dir());
