@@ -552,6 +552,46 @@ fn closed_stdout_ends_quietly() {
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
         assert_eq!(o.status.code(), Some(0), "{args:?}: {:?} {err}", o.status);
     }
+    // A closed stderr with log lines and progress to print: ignored, the run completes.
+    let b = BlobServer::new(random_bytes(2, 2 * MIB));
+    let out = d.path("x.bin");
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let o = cmd(&["get", &b.url(), "-o", out.to_str().unwrap()])
+        .env("RUST_LOG", "galaxy_dl=debug")
+        .env("GALAXY_DL_PROGRESS_SECS", "0")
+        .stdout(Stdio::piped())
+        .stderr(w)
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_eq!(md5_file(&out), b.md5_hex());
+    // The reader of `--json` events goes away mid-download: the run stops cleanly and quietly
+    // (journal kept), and the same command resumes.
+    b.faults(|f| f.per_conn_rate = Some(512 << 10));
+    let out = d.path("y.bin");
+    let mut child = cmd(&["get", &b.url(), "-o", out.to_str().unwrap(), "--json", "--workers", "2"])
+        .env("GALAXY_DL_PROGRESS_SECS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let _ = lines.next();
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    let t = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(3), "did not stop: {:?}", t.elapsed());
+    assert_eq!(o.status.code(), Some(0), "{:?} {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let kept: u64 = journaled(&galaxy_dl::get::part_paths(&out).1).iter().map(|(a, b)| b - a).sum();
+    assert!(kept > 0, "nothing journaled when the reader went away");
+    b.faults(|f| f.per_conn_rate = None);
+    assert_code(&run(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet"]), 0);
+    assert_eq!(md5_file(&out), b.md5_hex());
 }
 
 /// `get -o /dev/null` (as root too) never replaces the device: a character device or a named
