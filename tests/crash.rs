@@ -351,8 +351,8 @@ fn install_kill_loop(
     let per_kill = meta + workers * (rate / 2 + piece);
     let bound = fresh + kills_done * per_kill;
     eprintln!(
-        "{name}: {kills_done} kills, {served_total} bytes served for a {fresh}-byte install ({:.3}x), bound \
-         {bound}; last run {resume_time:?}",
+        "{name}: {kills_done} kills, {served_total} bytes served for a {fresh}-byte install ({:.3}x, of which \
+         {meta} metadata per run), bound {bound}; last run {resume_time:?}",
         served_total as f64 / fresh as f64
     );
     assert!(served_total <= bound, "{name}: served {served_total}, fresh {fresh}, {kills_done} kills");
@@ -370,7 +370,7 @@ fn v1_env(size: u64) -> (Env, BTreeMap<String, String>) {
 #[test]
 fn v1_install_survives_random_kills_without_refetching() {
     let (e, want) = v1_env(16 << 20);
-    install_kill_loop(&e, "1000000003", &want, (1 << 20, 512 << 10), kills(10), "kill-v1");
+    install_kill_loop(&e, "1000000003", &want, (1 << 20, 256 << 10), kills(10), "kill-v1");
 }
 
 #[test]
@@ -390,7 +390,7 @@ fn long_kill_loop() {
     // Big enough that the loop is over before the download is.
     get_kill_loop(n, (n * MIB + 12345).min(1 << 30));
     let (e, want) = v1_env((n as u64) << 20);
-    install_kill_loop(&e, "1000000003", &want, (1 << 20, 512 << 10), n, "long-kill-v1");
+    install_kill_loop(&e, "1000000003", &want, (1 << 20, 256 << 10), n, "long-kill-v1");
     let e = Env::new();
     let base = 1000000001u64;
     let want = e.expected_files(e.build(base, "windows", 2), "en-US", "64", &[base, 1000000002]);

@@ -513,7 +513,7 @@ pub const V1_PART: u64 = 4 << 20;
 /// Size of the parts a V1 file is journaled in: a piece in flight is journaled part by part as
 /// it streams, so a `kill -9` or Ctrl-C loses at most one part per connection (plus the
 /// journal's tenth-of-a-second batch), not the whole [`V1_PART`] request.
-pub const V1_JOURNAL_PART: u64 = 512 << 10;
+pub const V1_JOURNAL_PART: u64 = 256 << 10;
 
 /// The pieces a file is tracked in.
 pub fn parts_of(f: &PlanFile) -> Vec<(u64, u64)> {
