@@ -658,6 +658,22 @@ fn planted_symlinks_are_not_followed() {
     }
 }
 
+/// A hard link planted at `FILE.part` (to a file of someone else's) is not written through.
+#[test]
+fn planted_hard_link_at_part_is_refused() {
+    let b = BlobServer::new(random_bytes(10, 200_000));
+    let d = Scratch::new("hardlink");
+    let victim = d.path("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::hard_link(&victim, d.path("out.bin.part")).unwrap();
+    let out = d.path("out.bin");
+    let o = run(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "hard link");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!out.exists());
+}
+
 /// A target directory that cannot be written: a clear error, exit 1.
 #[test]
 fn read_only_target_is_a_clean_error() {
