@@ -7,8 +7,9 @@
 //! `--size`) check out is `FILE.part` renamed to `FILE` and the journal removed. A mismatch
 //! removes both, so the next run starts clean instead of trusting corrupt bytes.
 //!
-//! Output safety: FILE must be a regular file or a new name (a device, a directory or a
-//! symlink is refused, never renamed over); `FILE.part` and `FILE.part.state` are opened without
+//! Output safety: FILE must be a regular file or a new name (a directory, a block device or a
+//! symlink is refused, never renamed over; a character device such as `/dev/null` or a named
+//! pipe is written in place, streamed once without resume); `FILE.part` and `FILE.part.state` are opened without
 //! following symlinks and must be regular files; `FILE.part` is locked (flock) for the whole
 //! run, so a second `get` of the same FILE is refused ([`Error::Busy`]) instead of truncating
 //! the mapping under the first.
@@ -119,6 +120,9 @@ pub fn part_paths(out: &Path) -> (PathBuf, PathBuf) {
 pub fn get(url: &str, out: &Path, opts: &GetOptions) -> Result<GetOutcome> {
     let start = Instant::now();
     check_url(url)?;
+    if is_stream_target(out) {
+        return get_to_stream(url, out, opts, start);
+    }
     if out.is_dir() {
         return Err(Error::Usage(format!("{} is a directory; -o takes a file name", out.display())));
     }
@@ -449,6 +453,20 @@ fn stream_once(engine: &Engine, url: &str, part: &Path, part_file: &File) -> Res
     part_file.set_len(0).map_err(|e| Error::io("truncate", part, e))?;
     (&*part_file).seek(std::io::SeekFrom::Start(0)).map_err(|e| Error::io("seek", part, e))?;
     let mut f = std::io::BufWriter::with_capacity(1 << 20, part_file);
+    let r = copy_body(engine, url, &mut resp, &mut f, part)?;
+    f.flush().map_err(|e| Error::io("write", part, e))?;
+    part_file.sync_data().map_err(|e| Error::io("sync", part, e))?;
+    Ok(r)
+}
+
+/// Copy a response body into `out`, hashing it; the byte count and the MD5.
+fn copy_body(
+    engine: &Engine,
+    url: &str,
+    resp: &mut ureq::http::Response<ureq::Body>,
+    out: &mut dyn Write,
+    path: &Path,
+) -> Result<(u64, String)> {
     let mut body = resp.body_mut().as_reader();
     let mut buf = vec![0u8; 256 * 1024];
     let mut h = Md5::new();
@@ -464,16 +482,79 @@ fn stream_once(engine: &Engine, url: &str, part: &Path, part_file: &File) -> Res
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(http::from_io(url, &e)),
         };
-        f.write_all(&buf[..n]).map_err(|e| Error::io("write", part, e))?;
-        h.update(&buf[..n]);
+        let chunk = buf.get(..n).unwrap_or_default();
+        out.write_all(chunk).map_err(|e| Error::io("write", path, e))?;
+        h.update(chunk);
         total += n as u64;
         engine.progress.add(n as u64);
         engine.throttle(n);
         stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
     }
-    f.flush().map_err(|e| Error::io("write", part, e))?;
-    part_file.sync_data().map_err(|e| Error::io("sync", part, e))?;
     Ok((total, hex(&h.finalize())))
+}
+
+/// Whether `out` itself (not through a symlink) is a character device or a named pipe.
+fn is_stream_target(out: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+}
+
+/// `-o` is a character device or a named pipe (`/dev/null`, a FIFO): there is nothing to
+/// rename or resume, so the body is streamed into it once, in place, and hashed on the way.
+/// One attempt: bytes already written into a pipe cannot be taken back for a retry.
+fn get_to_stream(url: &str, out: &Path, opts: &GetOptions, start: Instant) -> Result<GetOutcome> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let dev = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(out)
+        .map_err(|e| Error::io("open", out, e))?;
+    let ft = dev.metadata().map_err(|e| Error::io("stat", out, e))?.file_type();
+    if !(ft.is_char_device() || ft.is_fifo()) {
+        return Err(Error::UnsafeTarget { path: out.to_path_buf(), reason: kind_of(ft) });
+    }
+    let progress = Arc::new(Progress::new(opts.events.clone()));
+    let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
+    progress.emit(Event::Notice {
+        message: format!("{} is a device or a pipe: streaming into it once, without resume", out.display()),
+    });
+    let mut resp = engine.agent.get(url).call().map_err(|e| http::from_ureq(url, e))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(Error::status(url, status, None));
+    }
+    let announced = header(&resp, "content-length").and_then(|v| v.parse::<u64>().ok());
+    progress.set_totals(announced.unwrap_or(0), 0);
+    progress.emit(Event::Start {
+        what: out.display().to_string(),
+        total_bytes: announced.unwrap_or(0),
+        resumed_bytes: 0,
+        files: 1,
+    });
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, &dev);
+    let (size, digest) = copy_body(&engine, url, &mut resp, &mut w, out)?;
+    w.flush().map_err(|e| Error::io("write", out, e))?;
+    for (want, what) in [(opts.size, "size"), (announced, "Content-Length")] {
+        if let Some(want) = want {
+            if want != size {
+                log::debug!("{what} says {want}");
+                return Err(Error::Size { what: redact_url(url), expected: want, actual: size });
+            }
+        }
+    }
+    if let Some(want) = &opts.md5 {
+        if *want != digest {
+            return Err(Error::Checksum { what: redact_url(url), expected: want.clone(), actual: digest });
+        }
+    }
+    let elapsed = start.elapsed();
+    progress.emit(Event::Done {
+        total_bytes: size,
+        downloaded_bytes: size,
+        elapsed_secs: elapsed.as_secs_f64(),
+        md5: Some(digest.clone()),
+    });
+    Ok(GetOutcome { size, md5: digest, downloaded: size, resumed: 0, ranged: false, elapsed })
 }
 
 /// Identity of the download a journal belongs to.

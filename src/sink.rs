@@ -55,7 +55,8 @@ pub enum Reservation {
 pub const NO_FALLOCATE_ENV: &str = "GALAXY_DL_NO_FALLOCATE";
 
 /// Open `path` read-write without following a symlink at its last component, creating it
-/// (exclusively, mode 0644) when it does not exist. What is opened must be a regular file.
+/// (exclusively, mode 0644) when it does not exist. What is opened must be a regular file with
+/// no other hard link.
 ///
 /// # Errors
 /// [`Error::UnsafeTarget`] for a symlink, a device, a directory or anything else that is not a
@@ -78,9 +79,14 @@ pub fn open_regular(path: &Path) -> Result<File> {
         };
         match r {
             Ok(f) => {
-                let ft = f.metadata().map_err(|e| Error::io("stat", path, e))?.file_type();
-                if !ft.is_file() {
-                    return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: kind_of(ft) });
+                use std::os::unix::fs::MetadataExt;
+                let m = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+                if !m.file_type().is_file() {
+                    return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: kind_of(m.file_type()) });
+                }
+                if m.nlink() > 1 {
+                    // A hard link planted here would have us write into someone else's file.
+                    return Err(Error::UnsafeTarget { path: path.to_path_buf(), reason: "it has other hard links" });
                 }
                 return Ok(f);
             }

@@ -351,8 +351,8 @@ fn install_kill_loop(
     let per_kill = meta + workers * (rate / 2 + piece);
     let bound = fresh + kills_done * per_kill;
     eprintln!(
-        "{name}: {kills_done} kills, {served_total} bytes served for a {fresh}-byte install ({:.3}x), bound \
-         {bound}; last run {resume_time:?}",
+        "{name}: {kills_done} kills, {served_total} bytes served for a {fresh}-byte install ({:.3}x, of which \
+         {meta} metadata per run), bound {bound}; last run {resume_time:?}",
         served_total as f64 / fresh as f64
     );
     assert!(served_total <= bound, "{name}: served {served_total}, fresh {fresh}, {kills_done} kills");
@@ -370,7 +370,7 @@ fn v1_env(size: u64) -> (Env, BTreeMap<String, String>) {
 #[test]
 fn v1_install_survives_random_kills_without_refetching() {
     let (e, want) = v1_env(16 << 20);
-    install_kill_loop(&e, "1000000003", &want, (1 << 20, 512 << 10), kills(10), "kill-v1");
+    install_kill_loop(&e, "1000000003", &want, (1 << 20, 256 << 10), kills(10), "kill-v1");
 }
 
 #[test]
@@ -390,7 +390,7 @@ fn long_kill_loop() {
     // Big enough that the loop is over before the download is.
     get_kill_loop(n, (n * MIB + 12345).min(1 << 30));
     let (e, want) = v1_env((n as u64) << 20);
-    install_kill_loop(&e, "1000000003", &want, (1 << 20, 512 << 10), n, "long-kill-v1");
+    install_kill_loop(&e, "1000000003", &want, (1 << 20, 256 << 10), n, "long-kill-v1");
     let e = Env::new();
     let base = 1000000001u64;
     let want = e.expected_files(e.build(base, "windows", 2), "en-US", "64", &[base, 1000000002]);
@@ -552,19 +552,82 @@ fn closed_stdout_ends_quietly() {
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
         assert_eq!(o.status.code(), Some(0), "{args:?}: {:?} {err}", o.status);
     }
+    // A closed stderr with log lines and progress to print: ignored, the run completes.
+    let b = BlobServer::new(random_bytes(2, 2 * MIB));
+    let out = d.path("x.bin");
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let o = cmd(&["get", &b.url(), "-o", out.to_str().unwrap()])
+        .env("RUST_LOG", "galaxy_dl=debug")
+        .env("GALAXY_DL_PROGRESS_SECS", "0")
+        .stdout(Stdio::piped())
+        .stderr(w)
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_eq!(md5_file(&out), b.md5_hex());
+    // The reader of `--json` events goes away mid-download: the run stops cleanly and quietly
+    // (journal kept), and the same command resumes.
+    b.faults(|f| f.per_conn_rate = Some(512 << 10));
+    let out = d.path("y.bin");
+    let mut child = cmd(&["get", &b.url(), "-o", out.to_str().unwrap(), "--json", "--workers", "2"])
+        .env("GALAXY_DL_PROGRESS_SECS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let _ = lines.next();
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    let t = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(3), "did not stop: {:?}", t.elapsed());
+    assert_eq!(o.status.code(), Some(0), "{:?} {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let kept: u64 = journaled(&galaxy_dl::get::part_paths(&out).1).iter().map(|(a, b)| b - a).sum();
+    assert!(kept > 0, "nothing journaled when the reader went away");
+    b.faults(|f| f.per_conn_rate = None);
+    assert_code(&run(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet"]), 0);
+    assert_eq!(md5_file(&out), b.md5_hex());
 }
 
-/// `get -o /dev/null` (as root too) never replaces the device; nor a directory.
+/// `get -o /dev/null` (as root too) never replaces the device: a character device or a named
+/// pipe is written in place, streamed once and hashed (`--md5` still checked); a directory is
+/// refused.
 #[test]
-fn device_and_directory_targets_are_left_alone() {
+fn device_pipe_and_directory_targets_are_left_alone() {
     use std::os::unix::fs::FileTypeExt;
     let b = BlobServer::new(random_bytes(6, 300_000));
-    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet"]);
-    assert_code(&o, 1);
-    assert_clean_error(&o, "device");
+    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet", "--md5", b.md5_hex()]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), format!("{}  /dev/null", b.md5_hex()));
     assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
     assert!(!Path::new("/dev/null.part").exists(), "left /dev/null.part");
-    let d = Scratch::new("dirtarget");
+    let wrong = "0".repeat(32);
+    let o = run(&["get", &b.url(), "-o", "/dev/null", "--quiet", "--md5", &wrong]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "checksum mismatch");
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+    // A named pipe gets the bytes in order.
+    let d = Scratch::new("fifo");
+    let fifo = d.path("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    extern "C" {
+        fn mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+    }
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = run(&["get", &b.url(), "-o", fifo.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(reader.join().unwrap(), b.data());
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     let o = run(&["get", &b.url(), "-o", d.0.to_str().unwrap(), "--quiet"]);
     assert!(o.status.code() == Some(1) || o.status.code() == Some(2), "{:?}", o.status);
     assert!(d.0.is_dir());
@@ -593,6 +656,22 @@ fn planted_symlinks_are_not_followed() {
             assert_eq!(is_link, planted == "out.bin", "{planted}: FILE is a symlink: {is_link}");
         }
     }
+}
+
+/// A hard link planted at `FILE.part` (to a file of someone else's) is not written through.
+#[test]
+fn planted_hard_link_at_part_is_refused() {
+    let b = BlobServer::new(random_bytes(10, 200_000));
+    let d = Scratch::new("hardlink");
+    let victim = d.path("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::hard_link(&victim, d.path("out.bin.part")).unwrap();
+    let out = d.path("out.bin");
+    let o = run(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "hard link");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!out.exists());
 }
 
 /// A target directory that cannot be written: a clear error, exit 1.

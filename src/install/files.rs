@@ -526,7 +526,7 @@ pub const V1_PART: u64 = 4 << 20;
 /// Largest part a V1 file is journaled in: a piece in flight is journaled part by part as
 /// it streams, so a `kill -9` or Ctrl-C loses at most one part per connection (plus the
 /// journal's tenth-of-a-second batch), not the whole request.
-pub const V1_JOURNAL_PART: u64 = 512 << 10;
+pub const V1_JOURNAL_PART: u64 = 256 << 10;
 
 /// The pieces a file is tracked in (V1: parts of `min(v1_part, V1_JOURNAL_PART)`; a journal of
 /// another part size is simply not matched, so resume refetches).
