@@ -606,7 +606,7 @@ impl Downloader {
             .filter(|j| j.targets.iter().all(|t| in_sfc.contains(&t.file)))
             .map(|j| j.compressed_size)
             .sum();
-        let download = work.bytes() - through_sfc
+        let download = work.bytes().saturating_sub(through_sfc)
             + sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
         progress.set_totals(download + work.resumed_bytes, work.resumed_bytes);
         progress.emit(Event::Start {
