@@ -41,6 +41,46 @@ fn chunk_size_sets_the_v1_piece_size() {
     assert_eq!(tree(&d.path("legacy-0")), tree(&d.path("legacy-2")));
 }
 
+/// Killed while fetching 64K pieces, resumed with 1M pieces: the journal of the other piece
+/// size is only trusted where a piece is the same byte range, and the install ends verified.
+#[test]
+fn resume_with_another_chunk_size_ends_verified() {
+    let e = Env::with(MockConfig { v1_blob_size: 4 << 20, ..MockConfig::small() });
+    e.mock.faults(|f| f.per_conn_rate = Some(400_000));
+    let d = Scratch::new("chunk-size-resume");
+    let dir = d.path("legacy");
+    let mut c = cmd(&["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
+    c.args(["--chunk-size", "64K"]);
+    for (k, v) in e.env() {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let journal = dir.join(".galaxy-dl/journal");
+    let t = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&journal).map(|s| s.lines().count()).unwrap_or(0);
+        if n >= 8 {
+            break;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("finished before it could be interrupted: {st:?}");
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "nothing journaled");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    e.mock.faults(|f| f.per_conn_rate = None);
+    let o = e.run(&["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--chunk-size", "1M"]);
+    assert_code(&o, 0);
+    let want = d.path("fresh");
+    let o = e.run(&["download", LEGACY, "--dir", want.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), tree(&want));
+    let o = e.run(&["verify", dir.to_str().unwrap(), "--quiet"]);
+    assert_code(&o, 0);
+}
+
 #[test]
 fn chunk_size_out_of_range_is_a_usage_error() {
     let e = Env::new();

@@ -2,6 +2,23 @@
 //! (bearer), parsed into typed [`LibraryEntry`]s with id, title, platforms, DLC count and GOG's
 //! update flag. Bounded: at most [`MAX_PAGES`] pages and [`MAX_ENTRIES`] entries; a page that is
 //! not the expected JSON is an error naming the page, never a partial list.
+//!
+//! ```
+//! use galaxy_dl::api::library::LibraryQuery;
+//! use galaxy_dl::api::{Client, Endpoints};
+//! use galaxy_dl_mock::gog::{GogMock, MockConfig};
+//!
+//! let gog = GogMock::start(MockConfig::small()); // serves fixtures/library/ on 127.0.0.1
+//! let config = std::env::temp_dir().join(format!("galaxy-dl-doc-lib-{}", std::process::id()));
+//! let client = Client::new(galaxy_dl::http::agent(&Default::default()), Endpoints::single(&gog.url()),
+//!     Default::default(), config.clone());
+//! client.exchange_code(GogMock::LOGIN_CODE)?;
+//! let games = client.library(&LibraryQuery::all().os("linux"))?;
+//! assert!(games.iter().all(|g| g.platforms.iter().any(|p| p == "linux")));
+//! assert!(games.iter().any(|g| g.title == "Über Café Tycoon" && g.dlc_count == 3));
+//! # std::fs::remove_dir_all(&config).ok();
+//! # Ok::<(), galaxy_dl::Error>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 

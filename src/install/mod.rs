@@ -694,7 +694,7 @@ impl Downloader {
             .sum();
         let sfc_bytes =
             sfcs.iter().map(|&s| plan.sfcs[s].chunks.iter().map(|c| c.compressed_size).sum::<u64>()).sum::<u64>();
-        let download = work.bytes() - through_sfc + delta_bytes + sfc_bytes;
+        let download = work.bytes().saturating_sub(through_sfc) + delta_bytes + sfc_bytes;
         // The resume line counts what is really reused: pieces of unfinished files and the
         // files already complete (wire bytes, like the download), which a user saw done.
         let mut pending = vec![false; plan.files.len()];
@@ -738,7 +738,7 @@ impl Downloader {
                         // unchanged chunks are copied from them again.
                         let fresh = local_chunks(dir, &plans, &journal_state);
                         let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &fresh);
-                        let rest = work.bytes() - through_sfc + extra.bytes() + sfc_bytes;
+                        let rest = work.bytes().saturating_sub(through_sfc) + extra.bytes() + sfc_bytes;
                         progress.set_totals(progress.done() + rest, progress.done());
                         work.chunks.extend(extra.chunks);
                         work.settle.extend(extra.settle);
