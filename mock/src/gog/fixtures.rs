@@ -1099,9 +1099,7 @@ pub(crate) fn build_all(cfg: &MockConfig) -> (Fixtures, Content, std::thread::Jo
         content.listings.push(super::game::v1_listing());
         products.push((super::game::GAME_V1, "Bench Game V1".into()));
     }
-    let mut owned = files::owned();
-    owned.extend([super::game::GAME_V2, super::game::GAME_V1]);
-    let fixtures = Fixtures { builds, dependencies: fixture_deps, owned, products };
+    let fixtures = Fixtures { builds, dependencies: fixture_deps, owned: files::owned(), products };
     (fixtures, content, v1)
 }
 
