@@ -540,7 +540,14 @@ fn closed_stdout_ends_quietly() {
     let d = Scratch::new("pipe");
     let ds = d.path("game").to_str().unwrap().to_string();
     assert_code(&e.run(&["download", "1000000001", "--dir", &ds, "--quiet"]), 0);
-    for args in [vec!["verify", ds.as_str()], vec!["verify", ds.as_str(), "--json"], vec!["--help"]] {
+    // (`download --dry-run` prints with plain `println!`: the panic hook's backstop.)
+    let dry = d.path("dry").to_str().unwrap().to_string();
+    for args in [
+        vec!["verify", ds.as_str()],
+        vec!["verify", ds.as_str(), "--json"],
+        vec!["--help"],
+        vec!["download", "1000000001", "--dir", dry.as_str(), "--dry-run"],
+    ] {
         let mut c = cmd(&args);
         for (k, v) in e.env() {
             c.env(k, v);
