@@ -316,6 +316,8 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
     if len == 0 {
         return Ok(Reservation::Allocated);
     }
+    // `fallocate` is Linux's; elsewhere the space is reserved by writing it (below).
+    #[cfg(target_os = "linux")]
     if std::env::var_os(NO_FALLOCATE_ENV).is_none() {
         // SAFETY: plain syscall on a valid, open descriptor.
         let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
