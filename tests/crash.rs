@@ -6,7 +6,7 @@
 //!
 //! The loops run `GALAXY_DL_KILL_LOOP` kills each (default 12 for `get`, 10 for V1 and V2);
 //! `GALAXY_DL_KILL_SEED` replays a run. The longer loop:
-//! `GALAXY_DL_KILL_LOOP=200 cargo test --release --test crash -- --ignored --nocapture`.
+//! `GALAXY_DL_KILL_LOOP=200 cargo test --test crash -- --ignored --nocapture`.
 
 mod support;
 
@@ -382,7 +382,7 @@ fn v2_install_survives_random_kills_without_refetching() {
 }
 
 /// The long loop (documented in README/RELIABILITY.md): `GALAXY_DL_KILL_LOOP=200 cargo test
-/// --release --test crash -- --ignored --nocapture`.
+/// --test crash -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn long_kill_loop() {
