@@ -9,10 +9,10 @@
 //!
 //! Output safety: FILE must be a regular file or a new name (a directory, a block device or a
 //! symlink is refused, never renamed over; a character device such as `/dev/null` or a named
-//! pipe is written in place, streamed once without resume); `FILE.part` and `FILE.part.state` are opened without
-//! following symlinks and must be regular files; `FILE.part` is locked (flock) for the whole
-//! run, so a second `get` of the same FILE is refused ([`Error::Busy`]) instead of truncating
-//! the mapping under the first.
+//! pipe is written in place, streamed once without resume). `FILE.part` and `FILE.part.state`
+//! are opened without following symlinks and must be regular files; `FILE.part` is locked
+//! (flock) for the whole run, so a second `get` of the same FILE is refused ([`Error::Busy`])
+//! instead of truncating the mapping under the first.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, Write};

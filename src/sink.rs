@@ -332,6 +332,8 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
     if len == 0 {
         return Ok(Reservation::Allocated);
     }
+    // `fallocate` is Linux's; elsewhere the space is reserved by writing it (below).
+    #[cfg(target_os = "linux")]
     if std::env::var_os(NO_FALLOCATE_ENV).is_none() {
         // SAFETY: plain syscall on a valid, open descriptor.
         #[cfg(target_os = "linux")]

@@ -93,7 +93,7 @@ fn quiet_on_closed_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if msg.starts_with("failed printing to std") {
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
             std::process::exit(0);
         }
         default(info);
