@@ -50,6 +50,9 @@ trap 'exit 143' TERM
 [[ ${SKIP_BUILD:-0} == 1 ]] || cargo build --release -q -p galaxy-dl -p galaxy-dl-mock
 mkdir -p "$OUT"
 rm -rf "$DL"
+# start_mock waits for "# ready" in $OUT/mock-NAME.out; a file left by an earlier run could be
+# read before the new mock's redirection truncates it (seen under load: a stale port).
+rm -f "$OUT"/mock-*.out
 : >"$RES"
 disk_and_load_check
 log "machine: $(nproc) vCPU, $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r), fs $FSTYPE, load $LOAD_START"
