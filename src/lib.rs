@@ -11,10 +11,13 @@
 //! - [`api`]: GOG API client (login/tokens, builds, secure links and their cache, owned games).
 //! - [`manifest`]: V1/V2 manifest types, zlib/JSON meta decoding, safe paths and case folding.
 //! - [`select`]: which depots a download takes (language, bitness, owned DLC).
-//! - [`http`]: the shared agent, timeouts, error conversion, metadata GETs.
+//! - [`http`]: the shared agent, timeouts, error conversion: one request, no policy.
 //! - [`fetch`]: the engine: worker pool, segmented Range downloads with work stealing
-//!   ([`fetch::range`], [`fetch::schedule`]), retries, the global rate limit.
-//! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices.
+//!   ([`fetch::range`], [`fetch::schedule`]), the one fetch policy for every request
+//!   ([`fetch::policy`]: retries, endpoint health, `Retry-After`, metadata GETs), the global
+//!   rate limit.
+//! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices;
+//!   [`sinks`]: the traits the engine writes through.
 //! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
 //! - [`progress`]: events for the embedder or the CLI's reporter.
 //! - [`info`]: build lists and what a build and a selection hold (sizes, DLC, dependencies).
@@ -79,6 +82,7 @@ pub mod patch;
 pub mod progress;
 pub mod select;
 pub mod sink;
+pub mod sinks;
 pub mod units;
 pub mod verify;
 

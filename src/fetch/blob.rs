@@ -17,27 +17,14 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use super::policy::{Piece, RangeSupport, Step};
 use super::range::parse_content_range;
 use super::{Engine, Object, Urls};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
-use crate::sink::MappedFile;
 
-/// A piece of one file carried by a blob request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
-    /// Offset of the piece in the blob.
-    pub blob_offset: u64,
-    /// Index of the file in the caller's list.
-    pub file: usize,
-    /// Offset of the piece in the file.
-    pub file_offset: u64,
-    /// Length of the piece.
-    pub len: u64,
-}
+pub use crate::sinks::{BlobSink, Segment};
 
 /// One Range request of a product's blob.
 #[derive(Debug, Clone)]
@@ -50,14 +37,6 @@ pub struct BlobJob {
     pub end: u64,
     /// The pieces it feeds, in blob order, inside `start..end`, not overlapping.
     pub segments: Vec<Segment>,
-}
-
-/// Where segments land.
-pub trait BlobSink: Sync {
-    /// The mapped file for index `file`.
-    fn file(&self, file: usize) -> Result<Arc<MappedFile>>;
-    /// `seg` is written.
-    fn segment_done(&self, seg: &Segment) -> Result<()>;
 }
 
 /// How a blob download ended.

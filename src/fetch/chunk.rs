@@ -42,58 +42,7 @@ use crate::verify::hex;
 /// Size of each worker's input buffer.
 const INPUT_BUF: usize = 64 * 1024;
 
-/// Where one chunk's inflated bytes go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
-    /// Index of the file in the caller's list.
-    pub file: usize,
-    /// Offset of the chunk in that file.
-    pub offset: u64,
-}
-
-/// One chunk to fetch.
-#[derive(Debug, Clone)]
-pub struct ChunkJob {
-    /// Product whose store holds the chunk (selects the secure link).
-    pub product: String,
-    /// MD5 of the stored zlib object (also its address).
-    pub compressed_md5: String,
-    /// Size of the stored object (informational; for progress).
-    pub compressed_size: u64,
-    /// MD5 of the inflated bytes.
-    pub md5: String,
-    /// Inflated size.
-    pub size: u64,
-    /// Where the inflated bytes go (at least one).
-    pub targets: Vec<Target>,
-    /// Check `md5` here (false when a whole-file MD5 covers every target).
-    pub check_md5: bool,
-    /// A local copy of the inflated bytes (a file of the installed build at an offset): used
-    /// instead of the network when its MD5 matches (updates, repairs).
-    pub local: Option<(std::path::PathBuf, u64)>,
-    /// Hash the first target's whole-file digest while inflating, as soon as the digest has
-    /// reached this chunk ([`ChunkSink::lend_digest`]). Worth it for the last requests, where
-    /// a later hashing pass would add to the wall time; elsewhere the sink's lock-step hasher
-    /// is cheaper.
-    pub hash_inline: bool,
-}
-
-/// Where chunks land and what happens when they are done.
-pub trait ChunkSink: Sync {
-    /// The mapped file for index `file` (opened lazily, preallocated to its final size).
-    fn file(&self, file: usize) -> Result<Arc<MappedFile>>;
-    /// `job` is written and checked at every target. `digest` is the digest lent by
-    /// [`ChunkSink::lend_digest`] for the first target, advanced over the chunk's bytes.
-    fn done(&self, job: &ChunkJob, digest: Option<Md5State>) -> Result<()>;
-    /// Lend the whole-file digest of `t`'s file if `t` is exactly where it stands, so the
-    /// worker hashes the chunk while inflating it instead of a second pass later. The sink
-    /// holds the file's digest back until [`ChunkSink::done`] or [`ChunkSink::end_loan`].
-    fn lend_digest(&self, _t: Target) -> Option<Md5State> {
-        None
-    }
-    /// The chunk of a lent digest failed: the digest stays where it was.
-    fn end_loan(&self, _t: Target) {}
-}
+pub use crate::sinks::{ChunkJob, ChunkSink, Target};
 
 /// A digest lent for a chunk's first target: `base` is the digest just before the chunk.
 /// Handed back unadvanced if the chunk fails.
