@@ -330,6 +330,11 @@ mod tests {
         let r = redact_url(q);
         assert_eq!(r, "http://127.0.0.1:8/a/b?<redacted>");
         assert_eq!(redact_url("http://h/x"), "http://h/x");
+        // URL credentials never leave.
+        let r = redact_url("http://user:hunter2@127.0.0.1:8/a@b/c?x=1");
+        assert_eq!(r, "http://<credentials>@127.0.0.1:8/a@b/c?<redacted>");
+        assert_eq!(redact_url("socks5://u:p@h:1"), "socks5://<credentials>@h:1");
+        assert_eq!(redact_url("user@host"), "user@host", "no scheme: not a URL with userinfo");
     }
 
     #[test]

@@ -157,8 +157,14 @@ impl Client {
     }
 
     /// GET a metadata document (no bearer: CDN meta is public) and decode it (JSON or zlib JSON).
+    /// Meta named by its hash (`/content-system/v2/…/meta/aa/bb/<md5>`) is checked against it.
     pub fn fetch_meta<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        crate::manifest::decode_meta(&self.meta_bytes(url)?, url)
+        let body = self.meta_bytes(url)?;
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        if path.contains("/content-system/v2/") && path.contains("/meta/") {
+            crate::manifest::check_meta_hash(&body, path, url)?;
+        }
+        crate::manifest::decode_meta(&body, url)
     }
 
     /// GET a metadata document as a generic JSON value.

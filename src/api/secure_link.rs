@@ -402,6 +402,22 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_tokens() {
+        let mut e = ep(
+            "{base_url}/token=nva={expires_at}~token={token}{path}?ws={ws_secret}",
+            serde_json::json!({"base_url": "https://cdn.example/token=nva=1~token=BASESECRET", "token": "TOKSECRET",
+                               "ws_secret": "WSSECRET", "expires_at": 5, "path": "/x"}),
+        );
+        e.url = Some("https://h/x?sig=URLSECRET".into());
+        let link = SecureLink { product_id: "1".into(), endpoints: vec![e], expires_at: Some(5) };
+        let d = format!("{link:?} {link:#?}");
+        for s in ["BASESECRET", "TOKSECRET", "WSSECRET", "URLSECRET"] {
+            assert!(!d.contains(s), "{s} in {d}");
+        }
+        assert!(d.contains("token") && d.contains("cdn.example"), "names and host stay: {d}");
+    }
+
+    #[test]
     fn url_for_path_token_template() {
         let e = ep(
             "{base_url}/token=nva={expires_at}~dirs={dirs}~token={token}{path}",

@@ -40,6 +40,18 @@ pub fn decode_meta_cancel<T: DeserializeOwned>(bytes: &[u8], what: &str, cancel:
     }
 }
 
+/// The error a [`Guard`] ends with once its cancel flag is set.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
 /// A reader that ends with an error past `left` bytes or once `cancel` is set.
 struct Guard<'a, R> {
     inner: R,
@@ -50,7 +62,8 @@ struct Guard<'a, R> {
 impl<R: Read> Read for Guard<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+            // Not `ErrorKind::Interrupted`: readers retry that kind forever.
+            return Err(std::io::Error::other(Cancelled));
         }
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
@@ -70,8 +83,10 @@ fn parse_stream<R: Read, T: DeserializeOwned>(r: R, what: &str, cancel: Option<&
             return Error::manifest(what, format!("invalid JSON: {e}"));
         }
         let io = std::io::Error::from(e);
+        if io.get_ref().is_some_and(|x| x.is::<Cancelled>()) {
+            return Error::Interrupted;
+        }
         match io.kind() {
-            std::io::ErrorKind::Interrupted => Error::Interrupted,
             std::io::ErrorKind::UnexpectedEof => Error::manifest(what, "truncated zlib stream (no end marker)"),
             _ => Error::manifest(what, format!("invalid zlib data: {io}")),
         }
@@ -186,6 +201,23 @@ mod tests {
         assert!(decode_meta_value(b"", "x").is_err());
         // zlib of something that is not JSON
         assert!(decode_meta_value(&zlib::deflate(b"hello"), "x").is_err());
+    }
+
+    #[test]
+    fn cancel_and_hash_check() {
+        let z = zlib::deflate(br#"{"depot":{"items":[]}}"#);
+        let stop = AtomicBool::new(true);
+        let e = decode_meta_cancel::<serde_json::Value>(&z, "x", Some(&stop)).unwrap_err();
+        assert!(matches!(e, Error::Interrupted), "{e}");
+        let go = AtomicBool::new(false);
+        assert!(decode_meta_cancel::<serde_json::Value>(&z, "x", Some(&go)).is_ok());
+        let h = crate::verify::md5_hex(&z);
+        assert!(check_meta_hash(&z, &h, "x").is_ok());
+        assert!(check_meta_hash(&z, &format!("{}/{}/{h}", &h[..2], &h[2..4]), "x").is_ok());
+        assert!(check_meta_hash(&z, &h.to_ascii_uppercase(), "x").is_ok());
+        let e = check_meta_hash(b"other bytes", &h, "x").unwrap_err();
+        assert!(matches!(e, Error::Checksum { .. }), "{e}");
+        assert!(check_meta_hash(b"anything", "a0e35d92-2a0f-40db.json", "x").is_ok(), "V1 names are not hashes");
     }
 
     #[test]
