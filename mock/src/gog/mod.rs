@@ -168,6 +168,10 @@ pub struct GogFaults {
     pub withhold_sfc: bool,
     /// Pace each connection serving chunks or `main.bin` at this many bytes/s.
     pub per_conn_rate: Option<u64>,
+    /// Secure links issued from now on give endpoint `.0` this `base_url` instead of the
+    /// mock's (e.g. `http://127.0.0.1:1` for refused connections, a `.invalid` host for DNS
+    /// failures).
+    pub endpoint_base: Option<(usize, String)>,
 }
 
 impl GogFaults {

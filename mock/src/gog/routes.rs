@@ -295,18 +295,23 @@ fn v1_manifest(st: &State, req: &Request, rest: &str) -> Response {
 
 fn endpoints(st: &State, pid: u64, path: &str, expires_at: u64, token: &str, gens: &[u8]) -> Value {
     let dirs = path.split('/').filter(|s| !s.is_empty()).count();
+    let over = st.faults.lock().unwrap().endpoint_base.clone();
+    let base = |i: usize| match &over {
+        Some((j, b)) if *j == i => b.clone(),
+        _ => st.base().to_string(),
+    };
     json!([
         {
             "endpoint_name": "fastly",
             "url_format": "{base_url}/token=nva={expires_at}~dirs={dirs}~token={token}{path}",
-            "parameters": {"base_url": st.base(), "path": path, "token": token,
+            "parameters": {"base_url": base(0), "path": path, "token": token,
                            "expires_at": expires_at, "dirs": dirs},
             "priority": 10, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
         },
         {
             "endpoint_name": "gcore",
             "url_format": "{base_url}{path}?wsSecret={token}&wsTime={expires_at}&prefix={prefix}",
-            "parameters": {"base_url": st.base(), "path": path, "token": token,
+            "parameters": {"base_url": base(1), "path": path, "token": token,
                            "expires_at": expires_at, "prefix": format!("{path}/"),
                            "product_id": pid},
             "priority": 20, "max_fails": 100, "supports_generation": gens, "fallback_only": false,
