@@ -139,7 +139,7 @@ fn v1_dead_mirror_with_range_ignored_and_wrong_content_range_sometimes_completes
 /// When Range is refused by every response, V1 falls back to one stream, and that stream
 /// fails over from the dead endpoint (main streamed from endpoint 0 only: `HTTP 404`).
 #[test]
-fn v1_stream_fallback_fails_over_and_resumes() {
+fn v1_stream_fallback_fails_over_from_a_dead_mirror() {
     let e = Env::new();
     e.mock.faults(|f| {
         f.fail_endpoint(0);
