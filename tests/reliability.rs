@@ -139,7 +139,7 @@ fn v1_dead_mirror_with_range_ignored_and_wrong_content_range_sometimes_completes
 /// When Range is refused by every response, V1 falls back to one stream, and that stream
 /// fails over from the dead endpoint (main streamed from endpoint 0 only: `HTTP 404`).
 #[test]
-fn v1_stream_fallback_fails_over_and_resumes() {
+fn v1_stream_fallback_fails_over_from_a_dead_mirror() {
     let e = Env::new();
     e.mock.faults(|f| {
         f.fail_endpoint(0);
@@ -461,4 +461,33 @@ fn v1_survives_503s_truncation_and_a_silent_range() {
     let o = finish_within(child, Duration::from_secs(60), "V1 install under transient faults");
     assert_code(&o, 0);
     assert_eq!(tree(&dir), v1_expected(&e));
+}
+
+/// CDN endpoint 0 refuses connections, then (second run) does not resolve: V2 and V1 installs
+/// fail over to endpoint 1 at once and complete; the broken endpoint is demoted after a few
+/// failures, so the run does not pay for it per piece.
+#[test]
+fn a_mirror_refusing_connections_or_not_resolving_is_failed_over() {
+    for base in ["http://127.0.0.1:1", "http://no-such-cdn.invalid"] {
+        for (product, v1) in [(GAME, false), (LEGACY, true)] {
+            let e = Env::new();
+            e.mock.faults(|f| f.endpoint_base = Some((0, base.to_string())));
+            let d = Scratch::new("rel-refused");
+            let dir = d.path("p");
+            let t = Instant::now();
+            let child = spawn(
+                &e.env(),
+                &[],
+                &["download", product, "--dir", dir.to_str().unwrap(), "--json", "--workers", "4"],
+            );
+            let o = finish_within(child, Duration::from_secs(120), "install with a broken mirror");
+            assert_code(&o, 0);
+            let want = if v1 { v1_expected(&e) } else { expected(&e) };
+            assert_eq!(tree(&dir), want);
+            let retries = stdout(&o).lines().filter(|l| l.contains("\"event\":\"retry\"")).count();
+            // Before the demotion at most one failed attempt per worker reaches the mirror.
+            assert!(retries <= 12, "{base} {product}: {retries} retries");
+            eprintln!("{base} {product}: {retries} retries, {:?}", t.elapsed());
+        }
+    }
 }

@@ -309,7 +309,15 @@ fn v1_manifest(st: &State, req: &Request, rest: &str) -> Response {
 
 /// The secure link's CDN endpoints: the shape of `fixtures/secure_link.json`, this link's values.
 fn endpoints(st: &State, pid: u64, path: &str, expires_at: u64, token: &str, gens: &[u8]) -> Value {
-    super::files::secure_link_urls(st.base(), pid, path, expires_at, token, gens)
+    let mut urls = super::files::secure_link_urls(st.base(), pid, path, expires_at, token, gens);
+    // A test may point one endpoint elsewhere (refused connections, DNS failures).
+    let over = st.faults.lock().unwrap().endpoint_base.clone();
+    if let Some((i, base)) = over {
+        if let Some(u) = urls.get_mut(i) {
+            u["parameters"]["base_url"] = json!(base);
+        }
+    }
+    urls
 }
 
 fn secure_link(st: &State, req: &Request, id: &str) -> Response {
