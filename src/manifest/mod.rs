@@ -142,7 +142,12 @@ pub fn check_meta_hash(body: &[u8], id: &str, what: &str) -> Result<()> {
         return Ok(());
     }
     let actual = crate::verify::md5_hex(body);
-    if !actual.eq_ignore_ascii_case(name) {
+    // GOG names meta by the MD5 of the zlib bytes it serves; should a name ever be the MD5 of
+    // the JSON inside instead, that matches too (streamed, bounded: no copy of the text):
+    // either way the content is tied to its name.
+    let inflated_matches =
+        || zlib::is_zlib_header(body) && inflated_md5(body).is_some_and(|h| h == name.to_ascii_lowercase());
+    if !actual.eq_ignore_ascii_case(name) && !inflated_matches() {
         return Err(Error::Checksum {
             what: format!("metadata {}", crate::error::redact_url(what)),
             expected: name.to_ascii_lowercase(),
@@ -218,6 +223,14 @@ mod tests {
         let e = check_meta_hash(b"other bytes", &h, "x").unwrap_err();
         assert!(matches!(e, Error::Checksum { .. }), "{e}");
         assert!(check_meta_hash(b"anything", "a0e35d92-2a0f-40db.json", "x").is_ok(), "V1 names are not hashes");
+        // A name that is the MD5 of the JSON inside also ties the content to it; another
+        // document under that name does not pass.
+        let json = br#"{"version":2,"b":[1,2]}"#;
+        let z2 = zlib::deflate(json);
+        let hj = crate::verify::md5_hex(json);
+        assert!(check_meta_hash(&z2, &hj, "x").is_ok());
+        let other = zlib::deflate(br#"{"version":2,"b":[1,3]}"#);
+        assert!(check_meta_hash(&other, &hj, "x").is_err());
     }
 
     #[test]
@@ -235,4 +248,26 @@ mod tests {
         assert!(v1_depot_manifest_url("https://c", "1", "windows", "2", "../x.json").is_err());
         assert!(v1_depot_manifest_url("https://c", "1", "windows", "2", "..").is_err());
     }
+}
+
+/// MD5 (hex) of the inflated zlib stream `body`, read in blocks and bounded by
+/// [`META_JSON_LIMIT`]; `None` when the stream is bad or too large.
+fn inflated_md5(body: &[u8]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut z = flate2::read::ZlibDecoder::new(body);
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = z.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > META_JSON_LIMIT {
+            return None;
+        }
+        h.update(buf.get(..n)?);
+    }
+    Some(crate::verify::hex(&h.finalize()))
 }
