@@ -178,6 +178,28 @@ pub fn v1_depot_manifest_url(cdn: &str, product_id: &str, os: &str, timestamp: &
     Ok(format!("{}/content-system/v1/manifests/{product_id}/{os}/{timestamp}/{manifest}", cdn.trim_end_matches('/')))
 }
 
+/// MD5 (hex) of the inflated zlib stream `body`, read in blocks and bounded by
+/// [`META_JSON_LIMIT`]; `None` when the stream is bad or too large.
+fn inflated_md5(body: &[u8]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut z = flate2::read::ZlibDecoder::new(body);
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = z.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > META_JSON_LIMIT {
+            return None;
+        }
+        h.update(buf.get(..n)?);
+    }
+    Some(crate::verify::hex(&h.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,26 +270,4 @@ mod tests {
         assert!(v1_depot_manifest_url("https://c", "1", "windows", "2", "../x.json").is_err());
         assert!(v1_depot_manifest_url("https://c", "1", "windows", "2", "..").is_err());
     }
-}
-
-/// MD5 (hex) of the inflated zlib stream `body`, read in blocks and bounded by
-/// [`META_JSON_LIMIT`]; `None` when the stream is bad or too large.
-fn inflated_md5(body: &[u8]) -> Option<String> {
-    use md5::{Digest, Md5};
-    let mut z = flate2::read::ZlibDecoder::new(body);
-    let mut h = Md5::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut total = 0u64;
-    loop {
-        let n = z.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > META_JSON_LIMIT {
-            return None;
-        }
-        h.update(buf.get(..n)?);
-    }
-    Some(crate::verify::hex(&h.finalize()))
 }
