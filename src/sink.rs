@@ -20,7 +20,6 @@
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
-#[cfg(target_os = "linux")]
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
