@@ -302,8 +302,9 @@ fn update_and_repair_with_zlib_garbage() {
     }
 }
 
-/// Secure links revoked while an update, then a repair, are fetching (the CDN answers 403 to
-/// the old links): one renewal per product, and both complete.
+/// Secure links revoked while an update, then a repair, are fetching their first chunk (one
+/// worker, so the next chunk requests meet the CDN's 403 for the old links): at most one
+/// renewal per product, and both complete.
 #[test]
 fn update_and_repair_renew_links_revoked_mid_run() {
     let e = Env::new();
@@ -320,29 +321,29 @@ fn update_and_repair_renew_links_revoked_mid_run() {
             }
         }
         e.mock.stats().reset();
-        e.mock.faults(|f| f.per_conn_rate = Some(300_000));
+        e.mock.faults(|f| f.per_conn_rate = Some(64_000));
         let mut args = args.clone();
-        args.extend(["--quiet", "--workers", "4"]);
+        args.extend(["--quiet", "--workers", "1"]);
         let child = spawn(&e, &[], &args);
         let t0 = Instant::now();
-        while e.mock.stats().body_bytes() < (128 << 10) && t0.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(5));
+        // Revoke once the first chunk request is in flight.
+        while e.mock.stats().count_containing("/store/") == 0 && t0.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(2));
         }
         let before = e.mock.links_issued();
-        e.mock.faults(|f| f.expire_links_now = true);
+        e.mock.faults(|f| {
+            f.expire_links_now = true;
+            f.per_conn_rate = None;
+        });
         let o = finish_within(child, Duration::from_secs(60), round);
-        e.mock.faults(|f| f.per_conn_rate = None);
         assert_code(&o, 0);
         assert_eq!(tree(&dir), want, "{round}");
         let renewals = e.mock.links_issued() - before;
         assert!(renewals <= 2, "{round}: {renewals} renewals for 2 products");
         let refused = answered(&e, 403, "");
         eprintln!("{round}: {renewals} renewal(s), {refused} answers 403 after revocation");
-        if renewals == 0 {
-            assert_eq!(refused, 0, "{round}: 403s but no renewal");
-        } else {
-            assert!(refused >= 1, "{round}: renewed without a 403");
-        }
+        assert!(renewals >= 1, "{round}: the revocation did not fire (no renewal)");
+        assert!(refused >= 1, "{round}: renewed without a 403");
     }
 }
 
