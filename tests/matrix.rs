@@ -498,3 +498,72 @@ fn v1_stalled_ranges_do_not_hold_the_run_for_the_read_timeout() {
     assert!(took < Duration::from_secs(12), "a stalled range held the run: {took:?}");
     eprintln!("V1 install with a silent and a trickling range: {took:?}");
 }
+
+/// A tmpfs of `mib` MiB mounted for one test (root only); unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(d: &Scratch, mib: u32) -> Option<Tmpfs> {
+        let mnt = d.path("mnt");
+        std::fs::create_dir_all(&mnt).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={mib}m"))
+            .arg("tmpfs")
+            .arg(&mnt)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        ok.then_some(Tmpfs(mnt))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).output();
+    }
+}
+
+/// The disk fills up during a paced V1 install (another program takes every free byte): the
+/// install completes with the right content (its files' space was reserved) or stops with one
+/// clean error line, exit 1 — never a signal, never a panic; once space is back, the same
+/// command completes and the install is correct.
+#[test]
+fn download_disk_filling_up_during_an_install_is_an_error_not_a_crash() {
+    let d = Scratch::new("mx-full");
+    let Some(m) = Tmpfs::mount(&d, 24) else {
+        eprintln!("SKIP download_disk_filling_up_during_an_install: cannot mount a tmpfs (not root?)");
+        return;
+    };
+    let e = Env::new();
+    e.mock.faults(|f| f.per_conn_rate = Some(512 << 10));
+    let dir = m.0.join("legacy");
+    let ds = dir.to_str().unwrap();
+    let child = spawn(&e, &[], &["download", LEGACY, "--dir", ds, "--quiet", "--workers", "2"]);
+    let t0 = Instant::now();
+    while e.mock.stats().count_containing("main.bin") == 0 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let hog = m.0.join("hog");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&hog).unwrap();
+        let buf = vec![0xa5u8; 64 << 10];
+        while f.write_all(&buf).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let o = finish_within(child, Duration::from_secs(60), "V1 install on a filling disk");
+    eprintln!("disk full during an install: exit {:?}: {}", o.status.code(), stderr(&o).trim());
+    assert!(o.status.code().is_some(), "killed by a signal: {:?} {}", o.status, stderr(&o));
+    if o.status.code() == Some(0) {
+        assert_eq!(tree(&dir), v1_expected(&e));
+    } else {
+        assert_code(&o, 1);
+        assert_clean_error(&o, "");
+    }
+    std::fs::remove_file(&hog).unwrap();
+    e.mock.faults(|f| f.per_conn_rate = None);
+    assert_code(&e.run(&["download", LEGACY, "--dir", ds, "--quiet"]), 0);
+    assert_eq!(tree(&dir), v1_expected(&e));
+}
