@@ -243,6 +243,26 @@ pub fn get(
     req.call().map_err(|e| from_ureq(url, e))
 }
 
+/// A ranged [`get`] whose per-read timeout is `per_read` for this request only (never longer
+/// than the agent's): for requests whose stall a new attempt can take over cheaply, such as a V1
+/// `main.bin` range, which resumes at its first unwritten byte.
+pub fn get_range_cut(
+    agent: &ureq::Agent,
+    url: &str,
+    range: (u64, u64),
+    per_read: Duration,
+) -> Result<ureq::http::Response<ureq::Body>> {
+    let per_read = agent.config().timeout_per_read().map_or(per_read, |d| d.min(per_read));
+    agent
+        .get(url)
+        .header("Range", &format!("bytes={}-{}", range.0, range.1))
+        .config()
+        .timeout_per_read(Some(per_read))
+        .build()
+        .call()
+        .map_err(|e| from_ureq(url, e))
+}
+
 /// Longest `Retry-After` we keep from a header, in seconds (the policy caps it further).
 const RETRY_AFTER_MAX: u64 = 24 * 3600;
 

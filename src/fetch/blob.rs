@@ -17,6 +17,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use super::policy::{Piece, RangeSupport, Step};
 use super::range::parse_content_range;
@@ -25,6 +26,11 @@ use crate::error::{redact_url, Error, Result};
 use crate::http;
 
 pub use crate::sinks::{BlobSink, Segment};
+
+/// A `main.bin` range that receives nothing for this long is cut and resumed (on the healthiest
+/// endpoint) at its first unwritten byte: a stalled connection must not hold the run for the
+/// whole read timeout (issue 13 item 4). A resumed range loses nothing already written.
+pub const STALL_CUT: Duration = Duration::from_secs(3);
 
 /// One Range request of a product's blob.
 #[derive(Debug, Clone)]
@@ -124,7 +130,13 @@ impl Engine {
         ranges: &RangeSupport,
     ) -> Result<()> {
         let (start, end) = (*pos, job.end);
-        let mut resp = http::get(&self.agent, url, None, Some((start, end - 1)))?;
+        // A silent range is cut after `STALL_CUT` (not the 15 s read timeout) and resumed at its
+        // first unwritten byte, unless a low rate limit makes long waits normal.
+        let mut resp = if self.stall_watch().enabled {
+            http::get_range_cut(&self.agent, url, (start, end - 1), STALL_CUT)?
+        } else {
+            http::get(&self.agent, url, None, Some((start, end - 1)))?
+        };
         let status = resp.status().as_u16();
         match status {
             206 => {
@@ -157,13 +169,14 @@ impl Engine {
             _ => return Err(http::status_error(url, &mut resp)),
         }
         let mut body = resp.body_mut().as_reader();
-        self.feed_segments(job, url, &mut body, pos, sink)?;
+        self.feed_segments(job, url, &mut body, pos, sink, true)?;
         let mut probe = [0u8; 1];
         let _ = body.read(&mut probe);
         Ok(())
     }
 
-    /// Stream `*pos..job.end` of a body positioned at `*pos` into the job's segments.
+    /// Stream `*pos..job.end` of a body positioned at `*pos` into the job's segments (`ranged`:
+    /// the body answers a Range request that can resume where it stops).
     fn feed_segments(
         &self,
         job: &BlobJob,
@@ -171,8 +184,14 @@ impl Engine {
         body: &mut dyn Read,
         pos: &mut u64,
         sink: &dyn BlobSink,
+        ranged: bool,
     ) -> Result<()> {
         let mut stall = self.stall_watch();
+        if ranged {
+            // A range resumes where it stopped: judge its speed over a shorter window than the
+            // whole-blob stream, which would have to read its prefix again.
+            stall.cfg.time = stall.cfg.time.min(2 * STALL_CUT);
+        }
         for seg in &job.segments {
             let seg_end = seg.blob_offset + seg.len;
             if seg_end <= *pos {
@@ -294,7 +313,7 @@ impl Engine {
                 skip(&mut body, job.start - *pos)?;
                 *pos = job.start;
             }
-            self.feed_segments(job, url, &mut body, pos, sink)?;
+            self.feed_segments(job, url, &mut body, pos, sink, false)?;
             *idx += 1;
         }
         Ok(())
