@@ -549,7 +549,15 @@ fn full_disk_without_fallocate_is_an_error_not_sigbus() {
             assert_clean_error(&o, "disk full");
         }
     }
-    assert!(ok >= 1, "neither run finished");
+    if ok == 0 {
+        // Both reservations can run out of space half-way (each saw enough free space at its
+        // start): two clean `disk full` errors are a correct outcome. Each gave its space back,
+        // so one alone fits now.
+        let p = m.0.join("a.bin");
+        let o = run_env(&["get", &two.url(), "-o", p.to_str().unwrap(), "--quiet"], &knob_ref);
+        assert_code(&o, 0);
+        assert_eq!(std::fs::read(&p).unwrap(), two.data());
+    }
     // download: a 16 MiB V1 install into what is left.
     let (e, _) = v1_env(16 << 20);
     let mut env = e.env();
