@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::de;
 use crate::error::{Error, Result};
 
-/// A V1 `repository.json`.
 /// Largest `main.bin` a V1 depot manifest may point into (4 TiB).
 pub const MAX_MAIN_BIN: u64 = 1 << 42;
 
+/// A V1 `repository.json`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Repository {
     /// The `product` object.
