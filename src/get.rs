@@ -567,6 +567,21 @@ struct StateHeader {
 
 const STATE_MAGIC: &str = "galaxy-dl get state v1";
 
+/// Longest range line a journal can hold ("START END", two u64 in decimal).
+const STATE_LINE_MAX: usize = 41;
+
+/// One `\n`-terminated line of at most `max` bytes (UTF-8, newline stripped); `None` at the
+/// end, for a longer line, a line without its newline, or a read error. Reads at most `max + 1`
+/// bytes, so a hostile file cannot make it allocate more.
+fn read_line_capped(r: &mut impl BufRead, max: usize) -> Option<String> {
+    let mut buf = Vec::new();
+    r.take(max as u64 + 1).read_until(b'\n', &mut buf).ok()?;
+    if buf.pop() != Some(b'\n') {
+        return None;
+    }
+    String::from_utf8(buf).ok()
+}
+
 impl StateHeader {
     fn line(&self) -> String {
         serde_json::json!({ "size": self.size, "validator": self.validator, "url": self.url_id }).to_string()
@@ -595,25 +610,29 @@ fn load_state(state: &Path, part: &Path, header: &StateHeader) -> Vec<(u64, u64)
         Ok(m) if m.len() == header.size => {}
         _ => return Vec::new(),
     }
-    let mut lines = BufReader::new(f).lines();
-    if lines.next().and_then(|l| l.ok()).as_deref() != Some(STATE_MAGIC) {
+    // The journal is input like any network body: every line is read with a length cap, the
+    // number of range lines is capped, and a line without its newline (torn, or planted) ends it.
+    let mut r = BufReader::new(f);
+    if read_line_capped(&mut r, STATE_MAGIC.len()).as_deref() != Some(STATE_MAGIC) {
         return Vec::new();
     }
-    let Some(Ok(h)) = lines.next() else {
-        return Vec::new();
-    };
-    if h != header.line() {
+    let want = header.line();
+    if read_line_capped(&mut r, want.len()).as_deref() != Some(want.as_str()) {
         log::info!("resume state is for another version of the file; starting over");
         return Vec::new();
     }
+    let blocks = header.size.div_ceil(BLOCK);
+    let max_lines = blocks.saturating_mul(2).saturating_add(1024);
     let mut ranges = Vec::new();
-    for l in lines {
-        let Ok(l) = l else { break };
-        let mut it = l.split_whitespace();
+    while (ranges.len() as u64) < max_lines {
+        let Some(l) = read_line_capped(&mut r, STATE_LINE_MAX) else { break };
+        let mut it = l.split(' ');
         let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else {
             break;
         };
-        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+        // Decimal digits only (`parse` would also take a sign).
+        let num = |t: &str| t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse::<u64>().ok()).flatten();
+        let (Some(a), Some(b)) = (num(a), num(b)) else {
             break;
         };
         if a >= b || b > header.size || a % BLOCK != 0 || (b % BLOCK != 0 && b != header.size) {
@@ -667,6 +686,55 @@ mod tests {
         assert!(load_state(&state, &part, &other).is_empty());
         std::fs::write(&part, b"short").unwrap();
         assert!(load_state(&state, &part, &h).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn state_content_is_bounded_input() {
+        let dir = std::env::temp_dir().join(format!("galaxy-dl-state-bounds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (part, state) = part_paths(&dir.join("f.bin"));
+        let size = 4 * BLOCK;
+        std::fs::write(&part, vec![0u8; size as usize]).unwrap();
+        let h = StateHeader { size, validator: "\"e\"".into(), url_id: url_id("http://h/f") };
+        let head = format!("{STATE_MAGIC}\n{}\n", h.line());
+        let load = |body: &[u8]| {
+            let mut f = File::create(&state).unwrap();
+            f.write_all(body).unwrap();
+            drop(f);
+            load_state(&state, &part, &h)
+        };
+        // An overlong line (no newline for megabytes) ends the journal without reading it all.
+        let mut long = head.clone().into_bytes();
+        long.extend_from_slice(format!("0 {BLOCK}\n").as_bytes());
+        long.extend(std::iter::repeat_n(b'7', 8 << 20));
+        assert_eq!(load(&long), vec![(0, BLOCK)]);
+        // Range lines past the cap are not read (a legitimate journal never has that many).
+        let mut many = head.clone();
+        for _ in 0..5000 {
+            many.push_str(&format!("{BLOCK} {}\n", 2 * BLOCK));
+        }
+        many.push_str(&format!("0 {BLOCK}\n"));
+        assert_eq!(load(many.as_bytes()), vec![(BLOCK, 2 * BLOCK)]);
+        // Beyond the file, reversed, empty, unaligned, signed, extra fields, a last line
+        // without its newline: each ends the journal there.
+        for bad in [
+            format!("0 {}\n", size + 1),
+            format!("{} {}\n", 2 * BLOCK, BLOCK),
+            format!("{BLOCK} {BLOCK}\n"),
+            format!("1 {BLOCK}\n"),
+            format!("+0 {BLOCK}\n"),
+            format!("0 {BLOCK} 1\n"),
+            format!("0  {BLOCK}\n"),
+            format!("0 {BLOCK}"),
+            "\u{e9}\n".to_string(),
+        ] {
+            assert!(load(format!("{head}{bad}").as_bytes()).is_empty(), "{bad:?}");
+        }
+        // A header line longer than ours, or for another URL, discards the journal.
+        let other = StateHeader { url_id: url_id("http://h/g"), ..h.clone() };
+        assert!(load(format!("{STATE_MAGIC}\n{}\n0 {BLOCK}\n", other.line()).as_bytes()).is_empty());
+        assert!(load(format!("{STATE_MAGIC}\n{} \n0 {BLOCK}\n", h.line()).as_bytes()).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

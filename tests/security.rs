@@ -1,4 +1,4 @@
-//! Hostile input end to end (issue 11): tampered install state, planted symbolic links, hostile
+//! Hostile input end to end (issue 11): tampered install state and `get` journals, planted symbolic links, hostile
 //! manifests served by the in-tree mock (traversal, absolute paths, drive letters, NUL, long
 //! names, escaping links, zlib bombs, absurd sizes and counts), proxies (HTTP CONNECT and SOCKS5
 //! proxies run here on loopback, a dead proxy, an unusable one), `SSL_CERT_FILE`, and secrets in
@@ -113,6 +113,12 @@ fn empty_file(path: &str) -> String {
     format!(r#"{{"type":"DepotFile","path":{},"chunks":[]}}"#, serde_json::to_string(path).unwrap())
 }
 
+/// `fixtures/hostile/depot-NAME.json`, zlib-compressed as GOG serves depot manifests.
+fn hostile_fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/hostile/depot-{name}.json"));
+    zlib(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+}
+
 /// A scratch with `dir/` (the install) and `outside/` (the sentinel beside it).
 struct Site {
     s: Scratch,
@@ -151,28 +157,18 @@ fn hostile_manifests_write_nothing_outside_dir_and_stay_small() {
     let long_name = "n".repeat(300);
     let long_path = format!("{}/x", "d/".repeat(2100));
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("dotdot", depot(&empty_file("..\\outside\\victim.txt")), "`..`"),
-        ("dotdot-deep", depot(&empty_file("a/../../outside/evil")), "`..`"),
-        ("absolute", depot(&empty_file("//tmp/evil")), "absolute"),
-        ("drive", depot(&empty_file("C:\\evil")), "drive letter"),
-        ("nul", depot(&empty_file("a\u{0}b")), "NUL"),
+        ("dotdot", hostile_fixture("dotdot"), "`..`"),
+        ("dotdot-deep", hostile_fixture("dotdot-deep"), "`..`"),
+        ("absolute", hostile_fixture("absolute"), "absolute"),
+        ("drive", hostile_fixture("drive"), "drive letter"),
+        ("nul", hostile_fixture("nul"), "NUL"),
         ("long-name", depot(&empty_file(&long_name)), "255"),
         ("long-path", depot(&empty_file(&long_path)), "4096"),
-        ("state-dir", depot(&empty_file(".galaxy-dl/journal")), "state directory"),
-        (
-            "link-out",
-            depot(r#"{"type":"DepotLink","path":"l","target":"../outside/victim.txt"}"#),
-            "escapes the install directory",
-        ),
-        (
-            "absurd-size",
-            depot(
-                r#"{"type":"DepotFile","path":"big","chunks":[{"md5":"00000000000000000000000000000000","size":4611686018427387904,"compressedMd5":"00000000000000000000000000000001","compressedSize":1}]}"#,
-            ),
-            "chunk of",
-        ),
+        ("state-dir", hostile_fixture("state-dir"), "state directory"),
+        ("link-out", hostile_fixture("link-out"), "escapes the install directory"),
+        ("absurd-size", hostile_fixture("absurd-size"), "chunk of"),
         ("not-an-item", depot("0,0,0,0"), "item 0"),
-        ("path-is-a-list", depot(r#"{"type":"DepotFile","path":[0,0,0,0]}"#), "item 0"),
+        ("path-is-a-list", hostile_fixture("path-is-a-list"), "item 0"),
         ("bomb-zeros", zlib_bomb(r#"{"depot":{"items":["#, b"0,", 300 << 20, "0]}}"), "item 0"),
         ("bomb-spaces", zlib_bomb(r#"{"depot":{"items":["#, b" ", 300 << 20, "]}}"), "larger than"),
         (
@@ -896,4 +892,187 @@ fn prop_state_validation_never_panics_and_journal_paths_stay_safe() {
             assert!(galaxy_dl::manifest::path::safe_relative(p).is_ok_and(|n| &n == p), "{p:?}");
         }
     }
+}
+
+/// `FILE.part.state` is input: a real journal's header (from a killed `get`) followed by lines a
+/// tamperer wrote. Every bad line ends the journal there, so a plausible "done" claim after it is
+/// never obeyed (the claimed bytes are zeros: obeying it would fail `--md5`); an 80 MiB line
+/// without a newline is not read into memory; a header for another URL discards the journal; a
+/// "done" claim the bytes do not back is caught by `--md5` and nothing wrong is kept.
+#[test]
+fn tampered_get_state_is_validated_like_network_input() {
+    use galaxy_dl_mock::data::random_bytes;
+    let size = 1usize << 20;
+    const BLOCK: usize = 64 << 10;
+    let b = galaxy_dl_mock::BlobServer::new(random_bytes(7, size));
+    let md5 = b.md5_hex().to_string();
+    let url = b.url();
+    let d = Scratch::new("get-state");
+    let out = d.path("out.bin");
+    let outs = out.to_str().unwrap().to_string();
+    let (part, state) = (d.path("out.bin.part"), d.path("out.bin.part.state"));
+    let args = ["get", url.as_str(), "-o", outs.as_str(), "--quiet", "--md5", md5.as_str(), "--workers", "2"];
+
+    // A real header: start a slow get and kill it once the journal has its two header lines.
+    b.faults(|f| f.per_conn_rate = Some(16 << 10));
+    let mut child = cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t = Instant::now();
+    let header = loop {
+        let s = std::fs::read_to_string(&state).unwrap_or_default();
+        if s.lines().count() >= 2 && s.ends_with('\n') {
+            break s.lines().take(2).map(|l| format!("{l}\n")).collect::<String>();
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "no journal header written");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    b.faults(|f| f.per_conn_rate = None);
+    assert!(header.starts_with("galaxy-dl get state v1\n"), "{header}");
+    assert!(!header.contains(url.as_str()), "the URL is stored hashed: {header}");
+
+    let zeros = vec![0u8; size];
+    let claim = format!("0 {BLOCK}\n");
+    let tamper = |body: &[u8]| {
+        let _ = std::fs::remove_file(&out);
+        std::fs::write(&part, &zeros).unwrap();
+        let mut f = std::fs::File::create(&state).unwrap();
+        f.write_all(body).unwrap();
+    };
+    let bad_lines = [
+        format!("0 {}\n", size + BLOCK),              // past the end of the file
+        format!("{} {}\n", 2 * BLOCK, BLOCK),         // reversed
+        format!("{BLOCK} {BLOCK}\n"),                 // empty
+        format!("1 {BLOCK}\n"),                       // not on a block boundary
+        format!("-{BLOCK} {BLOCK}\n"),                // negative
+        "0 99999999999999999999999999\n".to_string(), // overflows u64
+        format!("0\0 {BLOCK}\n"),                     // a NUL
+        format!("0 {BLOCK} {BLOCK}\n"),               // an extra field
+        "\u{fffd}\u{202e}\n".to_string(),             // not numbers at all
+    ];
+    for bad in &bad_lines {
+        tamper(format!("{header}{bad}{claim}").as_bytes());
+        let o = run(&args);
+        assert_code(&o, 0);
+        assert_eq!(md5_file(&out), md5, "after {bad:?}");
+        assert_eq!(d.entries(), vec!["out.bin".to_string()], "leftovers after {bad:?}");
+    }
+
+    // An 80 MiB line without a newline: bounded memory, the claim after it never reached.
+    let mut body = header.clone().into_bytes();
+    body.extend(std::iter::repeat_n(b'1', 80 << 20));
+    body.extend_from_slice(claim.as_bytes());
+    tamper(&body);
+    drop(body);
+    let (o, peak) = run_measured(&args, &[]);
+    assert_code(&o, 0);
+    assert_eq!(md5_file(&out), md5);
+    eprintln!("get over an 80 MiB state line: peak RSS {peak} KiB");
+    assert!(peak > 0 && peak < RSS_LIMIT_KIB, "peak RSS {peak} KiB");
+
+    // The journal of another URL (same size and validator) is discarded, not obeyed.
+    let other: String = header
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 1 {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["url"] = serde_json::json!("0123456789abcdef0123456789abcdef");
+                format!("{v}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_ne!(other, header);
+    tamper(format!("{other}0 {size}\n").as_bytes());
+    let o = run(&args);
+    assert_code(&o, 0);
+    assert_eq!(md5_file(&out), md5);
+
+    // A well-formed claim the bytes do not back: --md5 catches it, nothing is kept, and the
+    // same command then downloads the file.
+    tamper(format!("{header}0 {size}\n").as_bytes());
+    let o = run(&args);
+    assert_code(&o, 1);
+    assert_clean_error(&o, "checksum mismatch");
+    assert!(d.entries().is_empty(), "unverified data kept: {:?}", d.entries());
+    let o = run(&args);
+    assert_code(&o, 0);
+    assert_eq!(md5_file(&out), md5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile V1 builds
+// ---------------------------------------------------------------------------------------------
+
+/// A V1 repository naming one depot manifest `d.json` for the hostile product.
+fn v1_repository() -> Vec<u8> {
+    use galaxy_dl_mock::gog::hostile::HOSTILE_V1_TS;
+    serde_json::json!({"version": 1, "product": {
+        "timestamp": HOSTILE_V1_TS, "rootGameID": HOSTILE.to_string(), "installDirectory": "Hostile",
+        "gameIDs": [{"gameID": HOSTILE.to_string(), "name": {"en": "Hostile"}, "standalone": true}],
+        "depots": [{"languages": ["Neutral"], "gameIDs": [HOSTILE.to_string()], "systems": ["Windows"],
+                    "manifest": "d.json"}],
+    }})
+    .to_string()
+    .into_bytes()
+}
+
+/// A V1 depot manifest of `files` (`path`, `offset`, `size`, `hash`).
+fn v1_depot(files: &[(&str, u64, u64, &str)]) -> Vec<u8> {
+    let files: Vec<_> = files
+        .iter()
+        .map(|(p, o, s, h)| {
+            serde_json::json!({"path": p, "offset": o, "size": s, "hash": h,
+                               "url": format!("{HOSTILE}/main.bin")})
+        })
+        .collect();
+    serde_json::json!({"version": 1, "depot": {"name": "hostile", "files": files}}).to_string().into_bytes()
+}
+
+/// V1 builds served by the mock with traversal paths, absolute paths, drive letters, the state
+/// directory, absurd sizes and offsets beyond `main.bin`: refused with a clear error, nothing
+/// written outside DIR, small memory. Overlapping ranges of `main.bin` are legitimate (GOG dedups
+/// that way): they install when their MD5s hold, and fail the checksum when they do not.
+#[test]
+fn hostile_v1_builds_write_nothing_outside_dir_and_stay_small() {
+    let e = Env::new();
+    let main: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+    let md5 = |a: usize, b: usize| galaxy_dl_mock::data::md5_hex(&main[a..b]);
+    let (h0, h1) = (md5(0, 1000), md5(500, 1500));
+    let big = 1u64 << 62;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("dotdot", v1_depot(&[("/../outside/victim.txt", 0, 1000, &h0)]), "`..`"),
+        ("dotdot-deep", v1_depot(&[("/a/../../outside/evil", 0, 1000, &h0)]), "`..`"),
+        ("backslash-dotdot", v1_depot(&[("\\..\\outside\\victim.txt", 0, 1000, &h0)]), "`..`"),
+        ("absolute", v1_depot(&[("//tmp/evil", 0, 1000, &h0)]), "absolute"),
+        ("drive", v1_depot(&[("C:\\evil", 0, 1000, &h0)]), "drive letter"),
+        ("nul", v1_depot(&[("/a\u{0}b", 0, 1000, &h0)]), "NUL"),
+        ("state-dir", v1_depot(&[("/.galaxy-dl/journal", 0, 1000, &h0)]), "state directory"),
+        ("absurd-size", v1_depot(&[("/big", 0, big, &h0)]), "absurd size"),
+        ("absurd-offset", v1_depot(&[("/far", big, 1000, &h0)]), "absurd offset"),
+        ("beyond-main-bin", v1_depot(&[("/past", 4000, 1000, &h0)]), "bad answer to range"),
+        ("overlap-wrong-md5", v1_depot(&[("/a", 0, 1000, &h0), ("/b", 500, 1000, &h0)]), "checksum"),
+        ("not-a-manifest", b"[0,0,0,0]".to_vec(), "d.json"),
+    ];
+    for (name, body, needle) in cases {
+        let site = Site::new(&format!("v1-{name}"));
+        e.mock.serve_hostile_v1(&v1_repository(), &[("d.json".to_string(), body)], &main);
+        let (o, rss) = run_measured(&["download", &HOSTILE.to_string(), "--dir", &site.dir(), "--quiet"], &e.env());
+        eprintln!("v1 {name}: exit {:?}, peak RSS {rss} KiB: {}", o.status.code(), stderr(&o).trim());
+        assert_code(&o, 1);
+        assert_clean_error(&o, needle);
+        site.assert_untouched(name);
+        assert!(rss < RSS_LIMIT_KIB, "{name}: peak RSS {rss} KiB");
+    }
+    // Overlapping ranges with the right MD5s install, byte for byte.
+    let site = Site::new("v1-overlap");
+    let body = v1_depot(&[("/a", 0, 1000, &h0), ("/sub/b", 500, 1000, &h1)]);
+    e.mock.serve_hostile_v1(&v1_repository(), &[("d.json".to_string(), body)], &main);
+    let o = run_with(&["download", &HOSTILE.to_string(), "--dir", &site.dir(), "--quiet"], &e.env());
+    assert_code(&o, 0);
+    assert_eq!(std::fs::read(site.s.path("dir/a")).unwrap(), &main[0..1000]);
+    assert_eq!(std::fs::read(site.s.path("dir/sub/b")).unwrap(), &main[500..1500]);
+    site.assert_untouched("overlap");
 }

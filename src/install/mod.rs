@@ -41,7 +41,7 @@ use crate::fetch::{Engine, EngineOptions};
 use crate::journal::{Journal, Record};
 use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
-use crate::manifest::{meta_json_bytes, v1_depot_manifest_url, v2_meta_url};
+use crate::manifest::{v1_depot_manifest_url, v2_meta_url};
 use crate::md5x;
 use crate::progress::{Event, FileStatus, Progress};
 use crate::select::{select_v1_depots, select_v2_depots, Selection};
@@ -115,6 +115,7 @@ struct Prepared {
     plan: Plan,
     info: InstallInfo,
     notices: Vec<String>,
+    /// (file name, body as served: zlib or JSON), saved inflated into `DIR/.galaxy-dl/manifests/`.
     manifests: Vec<(String, Vec<u8>)>,
 }
 
@@ -211,9 +212,8 @@ impl Downloader {
             let raw = self.client.meta_bytes(&url)?;
             crate::manifest::check_meta_hash(&raw, &dep.manifest, &url)?;
             let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
-            let json = meta_json_bytes(&raw, &url)?.into_owned();
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
-            manifests.push((format!("dependency-{}.json", dep.manifest), json));
+            manifests.push((format!("dependency-{}.json", dep.manifest), raw));
         }
         Ok(notices)
     }
@@ -232,13 +232,15 @@ impl Downloader {
     /// [`Error::Interrupted`] on cancel (the install resumes on the next call).
     pub fn download(&self, product_id: &str, dir: &Path, sel: &Selection) -> Result<DownloadSummary> {
         let started = Instant::now();
-        let prep = self.prepare(product_id, sel)?;
+        let mut prep = self.prepare(product_id, sel)?;
         let state = StateDir::open(dir)?;
         // A state file that does not parse only means no patch (the update goes by chunks).
         let installed = state.info().ok().flatten();
         let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
-        for (name, body) in &prep.manifests {
-            state.save_manifest(name, body)?;
+        // Saved as JSON, one at a time, and dropped before the install starts: the inflated
+        // text of a 20,000-file depot manifest is ~8 MiB the workers have no use for.
+        for (name, raw) in std::mem::take(&mut prep.manifests) {
+            state.save_manifest(&name, &raw)?;
         }
         // An unfinished update keeps the plan it replaces until it completes.
         // State is input: a saved plan that fails validation is discarded, never obeyed (this
@@ -430,18 +432,17 @@ impl Downloader {
             crate::manifest::check_meta_hash(&raw, id, &build.link)?;
         }
         let bm = BuildManifest::parse(&raw, &build.link)?;
-        let build_json = meta_json_bytes(&raw, &build.link)?.into_owned();
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v2_depots(&bm, product_id, sel, &owned);
-        let mut manifests = vec![("build.json".to_string(), build_json.clone())];
+        // Manifests are kept as served (zlib: a tenth of the JSON) until they are saved.
+        let mut manifests = vec![("build.json".to_string(), raw.clone())];
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
             let raw = self.client.meta_bytes(&url)?;
             crate::manifest::check_meta_hash(&raw, &d.manifest, &url)?;
             let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
-            let json = meta_json_bytes(&raw, &url)?.into_owned();
-            manifests.push((format!("{}.json", d.manifest), json));
+            manifests.push((format!("{}.json", d.manifest), raw));
             builder.add_v2_depot(&d.product_id, &dm)?;
         }
         notices.extend(self.add_dependencies(&bm.dependencies, &mut builder, &mut manifests)?);

@@ -452,7 +452,7 @@ impl StateDir {
         let _ = std::fs::remove_file(self.root.join("plan.prev.json"));
     }
 
-    /// Save a raw manifest for reference (`manifests/<name>`).
+    /// Save a manifest for reference as JSON (`manifests/<name>`); `body` as served (JSON or zlib).
     pub fn save_manifest(&self, name: &str, body: &[u8]) -> Result<()> {
         let d = self.root.join("manifests");
         real_dir(&d)?;
@@ -460,7 +460,17 @@ impl StateDir {
             return Err(Error::UnsafePath { path: name.to_string(), reason: "is not a plain manifest file name" });
         }
         let p = d.join(name);
-        create_fresh(&p)?.write_all(body).map_err(|e| Error::io("write", &p, e))
+        let mut out = create_fresh(&p)?;
+        // Inflated as it is written: the JSON of a 20,000-file depot is ~8 MiB, its zlib ~1 MiB.
+        let mut r = crate::manifest::meta_json_reader(body, name)?;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| Error::manifest(name, format!("invalid zlib data: {e}")))?;
+            if n == 0 {
+                return Ok(());
+            }
+            out.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| Error::io("write", &p, e))?;
+        }
     }
 
     /// Read the journal (empty when missing).

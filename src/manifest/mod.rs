@@ -99,14 +99,15 @@ pub fn decode_meta_value(bytes: &[u8], what: &str) -> Result<serde_json::Value> 
     decode_meta(bytes, what)
 }
 
-/// The JSON text of a metadata body: the body itself, or its inflated zlib stream (bounded by
-/// [`zlib::INFLATE_LIMIT`]). Parse first with [`decode_meta`]: this holds the whole text.
-pub fn meta_json_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
+/// A reader of the JSON text of a metadata body (plain JSON, or zlib inflated as it is read,
+/// at most [`zlib::INFLATE_LIMIT`] bytes): lets a caller save a manifest without holding its
+/// inflated text. Read errors are the zlib stream's.
+pub fn meta_json_reader<'a>(bytes: &'a [u8], what: &str) -> Result<Box<dyn Read + 'a>> {
     match bytes.first() {
         None => Err(Error::manifest(what, "empty body")),
-        Some(b'{' | b'[' | b' ' | b'\t' | b'\r' | b'\n') => Ok(bytes.into()),
+        Some(b'{' | b'[' | b' ' | b'\t' | b'\r' | b'\n') => Ok(Box::new(bytes)),
         Some(_) if zlib::is_zlib_header(bytes) => {
-            zlib::inflate(bytes, zlib::INFLATE_LIMIT).map(Into::into).map_err(|r| Error::manifest(what, r))
+            Ok(Box::new(flate2::read::ZlibDecoder::new(bytes).take(zlib::INFLATE_LIMIT as u64)))
         }
         Some(b) => Err(Error::manifest(what, format!("neither JSON nor zlib (first byte 0x{b:02x})"))),
     }

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::de;
 use crate::error::{Error, Result};
 
+/// Largest `main.bin` a V1 depot manifest may point into (4 TiB).
+pub const MAX_MAIN_BIN: u64 = 1 << 42;
+
 /// A V1 `repository.json`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Repository {
@@ -241,8 +244,9 @@ impl V1DepotManifest {
                 return Err(Error::manifest(what, format!("{:?}: {} bytes but no offset", f.path, f.size)));
             }
             if let Some(o) = f.offset {
-                if o.checked_add(f.size).is_none() {
-                    return Err(Error::manifest(what, format!("{:?}: offset + size overflows", f.path)));
+                // A main.bin holds a whole product: a record ending past 4 TiB is not GOG's.
+                if o.checked_add(f.size).is_none_or(|end| end > MAX_MAIN_BIN) {
+                    return Err(Error::manifest(what, format!("{:?}: absurd offset {o} in main.bin", f.path)));
                 }
             }
         }

@@ -358,6 +358,13 @@ impl GogMock {
         *self.state.hostile.lock().unwrap() = Some(hostile::HostileContent::new(depots, chunks, os));
     }
 
+    /// Serve the hostile product as a V1 build instead: `repository` as its `repository.json`
+    /// (name timestamp [`hostile::HOSTILE_V1_TS`] in it), depot manifests by file name, and
+    /// `main_bin`.
+    pub fn serve_hostile_v1(&self, repository: &[u8], manifests: &[(String, Vec<u8>)], main_bin: &[u8]) {
+        *self.state.hostile.lock().unwrap() = Some(hostile::HostileContent::v1(repository, manifests, main_bin));
+    }
+
     /// `http://127.0.0.1:PORT` (the one origin for every route).
     pub fn url(&self) -> String {
         self.server.url()
