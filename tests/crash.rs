@@ -748,7 +748,16 @@ fn dir_removed_under_a_running_download() {
     e.mock.faults(|f| f.per_conn_rate = Some(1 << 20));
     let child = spawn(&["download", "1000000003", "--dir", &ds, "--quiet", "--workers", "2"], &env);
     std::thread::sleep(Duration::from_millis(1500));
-    std::fs::remove_dir_all(&dir).unwrap();
+    // The download may create a file while the tree is being removed ("Directory not
+    // empty"): remove again until the tree is gone.
+    let t0 = std::time::Instant::now();
+    while let Err(err) = std::fs::remove_dir_all(&dir) {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "cannot remove {}: {err}", dir.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
     eprintln!("DIR removed: exit {:?}: {}", o.status.code(), err.trim());
