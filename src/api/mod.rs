@@ -116,6 +116,8 @@ pub struct Client {
     agent: ureq::Agent,
     endpoints: Endpoints,
     retry: RetryPolicy,
+    /// Stall detection of API and metadata requests.
+    low_speed: crate::fetch::LowSpeed,
     /// Loaded on demand from `<config_dir>/auth.json`; `None` = not loaded (or not logged in).
     auth: Mutex<Option<Tokens>>,
     config_dir: PathBuf,
@@ -132,7 +134,27 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client with explicit parts.
     pub fn new(agent: ureq::Agent, endpoints: Endpoints, retry: RetryPolicy, config_dir: PathBuf) -> Client {
-        Client { agent, endpoints, retry, auth: Mutex::new(None), config_dir, cancel: std::sync::OnceLock::new() }
+        Client {
+            agent,
+            endpoints,
+            retry,
+            low_speed: crate::fetch::LowSpeed::default(),
+            auth: Mutex::new(None),
+            config_dir,
+            cancel: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same client with `retry` for its API and metadata requests.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
+        self.retry = retry;
+        self
+    }
+
+    /// The same client with `low_speed` as the stall limit of its API and metadata requests.
+    pub fn with_low_speed(mut self, low_speed: crate::fetch::LowSpeed) -> Client {
+        self.low_speed = low_speed;
+        self
     }
 
     /// Let `flag` (the run's cancel flag) stop this client's requests and waits. Set once; later
@@ -145,7 +167,7 @@ impl Client {
     fn get(&self, url: &str, bearer: Option<&str>) -> Result<Vec<u8>> {
         let p = crate::fetch::policy::MetaPolicy {
             retry: &self.retry,
-            low_speed: crate::fetch::LowSpeed::default(),
+            low_speed: self.low_speed,
             cancel: self.cancel.get().map(|c| &**c),
         };
         crate::fetch::policy::fetch_bytes(&self.agent, url, bearer, p)
@@ -172,7 +194,9 @@ impl Client {
         self.fetch_meta(url)
     }
 
-    /// A client configured from the environment (endpoints, config dir, retry policy).
+    /// A client configured from the environment: the `GALAXY_DL_*_URL` endpoints and the config
+    /// directory ([`config_dir`]); default retry policy. The only place the library reads the
+    /// environment for a client (a launcher calls [`Client::new`] instead).
     pub fn from_env(agent: ureq::Agent) -> Result<Client> {
         Ok(Client::new(agent, Endpoints::from_env(), RetryPolicy::default(), config_dir()?))
     }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use galaxy_dl::api::Client;
 use galaxy_dl::fetch::EngineOptions;
 use galaxy_dl::install::{DownloadOptions, Downloader};
 use galaxy_dl::select::Selection;
@@ -98,8 +97,7 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
 pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let agent = galaxy_dl::http::agent(&a.engine.http)?;
-    let client = Arc::new(Client::from_env(agent)?);
+    let client = Arc::new(super::knobs::client(&a.engine)?);
     let mut opts = DownloadOptions {
         engine: a.engine,
         events: Some(reporter.sender()),

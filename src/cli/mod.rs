@@ -23,6 +23,7 @@ macro_rules! out {
 mod args;
 mod download;
 mod gog;
+mod knobs;
 mod logger;
 mod report;
 mod signal;
@@ -110,6 +111,7 @@ impl From<Exit> for ExitCode {
 pub fn run() -> ExitCode {
     quiet_on_closed_pipe();
     logger::init();
+    knobs::apply_process();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cmd = match args::parse(argv) {
         Ok(c) => c,

@@ -69,12 +69,9 @@ pub struct LowSpeed {
 }
 
 impl Default for LowSpeed {
+    /// 1 KiB/s for 20 s (the CLI lets `GALAXY_DL_LOW_SPEED_LIMIT`/`_TIME_MS` override it).
     fn default() -> Self {
-        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        LowSpeed {
-            limit: env("GALAXY_DL_LOW_SPEED_LIMIT").unwrap_or(1024),
-            time: Duration::from_millis(env("GALAXY_DL_LOW_SPEED_TIME_MS").unwrap_or(20_000)),
-        }
+        LowSpeed { limit: 1024, time: Duration::from_secs(20) }
     }
 }
 
@@ -91,6 +88,9 @@ pub struct EngineOptions {
     pub low_speed: LowSpeed,
     /// HTTP timeouts.
     pub http: HttpOptions,
+    /// How long an endpoint that kept failing is avoided (doubling per demotion, capped at
+    /// [`policy::MAX_COOLDOWN`]) [default: [`policy::DEFAULT_COOLDOWN`]].
+    pub endpoint_cooldown: Duration,
 }
 
 impl Default for EngineOptions {
@@ -101,6 +101,7 @@ impl Default for EngineOptions {
             retry: RetryPolicy::default(),
             low_speed: LowSpeed::default(),
             http: HttpOptions::default(),
+            endpoint_cooldown: policy::DEFAULT_COOLDOWN,
         }
     }
 }
@@ -150,7 +151,7 @@ impl Engine {
             workers: opts.workers,
             limiter: opts.limit_rate.map(|r| Arc::new(RateLimiter::new(r))),
             retry: opts.retry.clone(),
-            health: policy::Health::default(),
+            health: policy::Health::new(opts.endpoint_cooldown),
             low_speed: opts.low_speed,
             progress,
             cancel,

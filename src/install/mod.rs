@@ -43,7 +43,7 @@ use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
 use crate::manifest::{meta_json_bytes, v1_depot_manifest_url, v2_meta_url};
 use crate::md5x;
-use crate::progress::{Event, FileStatus, Progress};
+use crate::progress::{Event, EventQueue, FileStatus, Progress};
 use crate::select::{select_v1_depots, select_v2_depots, Selection};
 use files::FileSet;
 use plan::{Plan, PlanBuilder, PlanFile, Source};
@@ -157,6 +157,8 @@ pub struct DryRun {
 pub struct Downloader {
     client: Arc<Client>,
     opts: DownloadOptions,
+    /// Every event of this downloader goes through here: never blocking, see [`crate::progress`].
+    events: Arc<EventQueue>,
 }
 
 impl Downloader {
@@ -164,7 +166,14 @@ impl Downloader {
     pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
         // Ctrl-C stops metadata requests and their waits too.
         client.set_cancel(opts.cancel.clone());
-        Downloader { client, opts }
+        let events = Arc::new(EventQueue::new(opts.events.clone()));
+        Downloader { client, opts, events }
+    }
+
+    /// Events discarded so far because the embedder's channel was full (byte ticks and
+    /// retries; kept events only beyond the limits [`crate::progress`] documents).
+    pub fn dropped_events(&self) -> u64 {
+        self.events.dropped()
     }
 
     /// Secure-link caches: V2 store links per product (plus the dependency store's open
@@ -219,9 +228,7 @@ impl Downloader {
     }
 
     fn emit(&self, ev: Event) {
-        if let Some(tx) = &self.opts.events {
-            let _ = tx.send(ev);
-        }
+        self.events.send(ev);
     }
 
     /// Install (or resume, or update) `product_id` into `dir` as `sel` says.
@@ -615,7 +622,7 @@ impl Downloader {
         let journal_state = state.journal();
         state.save_info(info)?;
         state.save_plan(plan)?;
-        let progress = Arc::new(Progress::new(self.opts.events.clone()));
+        let progress = Arc::new(Progress::with_queue(self.events.clone()));
         let engine = Engine::new(&self.opts.engine, progress.clone(), self.opts.cancel.clone())?;
         let journal = Journal::open(&state.journal_path(), &[], !state.journal_path().exists())?;
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
