@@ -18,6 +18,7 @@ pub const META_LIMIT: u64 = 256 << 20;
 
 /// Timeouts and pool size of the agent.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HttpOptions {
     /// Connections kept alive (≥ the number of workers).
     pub pool: usize,

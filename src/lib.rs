@@ -29,9 +29,9 @@
 //! ## Example: a verified, resumable download
 //!
 //! ```no_run
-//! use galaxy_dl::{get, GetOptions};
-//! let opts = GetOptions { md5: Some("9e107d9d372bb6826bd81d3542a419d6".into()), ..Default::default() };
-//! let out = get::get("https://example.com/big.bin", std::path::Path::new("big.bin"), &opts)?;
+//! use galaxy_dl::Getter;
+//! let getter = Getter::builder().workers(8).md5("9e107d9d372bb6826bd81d3542a419d6").build()?;
+//! let out = getter.get("https://example.com/big.bin", std::path::Path::new("big.bin"))?;
 //! println!("{} bytes, md5 {}", out.size, out.md5);
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
@@ -39,9 +39,8 @@
 //! ## Example: install a game (here from the in-tree mock GOG, so it runs offline)
 //!
 //! ```
-//! use std::sync::Arc;
 //! use galaxy_dl::api::{Client, Endpoints};
-//! use galaxy_dl::install::{DownloadOptions, Downloader};
+//! use galaxy_dl::install::Downloader;
 //! use galaxy_dl::select::Selection;
 //! use galaxy_dl_mock::gog::{GogMock, MockConfig};
 //!
@@ -55,7 +54,7 @@
 //! let watcher = std::thread::spawn(move || {
 //!     rx.iter().filter(|e| matches!(e, galaxy_dl::Event::File { .. })).count()
 //! });
-//! let dl = Downloader::new(Arc::new(client), DownloadOptions { events: Some(events), ..Default::default() });
+//! let dl = Downloader::builder(client).workers(4).events(events).build()?;
 //! let summary = dl.download("1000000001", &scratch.join("game"), &Selection::default())?;
 //! drop(dl);
 //! assert_eq!(watcher.join().unwrap(), summary.files);
@@ -86,6 +85,8 @@ pub mod sinks;
 pub mod units;
 pub mod verify;
 
+pub use api::{Client, Endpoints};
 pub use error::{Error, Result};
-pub use get::{GetOptions, GetOutcome};
+pub use get::{GetOptions, GetOutcome, Getter, GetterBuilder};
+pub use install::{DownloadOptions, DownloadSummary, Downloader, DownloaderBuilder, DryRun};
 pub use progress::{Event, FileStatus};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use galaxy_dl::api::{Client, Endpoints};
-use galaxy_dl::install::{DownloadOptions, Downloader};
+use galaxy_dl::install::Downloader;
 use galaxy_dl::select::Selection;
 use galaxy_dl::Event;
 use galaxy_dl_mock::gog::{GogMock, MockConfig};
@@ -37,7 +37,7 @@ fn an_embedder_that_never_reads_still_gets_its_install() {
     let worker = {
         let game = game.clone();
         std::thread::spawn(move || {
-            let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
+            let dl = Downloader::builder(client).events(tx).build().unwrap();
             let r = dl.download("1000000001", &game, &Selection::default());
             let dropped = dl.dropped_events();
             let _ = done_tx.send((r.map(|s| (s.files, s.install_bytes)), dropped));
@@ -68,7 +68,7 @@ fn a_slow_embedder_sees_every_file_and_done() {
     let dir = scratch("slow");
     let client = client(&gog, &dir);
     let (tx, rx) = crossbeam_channel::bounded::<Event>(2);
-    let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
+    let dl = Downloader::builder(client).workers(4).events(tx).build().unwrap();
     let game = dir.join("game");
     let reader = std::thread::spawn(move || {
         // Start reading only after a while; then read everything until the sender is gone.

@@ -98,13 +98,11 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
     let client = Arc::new(super::knobs::client(&a.engine)?);
-    let mut opts = DownloadOptions {
-        engine: a.engine,
-        events: Some(reporter.sender()),
-        cancel,
-        with_redist: a.with_redist,
-        ..Default::default()
-    };
+    let mut opts = DownloadOptions::default();
+    opts.engine = a.engine;
+    opts.events = Some(reporter.sender());
+    opts.cancel = cancel;
+    opts.with_redist = a.with_redist;
     if let Some(p) = a.v1_piece_size {
         opts.v1_piece_size = p;
     }

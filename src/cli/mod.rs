@@ -173,14 +173,13 @@ mod commands {
     pub fn get(a: GetArgs) -> Result<(), Error> {
         let cancel = signal::install();
         let reporter = Reporter::start(a.output_mode);
-        let opts = get::GetOptions {
-            engine: a.engine,
-            piece_size: a.chunk_size,
-            md5: a.md5,
-            size: a.size,
-            events: Some(reporter.sender()),
-            cancel,
-        };
+        let mut opts = get::GetOptions::default();
+        opts.engine = a.engine;
+        opts.piece_size = a.chunk_size;
+        opts.md5 = a.md5;
+        opts.size = a.size;
+        opts.events = Some(reporter.sender());
+        opts.cancel = cancel;
         let r = get::get(&a.url, &a.out, &opts);
         drop(opts);
         reporter.finish();

@@ -163,7 +163,10 @@ pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
     let client = Arc::new(super::knobs::client(&a.engine)?);
-    let opts = DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, ..Default::default() };
+    let mut opts = DownloadOptions::default();
+    opts.engine = a.engine;
+    opts.events = Some(reporter.sender());
+    opts.cancel = cancel;
     let dl = Downloader::new(client, opts);
     let r = verify::repair(&dl, &a.dir, a.hash_workers);
     drop(dl);

@@ -61,6 +61,7 @@ pub trait Urls: Sync {
 /// A connection delivering less than `limit` bytes/s for `time` is abandoned and retried
 /// (curl's `--speed-limit`/`--speed-time`; lgogdownloader uses 200 B/s for 30 s).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct LowSpeed {
     /// Bytes per second below which a connection counts as stalled.
     pub limit: u64,
@@ -77,6 +78,7 @@ impl Default for LowSpeed {
 
 /// Settings of an [`Engine`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// Parallel connections (default 8).
     pub workers: usize,

@@ -16,6 +16,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// How many times and how patiently a request is retried.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts after the first one for one piece of work (a range, a chunk, a manifest).
     pub max_retries: u32,
