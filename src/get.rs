@@ -3,7 +3,7 @@
 //! The bytes go to `FILE.part` (preallocated and mapped) and a journal of finished ranges to
 //! `FILE.part.state`; a range is journaled only after its bytes were written back (msync), so
 //! after Ctrl-C, `kill -9` or a power cut the same command fetches only what is missing. The MD5
-//! is computed while the data arrives (see [`crate::verify`]); only when it (and `--md5`,
+//! is computed while the data arrives (see [`crate::verify`](mod@crate::verify)); only when it (and `--md5`,
 //! `--size`) check out is `FILE.part` renamed to `FILE` and the journal removed. A mismatch
 //! removes both, so the next run starts clean instead of trusting corrupt bytes.
 //!

@@ -7,24 +7,27 @@
 //! disjoint slice of a preallocated, memory-mapped output file; MD5 follows the data as it lands;
 //! progress flows over a bounded channel to one reporter.
 //!
-//! Modules, in pipeline order:
-//! - [`api`]: GOG API client (login/tokens, builds, secure links and their cache, owned games).
-//! - [`manifest`]: V1/V2 manifest types, zlib/JSON meta decoding, safe paths and case folding.
-//! - [`select`]: which depots a download takes (language, bitness, owned DLC).
-//! - [`http`]: the shared agent, timeouts, error conversion: one request, no policy.
-//! - [`fetch`]: the engine: worker pool, segmented Range downloads with work stealing
-//!   ([`fetch::range`], [`fetch::schedule`]), the one fetch policy for every request
-//!   ([`fetch::policy`]: retries, endpoint health, `Retry-After`, metadata GETs), the global
-//!   rate limit.
-//! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices;
-//!   [`sinks`]: the traits the engine writes through.
-//! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
-//! - [`progress`]: events for the embedder or the CLI's reporter.
-//! - [`info`]: build lists and what a build and a selection hold (sizes, DLC, dependencies).
-//! - [`get`]: the generic `get URL -o FILE` operation with its resume journal.
+//! ## The surface a launcher uses
+//! - [`Client`] ([`Client::connect`]): GOG login, library ([`Client::library`]), builds.
+//! - [`Downloader`] ([`Downloader::builder`]): install, update, [`Downloader::dry_run`],
+//!   and [`verify()`](fn@verify) / [`repair`] of an install.
+//! - [`Getter`] ([`Getter::builder`]): the generic verified, resumable `get URL -o FILE`.
+//! - [`Event`]: progress, delivered over the embedder's channel without ever blocking the
+//!   download (what is kept and what may be dropped: [`progress`]).
+//! - [`Error`]: one error enum, `#[non_exhaustive]`, with context.
+//! - Settings: [`DownloadOptions`], [`EngineOptions`], [`RetryPolicy`], [`HttpOptions`],
+//!   [`LowSpeed`], [`GetOptions`] (all `#[non_exhaustive]`, `Default` = production values; the
+//!   library never reads `GALAXY_DL_*` variables except through [`Client::from_env`]-style
+//!   calls that only the CLI makes).
 //!
-//! The command-line front end lives in the binary (`src/cli/`) and only parses, prints and maps
-//! errors to exit codes.
+//! Public modules: [`api`], [`install`], [`get`], [`progress`], [`select`], [`info`],
+//! [`error`]. The engine's internals (`fetch`, `http`, `sink`,
+//! `sinks`, `journal`, `manifest`, `md5x`, `patch`, `units`, `verify` (MD5 helpers), `install::{files, plan, state,
+//! patch}`) are `#[doc(hidden)] pub`: the CLI (a separate crate in this package, `src/cli/`),
+//! the black-box tests and the examples use them. They are not a stable API for launchers.
+//!
+//! The command-line front end lives in the binary (`src/cli/`) and only parses, prints, reads
+//! the environment's knobs and maps errors to exit codes.
 //!
 //! ## Example: a verified, resumable download
 //!
@@ -46,8 +49,7 @@
 //!
 //! let gog = GogMock::start(MockConfig::small());
 //! let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-{}", std::process::id()));
-//! let agent = galaxy_dl::http::agent(&Default::default())?;
-//! let client = Client::new(agent, Endpoints::single(&gog.url()), Default::default(), scratch.join("config"));
+//! let client = Client::connect(Endpoints::single(&gog.url()), scratch.join("config"))?;
 //! client.exchange_code(GogMock::LOGIN_CODE)?; // what `galaxy-dl login --code` does
 //!
 //! let (events, rx) = crossbeam_channel::bounded(1024);
@@ -69,24 +71,37 @@
 
 pub mod api;
 pub mod error;
+#[doc(hidden)]
 pub mod fetch;
 pub mod get;
+#[doc(hidden)]
 pub mod http;
 pub mod info;
 pub mod install;
+#[doc(hidden)]
 pub mod journal;
+#[doc(hidden)]
 pub mod manifest;
+#[doc(hidden)]
 pub mod md5x;
+#[doc(hidden)]
 pub mod patch;
 pub mod progress;
 pub mod select;
+#[doc(hidden)]
 pub mod sink;
+#[doc(hidden)]
 pub mod sinks;
+#[doc(hidden)]
 pub mod units;
+#[doc(hidden)]
 pub mod verify;
 
 pub use api::{Client, Endpoints};
 pub use error::{Error, Result};
+pub use fetch::{EngineOptions, HttpOptions, LowSpeed, RetryPolicy};
 pub use get::{GetOptions, GetOutcome, Getter, GetterBuilder};
+pub use install::verify::{repair, verify, RepairReport, VerifyReport};
 pub use install::{DownloadOptions, DownloadSummary, Downloader, DownloaderBuilder, DryRun};
 pub use progress::{Event, FileStatus};
+pub use select::Selection;

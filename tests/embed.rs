@@ -17,8 +17,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 fn client(gog: &GogMock, dir: &std::path::Path) -> Arc<Client> {
-    let agent = galaxy_dl::http::agent(&Default::default()).unwrap();
-    let client = Client::new(agent, Endpoints::single(&gog.url()), Default::default(), dir.join("config"));
+    let client = Client::connect(Endpoints::single(&gog.url()), dir.join("config")).unwrap();
     client.exchange_code(GogMock::LOGIN_CODE).unwrap();
     Arc::new(client)
 }

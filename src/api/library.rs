@@ -10,8 +10,7 @@
 //!
 //! let gog = GogMock::start(MockConfig::small()); // serves fixtures/library/ on 127.0.0.1
 //! let config = std::env::temp_dir().join(format!("galaxy-dl-doc-lib-{}", std::process::id()));
-//! let client = Client::new(galaxy_dl::http::agent(&Default::default())?, Endpoints::single(&gog.url()),
-//!     Default::default(), config.clone());
+//! let client = Client::connect(Endpoints::single(&gog.url()), config.clone())?;
 //! client.exchange_code(GogMock::LOGIN_CODE)?;
 //! let games = client.library(&LibraryQuery::all().os("linux"))?;
 //! assert!(games.iter().all(|g| g.platforms.iter().any(|p| p == "linux")));

@@ -132,7 +132,27 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client with explicit parts.
+    /// A client on GOG's hosts (or a mock's, with [`Endpoints::single`]) keeping its login in
+    /// `config_dir`, with the default HTTP settings: what a launcher calls.
+    ///
+    /// # Errors
+    /// As [`Client::connect_with`].
+    pub fn connect(endpoints: Endpoints, config_dir: PathBuf) -> Result<Client> {
+        Client::connect_with(&crate::http::HttpOptions::default(), endpoints, config_dir)
+    }
+
+    /// [`Client::connect`] with explicit HTTP settings (timeouts, pool).
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] when a proxy variable is set but unusable; [`Error::Usage`] when
+    /// `SSL_CERT_FILE` cannot be read.
+    pub fn connect_with(http: &crate::http::HttpOptions, endpoints: Endpoints, config_dir: PathBuf) -> Result<Client> {
+        Ok(Client::new(crate::http::agent(http)?, endpoints, RetryPolicy::default(), config_dir))
+    }
+
+    /// A client with explicit parts (the agent is the library's HTTP stack: not part of the
+    /// launcher surface, see [`Client::connect`]).
+    #[doc(hidden)]
     pub fn new(agent: ureq::Agent, endpoints: Endpoints, retry: RetryPolicy, config_dir: PathBuf) -> Client {
         Client {
             agent,
@@ -197,11 +217,13 @@ impl Client {
     /// A client configured from the environment: the `GALAXY_DL_*_URL` endpoints and the config
     /// directory ([`config_dir`]); default retry policy. The only place the library reads the
     /// environment for a client (a launcher calls [`Client::new`] instead).
+    #[doc(hidden)]
     pub fn from_env(agent: ureq::Agent) -> Result<Client> {
         Ok(Client::new(agent, Endpoints::from_env(), RetryPolicy::default(), config_dir()?))
     }
 
-    /// The HTTP agent (shared with the download engine).
+    /// The HTTP agent (shared with the download engine). Not part of the launcher surface.
+    #[doc(hidden)]
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }

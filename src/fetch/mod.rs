@@ -13,14 +13,25 @@
 //! `--workers`, independent of the CPU count: workers block on sockets, not on CPU), the rate
 //! limiter, the retry policy, the stall detector, progress and the cancel flag.
 
+#[doc(hidden)]
 pub mod blob;
+#[doc(hidden)]
 pub mod chunk;
+#[doc(hidden)]
 pub mod help;
+#[doc(hidden)]
 pub mod policy;
+#[doc(hidden)]
 pub mod range;
+#[doc(hidden)]
 pub mod ratelimit;
+#[doc(hidden)]
 pub mod retry;
+#[doc(hidden)]
 pub mod schedule;
+
+pub use crate::http::HttpOptions;
+pub use retry::RetryPolicy;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::http::{self, HttpOptions};
+use crate::http;
 use crate::progress::{Event, Progress};
 use ratelimit::RateLimiter;
-use retry::RetryPolicy;
 
 /// What a [`Urls`] source is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,9 +16,13 @@
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
 
+#[doc(hidden)]
 pub mod files;
+#[doc(hidden)]
 pub mod patch;
+#[doc(hidden)]
 pub mod plan;
+#[doc(hidden)]
 pub mod state;
 pub mod verify;
 
@@ -254,8 +258,7 @@ pub struct DryRun {
 ///
 /// let gog = GogMock::start(MockConfig::small());
 /// let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-dl-{}", std::process::id()));
-/// let client = Client::new(galaxy_dl::http::agent(&Default::default())?, Endpoints::single(&gog.url()),
-///     Default::default(), scratch.join("config"));
+/// let client = Client::connect(Endpoints::single(&gog.url()), scratch.join("config"))?;
 /// client.exchange_code(GogMock::LOGIN_CODE)?;
 /// let dl = Downloader::builder(client).workers(4).build()?;
 /// let game = scratch.join("game");
