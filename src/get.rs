@@ -236,6 +236,7 @@ struct Probe {
 }
 
 /// The data file and journal beside `out`.
+#[doc(hidden)]
 pub fn part_paths(out: &Path) -> (PathBuf, PathBuf) {
     let mut p = out.as_os_str().to_owned();
     p.push(".part");

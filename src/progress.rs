@@ -216,6 +216,7 @@ impl Drop for EventQueue {
 
 /// Shared progress state: atomics for bytes, the job's [`EventQueue`].
 #[derive(Debug)]
+#[doc(hidden)]
 pub struct Progress {
     events: std::sync::Arc<EventQueue>,
     done: AtomicU64,

@@ -148,6 +148,7 @@ impl Product {
 }
 
 /// Parse one page: its entries and the `totalPages` it announces.
+#[doc(hidden)]
 pub fn parse_page(body: &[u8], page: u64) -> Result<(Vec<LibraryEntry>, u64)> {
     let what = format!("library page {page} (account/getFilteredProducts)");
     let p: Page = serde_json::from_slice(body).map_err(|e| Error::manifest(what.clone(), e.to_string()))?;

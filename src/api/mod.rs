@@ -11,7 +11,9 @@ pub mod builds;
 pub mod import;
 pub mod library;
 pub mod owned;
+#[doc(hidden)]
 pub mod patches;
+#[doc(hidden)]
 pub mod secure_link;
 #[cfg(test)]
 pub(crate) mod test_server;
@@ -86,6 +88,7 @@ pub fn config_dir() -> Result<PathBuf> {
 }
 
 /// [`config_dir`] with any variable lookup (empty values count as unset).
+#[doc(hidden)]
 pub fn config_dir_from(get: impl Fn(&str) -> Option<String>) -> Result<PathBuf> {
     let get = |k: &str| get(k).filter(|v| !v.is_empty());
     if let Some(d) = get("GALAXY_DL_CONFIG_DIR") {
@@ -275,6 +278,7 @@ impl Client {
 }
 
 /// Seconds since the Unix epoch.
+#[doc(hidden)]
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -284,12 +288,14 @@ const QUERY_COMPONENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encode a query-string component (RFC 3986: everything but unreserved characters).
+#[doc(hidden)]
 pub fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT).to_string()
 }
 
 /// Decode `%XX` escapes and `+` (as space) in a query-string component; `None` if malformed.
 /// (Hand-written: `percent_encoding` passes malformed escapes through and keeps `+`.)
+#[doc(hidden)]
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -316,6 +322,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Build `base?k=v&k=v` with every value percent-encoded.
+#[doc(hidden)]
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     let mut u = base.to_string();
     for (i, (k, v)) in params.iter().enumerate() {

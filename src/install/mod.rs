@@ -1333,6 +1333,7 @@ fn stripe<T>(jobs: Vec<T>, file: impl Fn(&T) -> usize, width: usize) -> Vec<T> {
 const BLOB_GAP: u64 = 64 << 10;
 
 /// Where chunk and `main.bin` URLs come from: per-product secure links (V2 store, V1 depots).
+#[doc(hidden)]
 pub struct Links<'a> {
     /// V2 store links.
     pub v2: Option<&'a LinkCache>,
