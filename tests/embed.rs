@@ -103,3 +103,47 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The builder checks what a launcher passes: bad values are usage errors, never a panic or a
+/// silently clamped setting; good ones build.
+#[test]
+fn the_builder_refuses_bad_settings() {
+    let client = || Client::connect(Endpoints::single("http://127.0.0.1:9"), std::env::temp_dir()).unwrap();
+    for b in [
+        Downloader::builder(client()).workers(0),
+        Downloader::builder(client()).workers(257),
+        Downloader::builder(client()).limit_rate(0),
+        Downloader::builder(client()).v1_piece_size(1),
+    ] {
+        let e = b.build().err().expect("a bad setting must not build");
+        assert!(e.is_usage(), "{e}");
+    }
+    assert!(Downloader::builder(client()).workers(256).limit_rate(1).v1_piece_size(64 << 10).build().is_ok());
+    assert!(galaxy_dl::Getter::builder().piece_size(100).build().err().is_some_and(|e| e.is_usage()));
+    assert!(galaxy_dl::Getter::builder().md5("xyz").build().err().is_some_and(|e| e.is_usage()));
+    let g = galaxy_dl::Getter::builder().md5("9E107D9D372BB6826BD81D3542A419D6").build().unwrap();
+    assert_eq!(g.options().md5.as_deref(), Some("9e107d9d372bb6826bd81d3542a419d6"));
+}
+
+/// The library's defaults are the production values even when the CLI's test knobs are set in
+/// the environment: only the CLI reads `GALAXY_DL_*`.
+#[test]
+fn library_defaults_ignore_the_environment() {
+    // This test binary is its own process; nothing in it reads these knobs any more (before,
+    // `RetryPolicy::default()` and friends did, and these asserts failed).
+    for (k, v) in [
+        ("GALAXY_DL_RETRY_SLEEP_MS", "1"),
+        ("GALAXY_DL_READ_TIMEOUT_MS", "1"),
+        ("GALAXY_DL_LOW_SPEED_TIME_MS", "1"),
+        ("GALAXY_DL_LOW_SPEED_LIMIT", "1"),
+        ("GALAXY_DL_ENDPOINT_COOLDOWN_MS", "1"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let e = galaxy_dl::EngineOptions::default();
+    assert_eq!(e.retry.fixed_sleep, None);
+    assert_eq!(e.http.read_timeout, Duration::from_secs(15));
+    assert_eq!(e.low_speed.time, Duration::from_secs(20));
+    assert_eq!(e.low_speed.limit, 1024);
+    assert_eq!(e.endpoint_cooldown, Duration::from_secs(30));
+}
