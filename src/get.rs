@@ -62,6 +62,9 @@ pub struct GetOptions {
     pub size: Option<u64>,
     /// Where events go.
     pub events: Option<Sender<Event>>,
+    /// How long the end waits for a full event channel [default: 1 s]; see
+    /// [`crate::progress`].
+    pub event_grace: Duration,
     /// Set to stop (Ctrl-C): state is kept for resume.
     pub cancel: Arc<AtomicBool>,
 }
@@ -74,6 +77,7 @@ impl Default for GetOptions {
             md5: None,
             size: None,
             events: None,
+            event_grace: crate::progress::FLUSH_GRACE,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -281,7 +285,7 @@ fn get_locked(
     start: Instant,
 ) -> Result<GetOutcome> {
     let (part, state_path) = (part.to_path_buf(), state_path.to_path_buf());
-    let progress = Arc::new(Progress::new(opts.events.clone()));
+    let progress = Arc::new(Progress::with_grace(opts.events.clone(), opts.event_grace));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     let probe = probe(&engine, url)?;
     log::debug!("probe answered after {:?}", start.elapsed());
@@ -647,7 +651,7 @@ fn get_to_stream(url: &str, out: &Path, opts: &GetOptions, start: Instant) -> Re
     if !(ft.is_char_device() || ft.is_fifo()) {
         return Err(Error::UnsafeTarget { path: out.to_path_buf(), reason: kind_of(ft) });
     }
-    let progress = Arc::new(Progress::new(opts.events.clone()));
+    let progress = Arc::new(Progress::with_grace(opts.events.clone(), opts.event_grace));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     progress.emit(Event::Notice {
         message: format!("{} is a device or a pipe: streaming into it once, without resume", out.display()),

@@ -15,8 +15,9 @@
 //! - [`Event::Start`], [`Event::File`], [`Event::Notice`] and [`Event::Done`] are *kept*: when
 //!   the channel is full they wait, in order, in an in-memory queue (at most
 //!   [`PENDING_CAPACITY`] events) that is handed over as soon as the channel has room (on the
-//!   next event or tick). When the job ends, the library waits at most [`FLUSH_GRACE`] for the
-//!   embedder to take what is still queued, then counts the rest as dropped.
+//!   next event or tick). When the job ends, the library waits at most [`FLUSH_GRACE`] (or the
+//!   `event_grace` option) for the embedder to take what is still queued, then counts the rest
+//!   as dropped.
 //! - Failures are not events: they are the `Err` the call returns.
 
 use std::collections::VecDeque;
@@ -134,12 +135,19 @@ pub struct EventQueue {
     tx: Option<Sender<Event>>,
     pending: Mutex<VecDeque<Event>>,
     dropped: AtomicU64,
+    grace: Duration,
 }
 
 impl EventQueue {
     /// A queue in front of `tx` (events are discarded when `None`).
     pub fn new(tx: Option<Sender<Event>>) -> EventQueue {
-        EventQueue { tx, pending: Mutex::new(VecDeque::new()), dropped: AtomicU64::new(0) }
+        EventQueue::with_grace(tx, FLUSH_GRACE)
+    }
+
+    /// A queue whose end-of-job flush waits up to `grace` instead of [`FLUSH_GRACE`] (the CLI,
+    /// whose reporter always reads, waits as long as it takes so `--json` shows every file).
+    pub fn with_grace(tx: Option<Sender<Event>>, grace: Duration) -> EventQueue {
+        EventQueue { tx, pending: Mutex::new(VecDeque::new()), dropped: AtomicU64::new(0), grace }
     }
 
     /// Events discarded so far (droppable ones that met a full channel, kept ones beyond
@@ -194,9 +202,13 @@ impl EventQueue {
     pub fn flush(&self, grace: Duration) {
         let Some(tx) = &self.tx else { return };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let deadline = Instant::now() + grace;
+        let deadline = Instant::now().checked_add(grace);
         while let Some(ev) = pending.pop_front() {
-            match tx.send_deadline(ev, deadline) {
+            let sent = match deadline {
+                Some(d) => tx.send_deadline(ev, d),
+                None => tx.send(ev).map_err(|e| SendTimeoutError::Disconnected(e.0)),
+            };
+            match sent {
                 Ok(()) => {}
                 Err(SendTimeoutError::Timeout(_)) => {
                     self.dropped.fetch_add(1 + pending.len() as u64, Ordering::Relaxed);
@@ -210,7 +222,7 @@ impl EventQueue {
 
 impl Drop for EventQueue {
     fn drop(&mut self) {
-        self.flush(FLUSH_GRACE);
+        self.flush(self.grace);
     }
 }
 
@@ -229,6 +241,11 @@ impl Progress {
     /// A progress sink sending to `tx` (or discarding events when `None`).
     pub fn new(tx: Option<Sender<Event>>) -> Progress {
         Progress::with_queue(std::sync::Arc::new(EventQueue::new(tx)))
+    }
+
+    /// [`Progress::new`] whose end-of-job flush waits up to `grace` ([`EventQueue::with_grace`]).
+    pub fn with_grace(tx: Option<Sender<Event>>, grace: Duration) -> Progress {
+        Progress::with_queue(std::sync::Arc::new(EventQueue::with_grace(tx, grace)))
     }
 
     /// A progress sink sending through `events` (shared with whoever else emits for the job).
@@ -283,7 +300,7 @@ impl Progress {
         let done = matches!(ev, Event::Done { .. });
         self.events.send(ev);
         if done {
-            self.events.flush(FLUSH_GRACE);
+            self.events.flush(self.events.grace);
         }
     }
 

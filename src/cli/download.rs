@@ -101,6 +101,7 @@ pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let mut opts = DownloadOptions::default();
     opts.engine = a.engine;
     opts.events = Some(reporter.sender());
+    opts.event_grace = std::time::Duration::MAX; // the reporter always reads: `--json` shows every file
     opts.cancel = cancel;
     opts.with_redist = a.with_redist;
     if let Some(p) = a.v1_piece_size {

@@ -179,6 +179,7 @@ mod commands {
         opts.md5 = a.md5;
         opts.size = a.size;
         opts.events = Some(reporter.sender());
+        opts.event_grace = std::time::Duration::MAX; // the reporter always reads
         opts.cancel = cancel;
         let r = get::get(&a.url, &a.out, &opts);
         drop(opts);

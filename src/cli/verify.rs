@@ -166,6 +166,7 @@ pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
     let mut opts = DownloadOptions::default();
     opts.engine = a.engine;
     opts.events = Some(reporter.sender());
+    opts.event_grace = std::time::Duration::MAX; // the reporter always reads: `--json` shows every file
     opts.cancel = cancel;
     let dl = Downloader::new(client, opts);
     let r = verify::repair(&dl, &a.dir, a.hash_workers);

@@ -62,6 +62,9 @@ pub struct DownloadOptions {
     pub engine: EngineOptions,
     /// Where progress events go.
     pub events: Option<Sender<Event>>,
+    /// How long the end of a job waits for a full event channel to take the kept events
+    /// still queued [default: [`crate::progress::FLUSH_GRACE`], 1 s; the CLI waits for ever].
+    pub event_grace: std::time::Duration,
     /// Set to stop (Ctrl-C); the install stays resumable.
     pub cancel: Arc<AtomicBool>,
     /// Also install the build's shared redistributables (`__redist/...`); the dependencies
@@ -80,6 +83,7 @@ impl Default for DownloadOptions {
         DownloadOptions {
             engine: EngineOptions::default(),
             events: None,
+            event_grace: crate::progress::FLUSH_GRACE,
             cancel: Arc::new(AtomicBool::new(false)),
             with_redist: false,
             v1_piece_size: files::V1_PART,
@@ -300,7 +304,7 @@ impl Downloader {
     pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
         // Ctrl-C stops metadata requests and their waits too.
         client.set_cancel(opts.cancel.clone());
-        let events = Arc::new(EventQueue::new(opts.events.clone()));
+        let events = Arc::new(EventQueue::with_grace(opts.events.clone(), opts.event_grace));
         Downloader { client, opts, events }
     }
 
