@@ -3,7 +3,7 @@
 //! The bytes go to `FILE.part` (preallocated and mapped) and a journal of finished ranges to
 //! `FILE.part.state`; a range is journaled only after its bytes were written back (msync), so
 //! after Ctrl-C, `kill -9` or a power cut the same command fetches only what is missing. The MD5
-//! is computed while the data arrives (see [`crate::verify`]); only when it (and `--md5`,
+//! is computed while the data arrives (see [`crate::verify`](mod@crate::verify)); only when it (and `--md5`,
 //! `--size`) check out is `FILE.part` renamed to `FILE` and the journal removed. A mismatch
 //! removes both, so the next run starts clean instead of trusting corrupt bytes.
 //!
@@ -47,8 +47,10 @@ pub const MIN_PIECE: u64 = 256 << 10;
 /// starving the single MD5 stream of CPU on small machines.
 pub const HASH_LAG: u64 = 48 << 20;
 
-/// Options of [`get`].
+/// Options of [`get`] (the [`GetterBuilder`] sets them one by one; the fields stay public so
+/// that a default can be adjusted in place).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct GetOptions {
     /// Engine settings (workers, rate limit, retries, timeouts).
     pub engine: EngineOptions,
@@ -60,6 +62,9 @@ pub struct GetOptions {
     pub size: Option<u64>,
     /// Where events go.
     pub events: Option<Sender<Event>>,
+    /// How long the end waits for a full event channel [default: 1 s]; see
+    /// [`crate::progress`].
+    pub event_grace: Duration,
     /// Set to stop (Ctrl-C): state is kept for resume.
     pub cancel: Arc<AtomicBool>,
 }
@@ -72,8 +77,140 @@ impl Default for GetOptions {
             md5: None,
             size: None,
             events: None,
+            event_grace: crate::progress::FLUSH_GRACE,
             cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+}
+
+/// A configured `get`: `Getter::builder().workers(4).md5(sum).events(tx).build()?.get(url, out)?`.
+///
+/// ```
+/// use galaxy_dl::{Event, Getter};
+/// use galaxy_dl_mock::BlobServer;
+///
+/// let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+/// let blob = BlobServer::new(data.clone()); // a Range server on 127.0.0.1
+/// let out = std::env::temp_dir().join(format!("galaxy-dl-doc-get-{}.bin", std::process::id()));
+/// let (tx, rx) = crossbeam_channel::bounded(64);
+/// let getter = Getter::builder().workers(4).piece_size(256 << 10).md5(blob.md5_hex()).events(tx).build()?;
+/// let got = getter.get(&blob.url(), &out)?;
+/// assert_eq!(got.size, data.len() as u64);
+/// assert_eq!(std::fs::read(&out).unwrap(), data);
+/// drop(getter);
+/// assert!(rx.iter().any(|e| matches!(e, Event::Done { .. })));
+/// // A wrong MD5 is refused before any request.
+/// assert!(Getter::builder().md5("not-an-md5").build().is_err());
+/// # std::fs::remove_file(&out).ok();
+/// # Ok::<(), galaxy_dl::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Getter {
+    opts: GetOptions,
+}
+
+impl Getter {
+    /// Start building a getter; see [`GetterBuilder`].
+    pub fn builder() -> GetterBuilder {
+        GetterBuilder { opts: GetOptions::default() }
+    }
+
+    /// Download `url` to `out` (see [`get()`](fn@get)).
+    ///
+    /// # Errors
+    /// As [`get()`](fn@get).
+    pub fn get(&self, url: &str, out: &Path) -> Result<GetOutcome> {
+        get(url, out, &self.opts)
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &GetOptions {
+        &self.opts
+    }
+}
+
+/// Builds a [`Getter`], checking its settings. Anything not set keeps its production default.
+#[derive(Debug)]
+#[must_use]
+pub struct GetterBuilder {
+    opts: GetOptions,
+}
+
+impl GetterBuilder {
+    /// Parallel connections, 1 to 256 [default: 8].
+    pub fn workers(mut self, n: usize) -> Self {
+        self.opts.engine.workers = n;
+        self
+    }
+
+    /// Global rate limit in bytes per second (at least 1) [default: none].
+    pub fn limit_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.opts.engine.limit_rate = Some(bytes_per_sec);
+        self
+    }
+
+    /// Retries of one piece after its first attempt [default: 5].
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.opts.engine.retry.max_retries = n;
+        self
+    }
+
+    /// Size of the Range pieces (at least 4 KiB) [default: [`DEFAULT_PIECE`]].
+    pub fn piece_size(mut self, bytes: u64) -> Self {
+        self.opts.piece_size = Some(bytes);
+        self
+    }
+
+    /// The MD5 the result must have (hex; checked at [`GetterBuilder::build`]).
+    pub fn md5(mut self, hex: impl Into<String>) -> Self {
+        self.opts.md5 = Some(hex.into());
+        self
+    }
+
+    /// The size the result must have.
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.opts.size = Some(bytes);
+        self
+    }
+
+    /// Send progress events to `tx`; never blocking (see [`crate::progress`]).
+    pub fn events(mut self, tx: Sender<Event>) -> Self {
+        self.opts.events = Some(tx);
+        self
+    }
+
+    /// Stop (keeping the resume state) when `flag` becomes true.
+    pub fn cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.opts.cancel = flag;
+        self
+    }
+
+    /// Replace every engine setting at once.
+    pub fn engine(mut self, engine: EngineOptions) -> Self {
+        self.opts.engine = engine;
+        self
+    }
+
+    /// The getter.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for workers outside 1–256, a zero rate limit, a piece under 4 KiB or an
+    /// MD5 that is not 32 hex digits.
+    pub fn build(mut self) -> Result<Getter> {
+        let o = &mut self.opts;
+        if !(1..=256).contains(&o.engine.workers) {
+            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
+        }
+        if o.engine.limit_rate == Some(0) {
+            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
+        }
+        if o.piece_size.is_some_and(|p| p < 4096) {
+            return Err(Error::Usage("the piece size must be at least 4 KiB".into()));
+        }
+        if let Some(m) = &o.md5 {
+            o.md5 = Some(crate::verify::parse_md5(m)?);
+        }
+        Ok(Getter { opts: self.opts })
     }
 }
 
@@ -103,6 +240,7 @@ struct Probe {
 }
 
 /// The data file and journal beside `out`.
+#[doc(hidden)]
 pub fn part_paths(out: &Path) -> (PathBuf, PathBuf) {
     let mut p = out.as_os_str().to_owned();
     p.push(".part");
@@ -147,7 +285,7 @@ fn get_locked(
     start: Instant,
 ) -> Result<GetOutcome> {
     let (part, state_path) = (part.to_path_buf(), state_path.to_path_buf());
-    let progress = Arc::new(Progress::new(opts.events.clone()));
+    let progress = Arc::new(Progress::with_grace(opts.events.clone(), opts.event_grace));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     let probe = probe(&engine, url)?;
     log::debug!("probe answered after {:?}", start.elapsed());
@@ -513,7 +651,7 @@ fn get_to_stream(url: &str, out: &Path, opts: &GetOptions, start: Instant) -> Re
     if !(ft.is_char_device() || ft.is_fifo()) {
         return Err(Error::UnsafeTarget { path: out.to_path_buf(), reason: kind_of(ft) });
     }
-    let progress = Arc::new(Progress::new(opts.events.clone()));
+    let progress = Arc::new(Progress::with_grace(opts.events.clone(), opts.event_grace));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     progress.emit(Event::Notice {
         message: format!("{} is a device or a pipe: streaming into it once, without resume", out.display()),

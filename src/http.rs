@@ -18,6 +18,7 @@ pub const META_LIMIT: u64 = 256 << 20;
 
 /// Timeouts and pool size of the agent.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HttpOptions {
     /// Connections kept alive (≥ the number of workers).
     pub pool: usize,
@@ -28,9 +29,9 @@ pub struct HttpOptions {
 }
 
 impl Default for HttpOptions {
+    /// Pool 8, connect 10 s, read 15 s (the CLI lets `GALAXY_DL_READ_TIMEOUT_MS` override it).
     fn default() -> Self {
-        let read_ms = std::env::var("GALAXY_DL_READ_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(15_000);
-        HttpOptions { pool: 8, connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_millis(read_ms) }
+        HttpOptions { pool: 8, connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_secs(15) }
     }
 }
 

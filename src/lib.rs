@@ -7,31 +7,34 @@
 //! disjoint slice of a preallocated, memory-mapped output file; MD5 follows the data as it lands;
 //! progress flows over a bounded channel to one reporter.
 //!
-//! Modules, in pipeline order:
-//! - [`api`]: GOG API client (login/tokens, builds, secure links and their cache, owned games).
-//! - [`manifest`]: V1/V2 manifest types, zlib/JSON meta decoding, safe paths and case folding.
-//! - [`select`]: which depots a download takes (language, bitness, owned DLC).
-//! - [`http`]: the shared agent, timeouts, error conversion: one request, no policy.
-//! - [`fetch`]: the engine: worker pool, segmented Range downloads with work stealing
-//!   ([`fetch::range`], [`fetch::schedule`]), the one fetch policy for every request
-//!   ([`fetch::policy`]: retries, endpoint health, `Retry-After`, metadata GETs), the global
-//!   rate limit.
-//! - [`sink`]: preallocation (`fallocate`), the mapping, disjoint writable slices;
-//!   [`sinks`]: the traits the engine writes through.
-//! - [`verify`]: MD5 helpers and the prefix hasher that digests a file while it downloads.
-//! - [`progress`]: events for the embedder or the CLI's reporter.
-//! - [`info`]: build lists and what a build and a selection hold (sizes, DLC, dependencies).
-//! - [`get`]: the generic `get URL -o FILE` operation with its resume journal.
+//! ## The surface a launcher uses
+//! - [`Client`] ([`Client::connect`]): GOG login, library ([`Client::library`]), builds.
+//! - [`Downloader`] ([`Downloader::builder`]): install, update, [`Downloader::dry_run`],
+//!   and [`verify()`](fn@verify) / [`repair`] of an install.
+//! - [`Getter`] ([`Getter::builder`]): the generic verified, resumable `get URL -o FILE`.
+//! - [`Event`]: progress, delivered over the embedder's channel without ever blocking the
+//!   download (what is kept and what may be dropped: [`progress`]).
+//! - [`Error`]: one error enum, `#[non_exhaustive]`, with context.
+//! - Settings: [`DownloadOptions`], [`EngineOptions`], [`RetryPolicy`], [`HttpOptions`],
+//!   [`LowSpeed`], [`GetOptions`] (all `#[non_exhaustive]`, `Default` = production values; the
+//!   library never reads `GALAXY_DL_*` variables except through [`Client::from_env`]-style
+//!   calls that only the CLI makes).
 //!
-//! The command-line front end lives in the binary (`src/cli/`) and only parses, prints and maps
-//! errors to exit codes.
+//! Public modules: [`api`], [`install`], [`get`], [`progress`], [`select`], [`info`],
+//! [`error`]. The engine's internals (`fetch`, `http`, `sink`,
+//! `sinks`, `journal`, `manifest`, `md5x`, `patch`, `units`, `verify` (MD5 helpers), `install::{files, plan, state,
+//! patch}`) are `#[doc(hidden)] pub`: the CLI (a separate crate in this package, `src/cli/`),
+//! the black-box tests and the examples use them. They are not a stable API for launchers.
+//!
+//! The command-line front end lives in the binary (`src/cli/`) and only parses, prints, reads
+//! the environment's knobs and maps errors to exit codes.
 //!
 //! ## Example: a verified, resumable download
 //!
 //! ```no_run
-//! use galaxy_dl::{get, GetOptions};
-//! let opts = GetOptions { md5: Some("9e107d9d372bb6826bd81d3542a419d6".into()), ..Default::default() };
-//! let out = get::get("https://example.com/big.bin", std::path::Path::new("big.bin"), &opts)?;
+//! use galaxy_dl::Getter;
+//! let getter = Getter::builder().workers(8).md5("9e107d9d372bb6826bd81d3542a419d6").build()?;
+//! let out = getter.get("https://example.com/big.bin", std::path::Path::new("big.bin"))?;
 //! println!("{} bytes, md5 {}", out.size, out.md5);
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
@@ -39,23 +42,21 @@
 //! ## Example: install a game (here from the in-tree mock GOG, so it runs offline)
 //!
 //! ```
-//! use std::sync::Arc;
 //! use galaxy_dl::api::{Client, Endpoints};
-//! use galaxy_dl::install::{DownloadOptions, Downloader};
+//! use galaxy_dl::install::Downloader;
 //! use galaxy_dl::select::Selection;
 //! use galaxy_dl_mock::gog::{GogMock, MockConfig};
 //!
 //! let gog = GogMock::start(MockConfig::small());
 //! let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-{}", std::process::id()));
-//! let agent = galaxy_dl::http::agent(&Default::default())?;
-//! let client = Client::new(agent, Endpoints::single(&gog.url()), Default::default(), scratch.join("config"));
+//! let client = Client::connect(Endpoints::single(&gog.url()), scratch.join("config"))?;
 //! client.exchange_code(GogMock::LOGIN_CODE)?; // what `galaxy-dl login --code` does
 //!
 //! let (events, rx) = crossbeam_channel::bounded(1024);
 //! let watcher = std::thread::spawn(move || {
 //!     rx.iter().filter(|e| matches!(e, galaxy_dl::Event::File { .. })).count()
 //! });
-//! let dl = Downloader::new(Arc::new(client), DownloadOptions { events: Some(events), ..Default::default() });
+//! let dl = Downloader::builder(client).workers(4).events(events).build()?;
 //! let summary = dl.download("1000000001", &scratch.join("game"), &Selection::default())?;
 //! drop(dl);
 //! assert_eq!(watcher.join().unwrap(), summary.files);
@@ -70,22 +71,37 @@
 
 pub mod api;
 pub mod error;
+#[doc(hidden)]
 pub mod fetch;
 pub mod get;
+#[doc(hidden)]
 pub mod http;
 pub mod info;
 pub mod install;
+#[doc(hidden)]
 pub mod journal;
+#[doc(hidden)]
 pub mod manifest;
+#[doc(hidden)]
 pub mod md5x;
+#[doc(hidden)]
 pub mod patch;
 pub mod progress;
 pub mod select;
+#[doc(hidden)]
 pub mod sink;
+#[doc(hidden)]
 pub mod sinks;
+#[doc(hidden)]
 pub mod units;
+#[doc(hidden)]
 pub mod verify;
 
+pub use api::{Client, Endpoints};
 pub use error::{Error, Result};
-pub use get::{GetOptions, GetOutcome};
+pub use fetch::{EngineOptions, HttpOptions, LowSpeed, RetryPolicy};
+pub use get::{GetOptions, GetOutcome, Getter, GetterBuilder};
+pub use install::verify::{repair, verify, RepairReport, VerifyReport};
+pub use install::{DownloadOptions, DownloadSummary, Downloader, DownloaderBuilder, DryRun};
 pub use progress::{Event, FileStatus};
+pub use select::Selection;

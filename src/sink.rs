@@ -50,8 +50,19 @@ pub enum Reservation {
     Written,
 }
 
-/// Environment knob for tests: behave as on a filesystem without `fallocate`.
+/// Environment knob for tests, read by the CLI only: behave as on a filesystem without
+/// `fallocate` (see [`set_fallocate`]).
 pub const NO_FALLOCATE_ENV: &str = "GALAXY_DL_NO_FALLOCATE";
+
+/// Process-wide: whether preallocation may use `fallocate` (default yes).
+static USE_FALLOCATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Behave as on a filesystem without `fallocate` (`false`): the reservation is written instead.
+/// A test knob the CLI sets from [`NO_FALLOCATE_ENV`]; process-wide.
+#[doc(hidden)]
+pub fn set_fallocate(on: bool) {
+    USE_FALLOCATE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Open `path` read-write without following a symlink at its last component, creating it
 /// (exclusively, mode 0644) when it does not exist. What is opened must be a regular file with
@@ -333,7 +344,7 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
     }
     // `fallocate` is Linux's; elsewhere the space is reserved by writing it (below).
     #[cfg(target_os = "linux")]
-    if std::env::var_os(NO_FALLOCATE_ENV).is_none() {
+    if USE_FALLOCATE.load(std::sync::atomic::Ordering::Relaxed) {
         // SAFETY: plain syscall on a valid, open descriptor.
         #[cfg(target_os = "linux")]
         let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };

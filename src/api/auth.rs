@@ -116,6 +116,7 @@ struct TokenAnswer {
 /// Turn a `/token` answer into [`Tokens`]: `expires_at = now + expires_in - 60` (the margin is
 /// at most half of `expires_in`; `expires_in` defaults to 3600 s); a missing refresh token or
 /// user id keeps the one of `old`.
+#[doc(hidden)]
 pub fn tokens_from_answer(body: &[u8], now: u64, old: Option<&Tokens>) -> Result<Tokens> {
     let a: TokenAnswer =
         serde_json::from_slice(body).map_err(|_| Error::manifest("token answer", "not a JSON object"))?;

@@ -94,6 +94,7 @@ fn secs(f: f64) -> u64 {
 /// Read another client's token file (contents, not path lookup): the tokens of the Galaxy
 /// client id and the format they were in. `expires_at` is the access token's expiry as that
 /// client recorded it (0 when it did not say).
+#[doc(hidden)]
 pub fn parse_foreign_tokens(bytes: &[u8], path: &Path) -> Result<(Tokens, TokenFormat)> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         bad(

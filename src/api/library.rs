@@ -10,8 +10,7 @@
 //!
 //! let gog = GogMock::start(MockConfig::small()); // serves fixtures/library/ on 127.0.0.1
 //! let config = std::env::temp_dir().join(format!("galaxy-dl-doc-lib-{}", std::process::id()));
-//! let client = Client::new(galaxy_dl::http::agent(&Default::default())?, Endpoints::single(&gog.url()),
-//!     Default::default(), config.clone());
+//! let client = Client::connect(Endpoints::single(&gog.url()), config.clone())?;
 //! client.exchange_code(GogMock::LOGIN_CODE)?;
 //! let games = client.library(&LibraryQuery::all().os("linux"))?;
 //! assert!(games.iter().all(|g| g.platforms.iter().any(|p| p == "linux")));
@@ -149,6 +148,7 @@ impl Product {
 }
 
 /// Parse one page: its entries and the `totalPages` it announces.
+#[doc(hidden)]
 pub fn parse_page(body: &[u8], page: u64) -> Result<(Vec<LibraryEntry>, u64)> {
     let what = format!("library page {page} (account/getFilteredProducts)");
     let p: Page = serde_json::from_slice(body).map_err(|e| Error::manifest(what.clone(), e.to_string()))?;

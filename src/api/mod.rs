@@ -11,7 +11,9 @@ pub mod builds;
 pub mod import;
 pub mod library;
 pub mod owned;
+#[doc(hidden)]
 pub mod patches;
+#[doc(hidden)]
 pub mod secure_link;
 #[cfg(test)]
 pub(crate) mod test_server;
@@ -86,6 +88,7 @@ pub fn config_dir() -> Result<PathBuf> {
 }
 
 /// [`config_dir`] with any variable lookup (empty values count as unset).
+#[doc(hidden)]
 pub fn config_dir_from(get: impl Fn(&str) -> Option<String>) -> Result<PathBuf> {
     let get = |k: &str| get(k).filter(|v| !v.is_empty());
     if let Some(d) = get("GALAXY_DL_CONFIG_DIR") {
@@ -116,6 +119,8 @@ pub struct Client {
     agent: ureq::Agent,
     endpoints: Endpoints,
     retry: RetryPolicy,
+    /// Stall detection of API and metadata requests.
+    low_speed: crate::fetch::LowSpeed,
     /// Loaded on demand from `<config_dir>/auth.json`; `None` = not loaded (or not logged in).
     auth: Mutex<Option<Tokens>>,
     config_dir: PathBuf,
@@ -130,9 +135,49 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client with explicit parts.
+    /// A client on GOG's hosts (or a mock's, with [`Endpoints::single`]) keeping its login in
+    /// `config_dir`, with the default HTTP settings: what a launcher calls.
+    ///
+    /// # Errors
+    /// As [`Client::connect_with`].
+    pub fn connect(endpoints: Endpoints, config_dir: PathBuf) -> Result<Client> {
+        Client::connect_with(&crate::http::HttpOptions::default(), endpoints, config_dir)
+    }
+
+    /// [`Client::connect`] with explicit HTTP settings (timeouts, pool).
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] when a proxy variable is set but unusable; [`Error::Usage`] when
+    /// `SSL_CERT_FILE` cannot be read.
+    pub fn connect_with(http: &crate::http::HttpOptions, endpoints: Endpoints, config_dir: PathBuf) -> Result<Client> {
+        Ok(Client::new(crate::http::agent(http)?, endpoints, RetryPolicy::default(), config_dir))
+    }
+
+    /// A client with explicit parts (the agent is the library's HTTP stack: not part of the
+    /// launcher surface, see [`Client::connect`]).
+    #[doc(hidden)]
     pub fn new(agent: ureq::Agent, endpoints: Endpoints, retry: RetryPolicy, config_dir: PathBuf) -> Client {
-        Client { agent, endpoints, retry, auth: Mutex::new(None), config_dir, cancel: std::sync::OnceLock::new() }
+        Client {
+            agent,
+            endpoints,
+            retry,
+            low_speed: crate::fetch::LowSpeed::default(),
+            auth: Mutex::new(None),
+            config_dir,
+            cancel: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same client with `retry` for its API and metadata requests.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
+        self.retry = retry;
+        self
+    }
+
+    /// The same client with `low_speed` as the stall limit of its API and metadata requests.
+    pub fn with_low_speed(mut self, low_speed: crate::fetch::LowSpeed) -> Client {
+        self.low_speed = low_speed;
+        self
     }
 
     /// Let `flag` (the run's cancel flag) stop this client's requests and waits. Set once; later
@@ -145,7 +190,7 @@ impl Client {
     fn get(&self, url: &str, bearer: Option<&str>) -> Result<Vec<u8>> {
         let p = crate::fetch::policy::MetaPolicy {
             retry: &self.retry,
-            low_speed: crate::fetch::LowSpeed::default(),
+            low_speed: self.low_speed,
             cancel: self.cancel.get().map(|c| &**c),
         };
         crate::fetch::policy::fetch_bytes(&self.agent, url, bearer, p)
@@ -172,12 +217,16 @@ impl Client {
         self.fetch_meta(url)
     }
 
-    /// A client configured from the environment (endpoints, config dir, retry policy).
+    /// A client configured from the environment: the `GALAXY_DL_*_URL` endpoints and the config
+    /// directory ([`config_dir`]); default retry policy. The only place the library reads the
+    /// environment for a client (a launcher calls [`Client::new`] instead).
+    #[doc(hidden)]
     pub fn from_env(agent: ureq::Agent) -> Result<Client> {
         Ok(Client::new(agent, Endpoints::from_env(), RetryPolicy::default(), config_dir()?))
     }
 
-    /// The HTTP agent (shared with the download engine).
+    /// The HTTP agent (shared with the download engine). Not part of the launcher surface.
+    #[doc(hidden)]
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }
@@ -229,6 +278,7 @@ impl Client {
 }
 
 /// Seconds since the Unix epoch.
+#[doc(hidden)]
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -238,12 +288,14 @@ const QUERY_COMPONENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encode a query-string component (RFC 3986: everything but unreserved characters).
+#[doc(hidden)]
 pub fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT).to_string()
 }
 
 /// Decode `%XX` escapes and `+` (as space) in a query-string component; `None` if malformed.
 /// (Hand-written: `percent_encoding` passes malformed escapes through and keeps `+`.)
+#[doc(hidden)]
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -270,6 +322,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Build `base?k=v&k=v` with every value percent-encoded.
+#[doc(hidden)]
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
     let mut u = base.to_string();
     for (i, (k, v)) in params.iter().enumerate() {

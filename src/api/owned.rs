@@ -16,6 +16,7 @@ struct OwnedAnswer {
 }
 
 /// Parse a `/user/data/games` answer into product ids.
+#[doc(hidden)]
 pub fn parse_owned(body: &[u8]) -> Result<HashSet<String>> {
     let a: OwnedAnswer =
         serde_json::from_slice(body).map_err(|e| Error::manifest("owned games answer", e.to_string()))?;

@@ -106,6 +106,7 @@ fn hex32(s: &str) -> bool {
 
 /// Parse a `DepotDiff` manifest of `product_id`; items of other types are refused (as
 /// heroic-gogdl does: a patch it does not understand is not used).
+#[doc(hidden)]
 pub fn parse_depot_diffs(bytes: &[u8], product_id: &str, what: &str) -> Result<Vec<FilePatch>> {
     let raw: RawDiffManifest = crate::manifest::decode_meta(bytes, what)?;
     let mut out = Vec::with_capacity(raw.depot.items.len());

@@ -140,6 +140,7 @@ struct RawEndpoint {
 }
 
 /// Parse a `secure_link` / `open_link` answer. `product_id` is used when the answer has none.
+#[doc(hidden)]
 pub fn parse_secure_link(body: &[u8], product_id: &str, what: &str) -> Result<SecureLink> {
     let raw: RawLink = serde_json::from_slice(body).map_err(|e| Error::manifest(what, format!("secure link: {e}")))?;
     let mut endpoints = Vec::with_capacity(raw.urls.len());
@@ -377,6 +378,7 @@ impl LinkCache {
 /// Until when a link fetched at `now` is used: `expires_at - 60`, with the margin shrunk to half
 /// the lifetime for short-lived links (so a 30 s link is used for 15 s instead of never), and at
 /// least one second for a link that arrives already expired (the CDN then decides).
+#[doc(hidden)]
 pub fn valid_until(expires_at: Option<u64>, now: u64) -> u64 {
     let expires = expires_at.unwrap_or(now + DEFAULT_LINK_TTL);
     let lifetime = expires.saturating_sub(now);

@@ -317,7 +317,7 @@ pub fn workers_flag(p: &mut pico_args::Arguments) -> Result<Option<usize>, Strin
 
 /// Flags shared by the downloading commands.
 pub fn engine_flags(p: &mut pico_args::Arguments) -> Result<(EngineOptions, Option<u64>), String> {
-    let mut engine = EngineOptions::default();
+    let mut engine: EngineOptions = super::knobs::engine();
     if let Some(n) = workers_flag(p)? {
         engine.workers = n;
     }

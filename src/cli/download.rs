@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use galaxy_dl::api::Client;
 use galaxy_dl::fetch::EngineOptions;
 use galaxy_dl::install::{DownloadOptions, Downloader};
 use galaxy_dl::select::Selection;
@@ -98,15 +97,13 @@ pub fn parse(mut p: pico_args::Arguments) -> Result<DownloadArgs, String> {
 pub fn run(a: DownloadArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let agent = galaxy_dl::http::agent(&a.engine.http)?;
-    let client = Arc::new(Client::from_env(agent)?);
-    let mut opts = DownloadOptions {
-        engine: a.engine,
-        events: Some(reporter.sender()),
-        cancel,
-        with_redist: a.with_redist,
-        ..Default::default()
-    };
+    let client = Arc::new(super::knobs::client(&a.engine)?);
+    let mut opts = DownloadOptions::default();
+    opts.engine = a.engine;
+    opts.events = Some(reporter.sender());
+    opts.event_grace = std::time::Duration::MAX; // the reporter always reads: `--json` shows every file
+    opts.cancel = cancel;
+    opts.with_redist = a.with_redist;
     if let Some(p) = a.v1_piece_size {
         opts.v1_piece_size = p;
     }

@@ -7,7 +7,6 @@ use std::io::Write;
 
 use galaxy_dl::api::auth::login_url;
 use galaxy_dl::api::{Client, Endpoints};
-use galaxy_dl::http::{agent, HttpOptions};
 use galaxy_dl::info::{list_builds, BuildInfo};
 use galaxy_dl::units::human_bytes;
 use galaxy_dl::Error;
@@ -16,7 +15,7 @@ use super::args::{BuildsArgs, InfoArgs, LibraryArgs, LoginArgs};
 use super::table::{render, Align};
 
 fn client() -> Result<Client, Error> {
-    Client::from_env(agent(&HttpOptions::default())?)
+    super::knobs::client(&super::knobs::engine())
 }
 
 fn out(text: &str) -> Result<(), Error> {

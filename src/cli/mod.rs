@@ -23,6 +23,7 @@ macro_rules! out {
 mod args;
 mod download;
 mod gog;
+mod knobs;
 mod logger;
 mod report;
 mod signal;
@@ -110,6 +111,7 @@ impl From<Exit> for ExitCode {
 pub fn run() -> ExitCode {
     quiet_on_closed_pipe();
     logger::init();
+    knobs::apply_process();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let cmd = match args::parse(argv) {
         Ok(c) => c,
@@ -171,14 +173,14 @@ mod commands {
     pub fn get(a: GetArgs) -> Result<(), Error> {
         let cancel = signal::install();
         let reporter = Reporter::start(a.output_mode);
-        let opts = get::GetOptions {
-            engine: a.engine,
-            piece_size: a.chunk_size,
-            md5: a.md5,
-            size: a.size,
-            events: Some(reporter.sender()),
-            cancel,
-        };
+        let mut opts = get::GetOptions::default();
+        opts.engine = a.engine;
+        opts.piece_size = a.chunk_size;
+        opts.md5 = a.md5;
+        opts.size = a.size;
+        opts.events = Some(reporter.sender());
+        opts.event_grace = std::time::Duration::MAX; // the reporter always reads
+        opts.cancel = cancel;
         let r = get::get(&a.url, &a.out, &opts);
         drop(opts);
         reporter.finish();

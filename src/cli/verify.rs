@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use galaxy_dl::api::Client;
 use galaxy_dl::fetch::EngineOptions;
 use galaxy_dl::install::verify::{self, EntryKind, VerifyReport};
 use galaxy_dl::install::{DownloadOptions, Downloader};
@@ -163,9 +162,12 @@ pub fn run_verify(a: VerifyArgs) -> Result<(), Error> {
 pub fn run_repair(a: RepairArgs) -> Result<(), Error> {
     let cancel = signal::install();
     let reporter = Reporter::start(a.output_mode);
-    let agent = galaxy_dl::http::agent(&a.engine.http)?;
-    let client = Arc::new(Client::from_env(agent)?);
-    let opts = DownloadOptions { engine: a.engine, events: Some(reporter.sender()), cancel, ..Default::default() };
+    let client = Arc::new(super::knobs::client(&a.engine)?);
+    let mut opts = DownloadOptions::default();
+    opts.engine = a.engine;
+    opts.events = Some(reporter.sender());
+    opts.event_grace = std::time::Duration::MAX; // the reporter always reads: `--json` shows every file
+    opts.cancel = cancel;
     let dl = Downloader::new(client, opts);
     let r = verify::repair(&dl, &a.dir, a.hash_workers);
     drop(dl);

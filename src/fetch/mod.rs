@@ -13,14 +13,25 @@
 //! `--workers`, independent of the CPU count: workers block on sockets, not on CPU), the rate
 //! limiter, the retry policy, the stall detector, progress and the cancel flag.
 
+#[doc(hidden)]
 pub mod blob;
+#[doc(hidden)]
 pub mod chunk;
+#[doc(hidden)]
 pub mod help;
+#[doc(hidden)]
 pub mod policy;
+#[doc(hidden)]
 pub mod range;
+#[doc(hidden)]
 pub mod ratelimit;
+#[doc(hidden)]
 pub mod retry;
+#[doc(hidden)]
 pub mod schedule;
+
+pub use crate::http::HttpOptions;
+pub use retry::RetryPolicy;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::http::{self, HttpOptions};
+use crate::http;
 use crate::progress::{Event, Progress};
 use ratelimit::RateLimiter;
-use retry::RetryPolicy;
 
 /// What a [`Urls`] source is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +71,7 @@ pub trait Urls: Sync {
 /// A connection delivering less than `limit` bytes/s for `time` is abandoned and retried
 /// (curl's `--speed-limit`/`--speed-time`; lgogdownloader uses 200 B/s for 30 s).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct LowSpeed {
     /// Bytes per second below which a connection counts as stalled.
     pub limit: u64,
@@ -69,17 +80,15 @@ pub struct LowSpeed {
 }
 
 impl Default for LowSpeed {
+    /// 1 KiB/s for 20 s (the CLI lets `GALAXY_DL_LOW_SPEED_LIMIT`/`_TIME_MS` override it).
     fn default() -> Self {
-        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        LowSpeed {
-            limit: env("GALAXY_DL_LOW_SPEED_LIMIT").unwrap_or(1024),
-            time: Duration::from_millis(env("GALAXY_DL_LOW_SPEED_TIME_MS").unwrap_or(20_000)),
-        }
+        LowSpeed { limit: 1024, time: Duration::from_secs(20) }
     }
 }
 
 /// Settings of an [`Engine`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// Parallel connections (default 8).
     pub workers: usize,
@@ -91,6 +100,9 @@ pub struct EngineOptions {
     pub low_speed: LowSpeed,
     /// HTTP timeouts.
     pub http: HttpOptions,
+    /// How long an endpoint that kept failing is avoided (doubling per demotion, capped at
+    /// [`policy::MAX_COOLDOWN`]) [default: [`policy::DEFAULT_COOLDOWN`]].
+    pub endpoint_cooldown: Duration,
 }
 
 impl Default for EngineOptions {
@@ -101,6 +113,7 @@ impl Default for EngineOptions {
             retry: RetryPolicy::default(),
             low_speed: LowSpeed::default(),
             http: HttpOptions::default(),
+            endpoint_cooldown: policy::DEFAULT_COOLDOWN,
         }
     }
 }
@@ -150,7 +163,7 @@ impl Engine {
             workers: opts.workers,
             limiter: opts.limit_rate.map(|r| Arc::new(RateLimiter::new(r))),
             retry: opts.retry.clone(),
-            health: policy::Health::default(),
+            health: policy::Health::new(opts.endpoint_cooldown),
             low_speed: opts.low_speed,
             progress,
             cancel,

@@ -34,14 +34,9 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Longest cooldown of a demoted endpoint (it doubles with each demotion from this base).
 pub const MAX_COOLDOWN: Duration = Duration::from_secs(300);
 
-/// Default cooldown of a demoted endpoint (`GALAXY_DL_ENDPOINT_COOLDOWN_MS` overrides it).
-pub fn default_cooldown() -> Duration {
-    std::env::var("GALAXY_DL_ENDPOINT_COOLDOWN_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(30))
-}
+/// Default cooldown of a demoted endpoint (the CLI lets `GALAXY_DL_ENDPOINT_COOLDOWN_MS`
+/// override it through [`super::EngineOptions::endpoint_cooldown`]).
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// What a failure means for the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +102,7 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Self {
-        Health::new(default_cooldown())
+        Health::new(DEFAULT_COOLDOWN)
     }
 }
 

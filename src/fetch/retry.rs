@@ -4,7 +4,8 @@
 //! Spurious: connect/DNS/reset/timeout/truncated body, HTTP 5xx, 429 and 408, and data that
 //! arrived corrupt (bad MD5 or length). Everything else (4xx, bad ranges, disk errors) is final.
 //! Waits are jittered and capped near 10 s: first 500 ms + up to 1 s, then
-//! `(attempt - 1) * 3 s + 500 ms`. `GALAXY_DL_RETRY_SLEEP_MS` fixes the wait (tests use 0–20 ms).
+//! `(attempt - 1) * 3 s + 500 ms`. [`RetryPolicy::fixed_sleep`] fixes the wait (the CLI sets it
+//! from `GALAXY_DL_RETRY_SLEEP_MS`; tests use 0–20 ms).
 
 use std::time::Duration;
 
@@ -15,20 +16,17 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// How many times and how patiently a request is retried.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts after the first one for one piece of work (a range, a chunk, a manifest).
     pub max_retries: u32,
-    /// Fixed wait instead of the jittered schedule (from `GALAXY_DL_RETRY_SLEEP_MS`).
+    /// Fixed wait instead of the jittered schedule (the CLI: `GALAXY_DL_RETRY_SLEEP_MS`).
     pub fixed_sleep: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        let fixed_sleep = std::env::var("GALAXY_DL_RETRY_SLEEP_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_millis);
-        RetryPolicy { max_retries: 5, fixed_sleep }
+        RetryPolicy { max_retries: 5, fixed_sleep: None }
     }
 }
 

@@ -5,20 +5,24 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use galaxy_dl::install::{Downloader, DownloadOptions};
+//! use galaxy_dl::install::Downloader;
 //! use galaxy_dl::select::Selection;
 //! let client = Arc::new(galaxy_dl::api::Client::from_env(galaxy_dl::http::agent(&Default::default())?)?);
 //! let (tx, rx) = crossbeam_channel::bounded(1024);
 //! std::thread::spawn(move || for ev in rx { println!("{ev:?}") });
-//! let dl = Downloader::new(client, DownloadOptions { events: Some(tx), ..Default::default() });
+//! let dl = Downloader::builder(client).workers(8).events(tx).build()?;
 //! let summary = dl.download("1207658930", std::path::Path::new("witcher2"), &Selection::default())?;
 //! println!("{} files, {} bytes downloaded", summary.files, summary.downloaded_bytes);
 //! # Ok::<(), galaxy_dl::Error>(())
 //! ```
 
+#[doc(hidden)]
 pub mod files;
+#[doc(hidden)]
 pub mod patch;
+#[doc(hidden)]
 pub mod plan;
+#[doc(hidden)]
 pub mod state;
 pub mod verify;
 
@@ -43,19 +47,24 @@ use crate::manifest::v1::{Repository, V1DepotManifest};
 use crate::manifest::v2::{BuildManifest, DepotManifest};
 use crate::manifest::{v1_depot_manifest_url, v2_meta_url};
 use crate::md5x;
-use crate::progress::{Event, FileStatus, Progress};
+use crate::progress::{Event, EventQueue, FileStatus, Progress};
 use crate::select::{select_v1_depots, select_v2_depots, Selection};
 use files::FileSet;
 use plan::{Plan, PlanBuilder, PlanFile, Source};
 use state::{InstallInfo, Stamp, StateDir};
 
-/// Settings of a [`Downloader`].
+/// Settings of a [`Downloader`] (the [`DownloaderBuilder`] sets them one by one; the fields
+/// stay public so that a default can be adjusted in place).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct DownloadOptions {
     /// Engine settings (workers, rate limit, retries, timeouts).
     pub engine: EngineOptions,
     /// Where progress events go.
     pub events: Option<Sender<Event>>,
+    /// How long the end of a job waits for a full event channel to take the kept events
+    /// still queued [default: [`crate::progress::FLUSH_GRACE`], 1 s; the CLI waits for ever].
+    pub event_grace: std::time::Duration,
     /// Set to stop (Ctrl-C); the install stays resumable.
     pub cancel: Arc<AtomicBool>,
     /// Also install the build's shared redistributables (`__redist/...`); the dependencies
@@ -74,10 +83,97 @@ impl Default for DownloadOptions {
         DownloadOptions {
             engine: EngineOptions::default(),
             events: None,
+            event_grace: crate::progress::FLUSH_GRACE,
             cancel: Arc::new(AtomicBool::new(false)),
             with_redist: false,
             v1_piece_size: files::V1_PART,
         }
+    }
+}
+
+/// Builds a [`Downloader`], checking its settings:
+/// `Downloader::builder(client).workers(8).limit_rate(10 << 20).events(tx).build()?`.
+/// Anything not set keeps its production default ([`DownloadOptions::default`]).
+#[derive(Debug)]
+#[must_use]
+pub struct DownloaderBuilder {
+    client: Arc<Client>,
+    opts: DownloadOptions,
+}
+
+impl DownloaderBuilder {
+    /// Parallel connections, 1 to 256 [default: 8].
+    pub fn workers(mut self, n: usize) -> Self {
+        self.opts.engine.workers = n;
+        self
+    }
+
+    /// Global rate limit in bytes per second (at least 1) [default: none].
+    pub fn limit_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.opts.engine.limit_rate = Some(bytes_per_sec);
+        self
+    }
+
+    /// Retries of one piece of work (range, chunk, manifest) after its first attempt [default: 5].
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.opts.engine.retry.max_retries = n;
+        self
+    }
+
+    /// Send progress events to `tx`. The library never blocks on it: see [`crate::progress`]
+    /// for what is kept and what may be dropped when the channel is full.
+    pub fn events(mut self, tx: Sender<Event>) -> Self {
+        self.opts.events = Some(tx);
+        self
+    }
+
+    /// Stop (leaving a resumable install) when `flag` becomes true.
+    pub fn cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.opts.cancel = flag;
+        self
+    }
+
+    /// Also install the build's shared redistributables (`__redist`) [default: no].
+    pub fn with_redist(mut self, on: bool) -> Self {
+        self.opts.with_redist = on;
+        self
+    }
+
+    /// Size of the pieces a V1 `main.bin` is fetched in, within [`V1_PIECE_RANGE`].
+    pub fn v1_piece_size(mut self, bytes: u64) -> Self {
+        self.opts.v1_piece_size = bytes;
+        self
+    }
+
+    /// Replace every engine setting at once (timeouts, stall limit, endpoint cooldown...).
+    pub fn engine(mut self, engine: EngineOptions) -> Self {
+        self.opts.engine = engine;
+        self
+    }
+
+    /// Replace every setting at once.
+    pub fn options(mut self, opts: DownloadOptions) -> Self {
+        self.opts = opts;
+        self
+    }
+
+    /// The downloader.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for workers outside 1–256, a zero rate limit or a V1 piece size outside
+    /// [`V1_PIECE_RANGE`].
+    pub fn build(self) -> Result<Downloader> {
+        let o = &self.opts;
+        if !(1..=256).contains(&o.engine.workers) {
+            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
+        }
+        if o.engine.limit_rate == Some(0) {
+            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
+        }
+        if !V1_PIECE_RANGE.contains(&o.v1_piece_size) {
+            return Err(Error::Usage(format!("V1 piece size {} is outside 64 KiB to 1 GiB", o.v1_piece_size)));
+        }
+        Ok(Downloader::new(self.client, self.opts))
     }
 }
 
@@ -155,17 +251,68 @@ pub struct DryRun {
 }
 
 /// Downloads, verifies and repairs installs. Cheap to keep; one per launcher.
+///
+/// ## Example: dry run, install, verify, repair (against the in-tree mock GOG)
+///
+/// ```
+/// use galaxy_dl::api::{Client, Endpoints};
+/// use galaxy_dl::install::verify::{repair, verify};
+/// use galaxy_dl::select::Selection;
+/// use galaxy_dl::Downloader;
+/// use galaxy_dl_mock::gog::{GogMock, MockConfig};
+///
+/// let gog = GogMock::start(MockConfig::small());
+/// let scratch = std::env::temp_dir().join(format!("galaxy-dl-doc-dl-{}", std::process::id()));
+/// let client = Client::connect(Endpoints::single(&gog.url()), scratch.join("config"))?;
+/// client.exchange_code(GogMock::LOGIN_CODE)?;
+/// let dl = Downloader::builder(client).workers(4).build()?;
+/// let game = scratch.join("game");
+///
+/// // What would it take? Nothing is written.
+/// let plan = dl.dry_run("1000000001", &game, &Selection::default())?;
+/// assert!(plan.download_bytes > 0 && plan.files_to_fetch > 0);
+///
+/// let summary = dl.download("1000000001", &game, &Selection::default())?;
+/// assert_eq!(summary.files, plan.files_to_fetch);
+///
+/// // Verify (4 hashing threads, no events, no cancel flag): clean.
+/// let report = verify(&game, 4, None, Default::default())?;
+/// assert!(report.is_clean());
+///
+/// // Damage a file, then repair: only the bad part is fetched again.
+/// let victim = std::fs::read_dir(&game).unwrap().flatten().map(|e| e.path()).find(|p| p.is_file()).unwrap();
+/// std::fs::write(&victim, b"damaged")?;
+/// let fixed = repair(&dl, &game, 4)?;
+/// assert!(!fixed.before.is_clean() && fixed.after.is_clean());
+/// # std::fs::remove_dir_all(&scratch).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Downloader {
     client: Arc<Client>,
     opts: DownloadOptions,
+    /// Every event of this downloader goes through here: never blocking, see [`crate::progress`].
+    events: Arc<EventQueue>,
 }
 
 impl Downloader {
-    /// A downloader using `client` (endpoints and login) and `opts`.
+    /// Start building a downloader on `client` (endpoints and login); see [`DownloaderBuilder`].
+    pub fn builder(client: impl Into<Arc<Client>>) -> DownloaderBuilder {
+        DownloaderBuilder { client: client.into(), opts: DownloadOptions::default() }
+    }
+
+    /// A downloader using `client` (endpoints and login) and `opts` as given (unchecked;
+    /// [`Downloader::builder`] checks them).
     pub fn new(client: Arc<Client>, opts: DownloadOptions) -> Downloader {
         // Ctrl-C stops metadata requests and their waits too.
         client.set_cancel(opts.cancel.clone());
-        Downloader { client, opts }
+        let events = Arc::new(EventQueue::with_grace(opts.events.clone(), opts.event_grace));
+        Downloader { client, opts, events }
+    }
+
+    /// Events discarded so far because the embedder's channel was full (byte ticks and
+    /// retries; kept events only beyond the limits [`crate::progress`] documents).
+    pub fn dropped_events(&self) -> u64 {
+        self.events.dropped()
     }
 
     /// Secure-link caches: V2 store links per product (plus the dependency store's open
@@ -219,9 +366,7 @@ impl Downloader {
     }
 
     fn emit(&self, ev: Event) {
-        if let Some(tx) = &self.opts.events {
-            let _ = tx.send(ev);
-        }
+        self.events.send(ev);
     }
 
     /// Install (or resume, or update) `product_id` into `dir` as `sel` says.
@@ -616,7 +761,7 @@ impl Downloader {
         let journal_state = state.journal();
         state.save_info(info)?;
         state.save_plan(plan)?;
-        let progress = Arc::new(Progress::new(self.opts.events.clone()));
+        let progress = Arc::new(Progress::with_queue(self.events.clone()));
         let engine = Engine::new(&self.opts.engine, progress.clone(), self.opts.cancel.clone())?;
         let journal = Journal::open(&state.journal_path(), &[], !state.journal_path().exists())?;
         let (jtx, jrx) = crossbeam_channel::bounded::<Record>(crate::journal::CAPACITY);
@@ -1193,6 +1338,7 @@ fn stripe<T>(jobs: Vec<T>, file: impl Fn(&T) -> usize, width: usize) -> Vec<T> {
 const BLOB_GAP: u64 = 64 << 10;
 
 /// Where chunk and `main.bin` URLs come from: per-product secure links (V2 store, V1 depots).
+#[doc(hidden)]
 pub struct Links<'a> {
     /// V2 store links.
     pub v2: Option<&'a LinkCache>,

@@ -813,7 +813,7 @@ pub fn repair(downloader: &Downloader, dir: &Path, workers: usize) -> Result<Rep
     let plan = load_plan(&state)?;
     let info = state.info()?.ok_or_else(|| Error::NotFound(format!("{STATE_DIR}/install.json")))?;
     let cancel = downloader.opts.cancel.clone();
-    let progress = Progress::new(downloader.opts.events.clone());
+    let progress = Progress::with_queue(downloader.events.clone());
     let (before, stamps) = verify_in(&state, &plan, workers, &progress, &cancel, None)?;
     if before.is_clean() && info.complete {
         return Ok(RepairReport { after: before.clone(), before, downloaded_bytes: 0, kept_chunks: 0 });
