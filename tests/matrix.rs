@@ -43,22 +43,6 @@ fn spawn(e: &Env, extra: &[(&str, &str)], args: &[&str]) -> Child {
     c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// Wait for `child` at most `limit`; kill it and fail the test when it takes longer.
-fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
-    let t = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("{what}: still running after {limit:?} (hang)\nstderr:\n{}", stderr(&o));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Run with extra variables, at most 60 s.
 fn run_in(e: &Env, extra: &[(&str, &str)], args: &[&str], what: &str) -> Output {
     finish_within(spawn(e, extra, args), Duration::from_secs(60), what)

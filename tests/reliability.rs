@@ -41,22 +41,6 @@ fn spawn(env: &[(String, String)], extra: &[(&str, &str)], args: &[&str]) -> Chi
     c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// Wait for `child` at most `limit`; kill it and fail the test when it takes longer.
-fn finish_within(mut child: Child, limit: Duration, what: &str) -> Output {
-    let t = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("{what}: still running after {limit:?} (hang)\nstderr:\n{}", stderr(&o));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Requests to endpoint 0 (the path-token form `/token=…/content-system/…`) for `what`.
 fn endpoint0_requests(e: &Env, what: &str) -> u64 {
     e.mock.stats().count_where(|l| l.path.starts_with("/token=") && l.path.contains(what))

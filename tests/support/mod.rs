@@ -100,3 +100,19 @@ pub fn md5_file(p: &Path) -> String {
     galaxy_dl::verify::md5_hex(&std::fs::read(p).unwrap())
 }
 pub mod gog;
+
+/// Wait for `child` at most `limit`; kill it and fail the test when it takes longer.
+pub fn finish_within(mut child: std::process::Child, limit: std::time::Duration, what: &str) -> Output {
+    let t = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("{what}: still running after {limit:?} (hang)\nstderr:\n{}", stderr(&o));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
