@@ -12,6 +12,7 @@
 # Env: SIZE_MIB=512 GAME_MIB=$SIZE_MIB RATE_MIB=20 WORKERS=8 ROUNDS=3
 #      PRODUCTS="v2 v1 game-v2 game-v1" PEER=auto|0|1 PEER_THREADS=4 EQUAL_WORKERS=1
 #      SKIP_CAPPED=1 SKIP_RSS=1 SKIP_MICRO=1 SKIP_PERF=1 MICRO_ROUNDS=3
+#      CAPPED_ROUNDS_GAME_V1=N (paced game-v1 runs go on alone after the ROUNDS rounds until N)
 #      REPORT=BENCHMARKS.md (section replaced/added in place; relative to repo root)
 # Everything goes to 127.0.0.1 only. Work files: bench/out/install/ (gitignored, same fs as repo).
 set -euo pipefail
@@ -32,6 +33,7 @@ SKIP_RSS=${SKIP_RSS:-0}
 SKIP_MICRO=${SKIP_MICRO:-0}
 SKIP_PERF=${SKIP_PERF:-0}
 MICRO_ROUNDS=${MICRO_ROUNDS:-3}
+CAPPED_ROUNDS_GAME_V1=${CAPPED_ROUNDS_GAME_V1:-0}
 REPORT=${REPORT:-BENCHMARKS.md}
 V2_ID=1000000004
 V1_ID=1000000005
@@ -257,7 +259,12 @@ rss_install() { # kind mname
 # --------------------------------------------------------- uncapped ----
 GAME_ARGS=()
 [[ " $PRODUCTS " == *" game-"* ]] && GAME_ARGS=(--bench-game-v2 "${GAME_MIB}M" --bench-game-v1 "${GAME_MIB}M")
-start_mock uncapped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" "${GAME_ARGS[@]}" --stats-file "$OUT/mock-uncapped.stats"
+# The easy products only when asked for (the mock generates every product at start).
+[[ " $PRODUCTS " == *" v2 "* ]] && GAME_ARGS+=(--bench-v2 "${SIZE_MIB}M")
+[[ " $PRODUCTS " == *" v1 "* ]] && GAME_ARGS+=(--bench-v1 "${SIZE_MIB}M")
+HAVE_EASY=0
+[[ " $PRODUCTS " == *" v2 "* && " $PRODUCTS " == *" v1 "* ]] && HAVE_EASY=1
+start_mock uncapped "${GAME_ARGS[@]}" --stats-file "$OUT/mock-uncapped.stats"
 use_mock_env uncapped
 login
 sleep 0.2
@@ -269,12 +276,12 @@ fi
 
 run_rounds uncapped uncapped
 
-if [[ $SKIP_RSS != 1 ]]; then
+if [[ $SKIP_RSS != 1 && $HAVE_EASY == 1 ]]; then
     rss_install v2 uncapped
     rss_install v1 uncapped
 fi
 
-if [[ $HAVE_PERF == 1 ]]; then
+if [[ $HAVE_PERF == 1 && $HAVE_EASY == 1 ]]; then
     log "perf record -g of one uncapped V2 install (symbolized build)"
     fresh_dl && sync
     perf record -g -F 999 -o "$OUT/perf.data" -- "$PROF_TARGET/release/galaxy-dl" download "$V2_ID" \
@@ -316,13 +323,18 @@ if [[ $SKIP_CAPPED != 1 ]]; then
     log "pacing check: 1 curl connection, $CHECK_MIB MiB: $(awk -v s="$spd" 'BEGIN{printf "%.2f", s/1048576}') MiB/s = $ratio x cap -> $([[ $ok == true ]] && echo OK || echo FAIL)"
     [[ $ok == true ]] || die "per-connection pacing cap not in force (ratio $ratio, need 0.95..1.05)"
 
-    start_mock capped --bench-v2 "${SIZE_MIB}M" --bench-v1 "${SIZE_MIB}M" "${GAME_ARGS[@]}" --pace "$RATE_BPS" \
+    start_mock capped "${GAME_ARGS[@]}" --pace "$RATE_BPS" \
         --stats-file "$OUT/mock-capped.stats"
     use_mock_env capped
     login
     sleep 0.2
     [[ $HAVE_PEER == 1 ]] && peer_start capped
     run_rounds capped capped
+    if [[ " $PRODUCTS " == *" game-v1 "* ]]; then
+        for ((r = ROUNDS + 1; r <= CAPPED_ROUNDS_GAME_V1; r++)); do
+            run_install capped game-v1 "$r" capped
+        done
+    fi
     peer_stop
     stop_mock
 fi

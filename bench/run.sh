@@ -6,6 +6,10 @@
 #      GALAXY_DL=target/release/galaxy-dl  (built if missing; "skip" omits galaxy-dl)
 #      SKIP_CAPPED=1 SKIP_UNCAPPED=1 SKIP_RSS=1 SKIP_MUSL=1 KEEP_SRC=1
 #      MUSL_BIN=path (use a prebuilt musl binary instead of building)
+#      SRC_FILE=path (serve this file instead of a generated one; SIZE_MIB is then its size)
+#      CAPPED_TOOLS="curl aria2c galaxy-dl" UNCAPPED_TOOLS="curl aria2c galaxy-dl"
+#        (also: galaxy-dl-nomd5 = `get` without --md5; gd = the Python galaxy_dl blob downloader,
+#        needs GD_DIR=a checkout of Dimensional/galaxyDL-Python, GD_THREADS=4; see bench/all.sh)
 #      REPORT=BENCHMARKS.md (where the report goes; relative to repo root)
 set -euo pipefail
 
@@ -24,6 +28,12 @@ SKIP_RSS=${SKIP_RSS:-0}
 SKIP_MUSL=${SKIP_MUSL:-0}
 KEEP_SRC=${KEEP_SRC:-0}
 MUSL_BIN=${MUSL_BIN:-}
+SRC_FILE=${SRC_FILE:-}
+CAPPED_TOOLS=${CAPPED_TOOLS:-curl aria2c galaxy-dl}
+UNCAPPED_TOOLS=${UNCAPPED_TOOLS:-curl aria2c galaxy-dl}
+GD_DIR=${GD_DIR:-}
+GD_THREADS=${GD_THREADS:-4}
+GD_PYTHON=${GD_PYTHON:-python3}
 REPORT=${REPORT:-BENCHMARKS.md}
 MUSL_TARGET=x86_64-unknown-linux-musl
 RSS_WORKERS=8
@@ -35,6 +45,13 @@ DL=$OUT/dl
 RES=$OUT/results.jsonl
 TIMEF=$OUT/time.txt
 SRC_NAME=src-${SIZE_MIB}MiB.bin
+SRC_BYTES=$((SIZE_MIB * 1048576))
+if [[ $SRC_FILE ]]; then
+    [[ -f $SRC_FILE ]] || { echo "SRC_FILE=$SRC_FILE: no such file" >&2; exit 1; }
+    SRC_NAME=$(basename "$SRC_FILE")
+    SRC_BYTES=$(stat -c %s "$SRC_FILE")
+    SIZE_MIB=$((SRC_BYTES / 1048576)) # whole MiB, for the pacing check and the log lines
+fi
 BIG_NAME=big-${BIG_MIB}MiB.bin
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -144,7 +161,9 @@ jrec kind=meta \
     fstype="$FSTYPE" \
     load_start:="$LOAD_START" \
     mem_total="$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')" \
-    size_mib:="$SIZE_MIB" rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" big_mib:="$BIG_MIB" \
+    size_mib:="$SIZE_MIB" size_bytes:="$SRC_BYTES" src_file="${SRC_FILE:-generated}" \
+    capped_tools="$CAPPED_TOOLS" uncapped_tools="$UNCAPPED_TOOLS" gd_threads:="$GD_THREADS" \
+    rate_mib:="$RATE_MIB" rounds:="$ROUNDS" workers:="$WORKERS" big_mib:="$BIG_MIB" \
     galaxy_dl_path="$([[ $HAVE_GDL == 1 ]] && echo "$GALAXY_DL" || echo skip)" \
     v_galaxy_dl="$GDL_VER" \
     v_curl="$(ver curl --version)" \
@@ -171,7 +190,15 @@ gen_file() { # name mib seed
     cat "$f" >/dev/null # into page cache
 }
 
-gen_file "$SRC_NAME" "$SIZE_MIB" "$SIZE_MIB"
+if [[ $SRC_FILE ]]; then
+    if [[ $(realpath "$SRC_FILE") != $(realpath -m "$WWW/$SRC_NAME") ]]; then
+        ln -f "$SRC_FILE" "$WWW/$SRC_NAME" 2>/dev/null || cp "$SRC_FILE" "$WWW/$SRC_NAME"
+    fi
+    md5_of "$WWW/$SRC_NAME" >"$WWW/$SRC_NAME.md5"
+    cat "$WWW/$SRC_NAME" >/dev/null # into page cache
+else
+    gen_file "$SRC_NAME" "$SIZE_MIB" "$SIZE_MIB"
+fi
 SRC_MD5=$(cat "$WWW/$SRC_NAME.md5")
 log "source $SRC_NAME md5 $SRC_MD5"
 
@@ -281,10 +308,27 @@ run_one() {
             timed "$GALAXY_DL" get "$url/$name" -o "$out" --md5 "$md5" "${wflag[@]}" --quiet >"$OUT/galaxy-dl.stdout" ||
                 die "$scen galaxy-dl failed (exit $?)"
             ;;
+        galaxy-dl-nomd5)
+            [[ $w ]] && wflag=(--workers "$w")
+            timed "$GALAXY_DL" get "$url/$name" -o "$out" "${wflag[@]}" --quiet >"$OUT/galaxy-dl.stdout" ||
+                die "$scen galaxy-dl (no --md5) failed (exit $?)"
+            ;;
+        gd)
+            # The Python galaxy_dl library's V1 blob/range downloader (GalaxyDownloader.
+            # _download_v1_range: 10 MiB Range requests on a ThreadPoolExecutor, no MD5), driven
+            # on the URL directly; GD_DIR is a checkout of it (bench/all.sh, never committed).
+            timed env PYTHONPATH="$GD_DIR" "$GD_PYTHON" -c '
+import sys
+from galaxy_dl.downloader import GalaxyDownloader
+url, size, out, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+GalaxyDownloader(api=None, max_workers=threads)._download_v1_range(url, 0, size, out)
+' "$url/$name" "$SRC_BYTES" "$out" "$GD_THREADS" || die "$scen gd (python galaxy_dl) failed"
+            ;;
     esac
     dl_s=$T_WALL user=$(fadd "$T_USER" 0) sys=$(fadd "$T_SYS" 0)
-    if [[ $tool == galaxy-dl ]]; then
-        check_md5 "$out" "$md5" "$scen $tool round $round" # untimed: galaxy-dl verified already
+    if [[ $tool == galaxy-dl* || $tool == gd ]]; then
+        # untimed: galaxy-dl --md5 verified already; galaxy-dl-nomd5 and gd are download-only figures
+        check_md5 "$out" "$md5" "$scen $tool round $round"
     else
         # download-then-verify: md5sum is part of the timed work
         [[ -f $out ]] || die "no output file after $scen $tool round $round: $out"
@@ -297,32 +341,42 @@ run_one() {
     fi
     local total
     total=$(fadd "$dl_s" "$vf_s")
-    jrec kind=run scenario="$scen" tool="$tool" round:="$round" size_mib:="$mib" workers="${w:-default}" \
+    jrec kind=run scenario="$scen" tool="$tool" round:="$round" size_mib:="$mib" size_bytes:="$SRC_BYTES" workers="${w:-default}" \
         dl_s:="$dl_s" verify_s:="$vf_s" total_s:="$total" user_s:="$user" sys_s:="$sys" md5_ok:=true load1:="$load1"
     label=$tool
-    [[ $tool == galaxy-dl ]] && label="galaxy-dl(w=${w:-default})"
+    [[ $tool == galaxy-dl* ]] && label="$tool(w=${w:-default})"
     log "$scen round $round $label: download ${dl_s}s + verify ${vf_s}s = ${total}s" \
         "($(awk -v m="$mib" -v t="$total" 'BEGIN{printf "%.1f", m/t}') MiB/s), cpu ${user}u ${sys}s, md5 ok"
     rm -rf "$DL"
     mkdir -p "$DL"
 }
 
-TOOLS=(curl aria2c)
-[[ $HAVE_GDL == 1 ]] && TOOLS+=(galaxy-dl)
-NT=${#TOOLS[@]}
+nogdl() { tr ' ' '\n' <<<"$1" | grep -v '^galaxy-dl' | tr '\n' ' '; }
+if [[ $HAVE_GDL != 1 ]]; then
+    CAPPED_TOOLS=$(nogdl "$CAPPED_TOOLS")
+    UNCAPPED_TOOLS=$(nogdl "$UNCAPPED_TOOLS")
+fi
+if [[ " $UNCAPPED_TOOLS " == *" gd "* ]]; then
+    [[ $GD_DIR && -d $GD_DIR/galaxy_dl ]] || die "UNCAPPED_TOOLS has gd but GD_DIR ($GD_DIR) holds no galaxy_dl/"
+fi
+read -ra CTOOLS <<<"$CAPPED_TOOLS"
+read -ra UTOOLS <<<"$UNCAPPED_TOOLS"
 
 for ((r = 1; r <= ROUNDS; r++)); do
     # Rotate the order each round so no tool always runs first/last.
-    for ((i = 0; i < NT; i++)); do
-        t=${TOOLS[$(((i + r - 1) % NT))]}
-        if [[ $SKIP_CAPPED != 1 ]]; then
+    if [[ $SKIP_CAPPED != 1 ]]; then
+        for ((i = 0; i < ${#CTOOLS[@]}; i++)); do
+            t=${CTOOLS[$(((i + r - 1) % ${#CTOOLS[@]}))]}
             run_one capped "$t" "$r" "$URL_C" "$SRC_NAME" "$SRC_MD5" "$SIZE_MIB" \
-                "$([[ $t == galaxy-dl ]] && echo "$WORKERS")"
-        fi
-        if [[ $SKIP_UNCAPPED != 1 ]]; then
+                "$([[ $t == galaxy-dl* ]] && echo "$WORKERS")"
+        done
+    fi
+    if [[ $SKIP_UNCAPPED != 1 ]]; then
+        for ((i = 0; i < ${#UTOOLS[@]}; i++)); do
+            t=${UTOOLS[$(((i + r - 1) % ${#UTOOLS[@]}))]}
             run_one uncapped "$t" "$r" "$URL_U" "$SRC_NAME" "$SRC_MD5" "$SIZE_MIB"
-        fi
-    done
+        done
+    fi
 done
 
 # ---------------------------------------------------------- peak RssAnon ----
