@@ -18,6 +18,7 @@
 #
 # Env: GAME_MIB=512 ROUNDS=5 V1_PACED_ROUNDS=10 RATE_MIB=20 WORKERS=8 PEER=auto|0|1
 #      PEER_THREADS=4 GD_THREADS=4 SKIP_MUSL=1 REPORT=BENCHMARKS.md README=README.md (none: leave it)
+#      RESULTS_DIR=bench/results (where the raw latest-*.jsonl go; a harness check should say bench/out/...)
 #      GALAXY_DL_PY=path: the Python galaxy_dl library (Dimensional/galaxyDL-Python), either a
 #        checkout (a directory with galaxy_dl/) or a bare git mirror (exported with git archive
 #        into bench/out/all/gd, never into the repo). Unset or absent: that comparison prints SKIP.
@@ -38,6 +39,7 @@ export GD_THREADS=${GD_THREADS:-4}
 SKIP_MUSL=${SKIP_MUSL:-0}
 REPORT=${REPORT:-BENCHMARKS.md}
 README=${README:-README.md}
+RESULTS_DIR=${RESULTS_DIR:-bench/results}
 GALAXY_DL_PY=${GALAXY_DL_PY:-}
 
 OUT=$ROOT/bench/out/all
@@ -153,10 +155,10 @@ jrec kind=end date_end="$(date -u)" load_end="$(cut -d' ' -f1-3 /proc/loadavg)" 
     wall_s:="$(fsub "$T0" "$EPOCHREALTIME")"
 
 # ----------------------------------------------------------- 4. report ----
-mkdir -p bench/results
-cp "$RES" bench/results/latest-all.jsonl
-cp "$OUT/install.jsonl" bench/results/latest-install.jsonl
-cp "$OUT/get.jsonl" bench/results/latest-get.jsonl
-python3 bench/all_report.py bench/results "$REPORT" "$README"
+mkdir -p "$RESULTS_DIR"
+cp "$RES" "$RESULTS_DIR/latest-all.jsonl"
+cp "$OUT/install.jsonl" "$RESULTS_DIR/latest-install.jsonl"
+cp "$OUT/get.jsonl" "$RESULTS_DIR/latest-get.jsonl"
+python3 bench/all_report.py "$RESULTS_DIR" "$REPORT" "$README"
 log "wrote $REPORT$([[ $README != none ]] && echo " and the table in $README") in $(fsub "$T0" "$EPOCHREALTIME") s" \
-    "(raw: bench/results/latest-*.jsonl; re-render: python3 bench/all_report.py bench/results $REPORT $README)"
+    "(raw: $RESULTS_DIR/latest-*.jsonl; re-render: python3 bench/all_report.py $RESULTS_DIR $REPORT $README)"

@@ -445,5 +445,5 @@ if [[ $SKIP_MUSL != 1 ]]; then
 fi
 
 # --------------------------------------------------------------- report ----
-python3 bench/report.py "$RES" "$REPORT"
+python3 bench/report.py "$RES" "$REPORT" || die "bench/report.py failed (raw results: $RES)"
 log "wrote $REPORT (raw results: $RES)"
