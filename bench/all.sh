@@ -66,6 +66,7 @@ for pair in lgogdownloader:lgogdownloader nginx:nginx-light aria2c:aria2 xdelta3
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 [[ -x /usr/bin/time ]] || need+=(time)
+[[ $SKIP_MUSL == 1 ]] || command -v musl-gcc >/dev/null || need+=(musl-tools) # ring's C code, as in .ci/run
 if ((${#need[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         log "installing ${need[*]} (apt-get)"
