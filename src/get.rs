@@ -198,12 +198,7 @@ impl GetterBuilder {
     /// MD5 that is not 32 hex digits.
     pub fn build(mut self) -> Result<Getter> {
         let o = &mut self.opts;
-        if !(1..=256).contains(&o.engine.workers) {
-            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
-        }
-        if o.engine.limit_rate == Some(0) {
-            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
-        }
+        o.engine.check()?;
         if o.piece_size.is_some_and(|p| p < 4096) {
             return Err(Error::Usage("the piece size must be at least 4 KiB".into()));
         }

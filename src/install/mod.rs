@@ -164,12 +164,7 @@ impl DownloaderBuilder {
     /// [`V1_PIECE_RANGE`].
     pub fn build(self) -> Result<Downloader> {
         let o = &self.opts;
-        if !(1..=256).contains(&o.engine.workers) {
-            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
-        }
-        if o.engine.limit_rate == Some(0) {
-            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
-        }
+        o.engine.check()?;
         if !V1_PIECE_RANGE.contains(&o.v1_piece_size) {
             return Err(Error::Usage(format!("V1 piece size {} is outside 64 KiB to 1 GiB", o.v1_piece_size)));
         }
