@@ -346,6 +346,37 @@ impl Engine {
     }
 }
 
+/// Read `body` to its end through `buf`, handing each piece read to `each`: the read loop of
+/// the whole-body requests (metadata, `get`'s single stream). Stops with
+/// [`Error::Interrupted`] when `cancelled()` (asked before each read), reads again after a
+/// signal interrupted a read, turns read errors into network errors of `url`, and abandons
+/// the connection when `stall` trips (after `each` has taken the piece). Returns the bytes
+/// read.
+pub fn read_body<R: Read + ?Sized>(
+    body: &mut R,
+    url: &str,
+    buf: &mut [u8],
+    cancelled: impl Fn() -> bool,
+    stall: &mut StallWatch,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut total = 0u64;
+    loop {
+        if cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let n = match body.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(http::from_io(url, &e)),
+        };
+        each(buf.get(..n).unwrap_or_default())?;
+        total += n as u64;
+        stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
+    }
+}
+
 /// Low-speed detector for one response.
 #[derive(Debug)]
 pub struct StallWatch {
