@@ -259,11 +259,7 @@ fn kill_9_while_patching_leaves_no_half_patched_file_and_resumes() {
     });
     e.mock.stats().reset();
     let env = e.env();
-    let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
-    for (k, v) in &env {
-        c.env(k, v);
-    }
-    let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = spawn(&env, &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
     let t = Instant::now();
     while fetched(&e.mock).1.is_empty() && t.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));
@@ -277,11 +273,7 @@ fn kill_9_while_patching_leaves_no_half_patched_file_and_resumes() {
     // More kills at growing delays, each leaving only whole files.
     e.mock.faults(|f| f.chunk.trickle_next = 0);
     for ms in [30u64, 90, 200] {
-        let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
-        let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = spawn(&env, &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill();
         let _ = child.wait();
