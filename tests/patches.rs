@@ -232,6 +232,8 @@ fn dry_run_shows_patch_bytes_and_changes_nothing() {
     assert_eq!(v["patch_files"].as_u64(), Some(paths.len() as u64), "{v}");
     assert!(v["patch_bytes"].as_u64().unwrap_or(0) > 0, "{v}");
     assert!(v["download_bytes"].as_u64() >= v["patch_bytes"].as_u64(), "{v}");
+    let deltas = galaxy_dl::units::human_bytes(v["patch_bytes"].as_u64().unwrap_or(0));
+    assert!(out.contains(&format!(", {deltas} of deltas;")), "{out}");
     assert_eq!(tree(&dir), before);
     let (_, patch_store) = fetched(&e.mock);
     assert!(patch_store.is_empty(), "a dry run fetched deltas");
@@ -309,13 +311,17 @@ fn dry_run_plan(e: &Env, dir: &std::path::Path) -> serde_json::Value {
 fn info_shows_the_patch_from_the_previous_build_as_the_dry_run_of_that_update() {
     let e = Env::new();
     // No patch offered: nothing said, the field is null.
+    e.mock.stats().reset();
     let v = info_json(&e, &[]);
     assert!(v.get("update_patch").is_some_and(|u| u.is_null()), "{v}");
+    let requests_without = e.mock.stats().log().len();
     let o = e.run(&["info", GAME]);
     assert!(!stdout(&o).contains("update  "), "{}", stdout(&o));
 
     e.mock.faults(|f| f.patches = PatchMode::Offer);
+    e.mock.stats().reset();
     let v = info_json(&e, &[]);
+    let requests_with = e.mock.stats().log().len();
     let u = &v["update_patch"];
     assert_eq!(u["from_build"], OLD, "{v}");
     assert_eq!(u["from_version"], "1.0.0", "{v}");
@@ -330,7 +336,9 @@ fn info_shows_the_patch_from_the_previous_build_as_the_dry_run_of_that_update() 
     assert_code(&o, 0);
     let text = stdout(&o);
     assert!(text.contains(&format!("update        from build {OLD} (1.0.0): patch ")), "{text}");
-    assert!(text.contains(" vs chunks "), "{text}");
+    let human = galaxy_dl::units::human_bytes;
+    assert!(text.contains(&format!(": patch {} (", human(patch))), "{text}");
+    assert!(text.contains(&format!(" vs chunks {}; {} in all", human(chunks), human(with))), "{text}");
     // The build before the old one: none, so nothing to say.
     assert!(info_json(&e, &["--build", OLD])["update_patch"].is_null());
 
@@ -342,7 +350,10 @@ fn info_shows_the_patch_from_the_previous_build_as_the_dry_run_of_that_update() 
     e.mock.faults(|f| f.patches = PatchMode::Off);
     let p = dry_run_plan(&e, &dir);
     assert_eq!(p["download_bytes"].as_u64(), Some(chunks), "{p} vs {u}");
-    eprintln!("FIGURE info update {OLD} -> {NEW}: patch {patch} B, by chunks {chunks} B, with the patch {with} B");
+    eprintln!(
+        "FIGURE info update {OLD} -> {NEW}: patch {patch} B, by chunks {chunks} B, with the patch {with} B; \
+         info made {requests_without} requests without a patch, {requests_with} with one"
+    );
 }
 
 #[test]
