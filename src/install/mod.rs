@@ -550,8 +550,7 @@ impl Downloader {
         };
         let estimate = || -> Result<Option<crate::info::UpdatePatch>> {
             let old = self.prepare_build(product_id, from, sel)?.plan;
-            let have: std::collections::HashSet<(String, String)> =
-                old.files.iter().map(|f| (f.path.to_lowercase(), f.content_id())).collect();
+            let have = file_ids(&old);
             let todo: Vec<usize> = (plan.files.iter().enumerate())
                 .filter(|(_, f)| !have.contains(&(f.path.to_lowercase(), f.content_id())))
                 .map(|(i, _)| i)
@@ -1127,6 +1126,11 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
     }
 }
 
+/// (lower-case path, content id) of every file of `plan`: what a complete install of it holds.
+fn file_ids(plan: &Plan) -> std::collections::HashSet<(String, String)> {
+    plan.files.iter().map(|f| (f.path.to_lowercase(), f.content_id())).collect()
+}
+
 /// What [`dry_run_of`] compares a plan with.
 #[derive(Clone, Copy)]
 enum Base<'a> {
@@ -1169,8 +1173,8 @@ fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result
     let sources: std::collections::HashSet<&Path> = patched.iter().map(|p| p.source.as_path()).collect();
     local.retain(|_, (p, _)| !sources.contains(p.as_path()));
     let by_patch: std::collections::HashSet<usize> = patched.iter().map(|p| p.file).collect();
-    let installed: std::collections::HashSet<(String, String)> = match base {
-        Base::Installed(old) => old.files.iter().map(|f| (f.path.to_lowercase(), f.content_id())).collect(),
+    let installed = match base {
+        Base::Installed(old) => file_ids(old),
         _ => Default::default(),
     };
     let mut r = DryRun { final_bytes: plan.install_size(), ..DryRun::default() };
