@@ -27,7 +27,7 @@ use md5::{Digest, Md5};
 use crate::error::{redact_url, Error, Result};
 use crate::fetch::range::{parse_content_range, RangeJob, RangeOutcome};
 use crate::fetch::schedule::pieces;
-use crate::fetch::{Engine, EngineOptions};
+use crate::fetch::{read_body, Engine, EngineOptions};
 use crate::http;
 use crate::journal::{Journal, Record};
 use crate::progress::{Event, FileStatus, Progress};
@@ -198,12 +198,7 @@ impl GetterBuilder {
     /// MD5 that is not 32 hex digits.
     pub fn build(mut self) -> Result<Getter> {
         let o = &mut self.opts;
-        if !(1..=256).contains(&o.engine.workers) {
-            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
-        }
-        if o.engine.limit_rate == Some(0) {
-            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
-        }
+        o.engine.check()?;
         if o.piece_size.is_some_and(|p| p < 4096) {
             return Err(Error::Usage("the piece size must be at least 4 KiB".into()));
         }
@@ -605,29 +600,23 @@ fn copy_body(
     out: &mut dyn Write,
     path: &Path,
 ) -> Result<(u64, String)> {
-    let mut body = resp.body_mut().as_reader();
     let mut buf = vec![0u8; 256 * 1024];
     let mut h = Md5::new();
-    let mut total = 0u64;
     let mut stall = engine.stall_watch();
-    loop {
-        if engine.cancelled() {
-            return Err(Error::Interrupted);
-        }
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(http::from_io(url, &e)),
-        };
-        let chunk = buf.get(..n).unwrap_or_default();
-        out.write_all(chunk).map_err(|e| Error::io("write", path, e))?;
-        h.update(chunk);
-        total += n as u64;
-        engine.progress.add(n as u64);
-        engine.throttle(n);
-        stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
-    }
+    let total = read_body(
+        &mut resp.body_mut().as_reader(),
+        url,
+        &mut buf,
+        || engine.cancelled(),
+        &mut stall,
+        |chunk| {
+            out.write_all(chunk).map_err(|e| Error::io("write", path, e))?;
+            h.update(chunk);
+            engine.progress.add(chunk.len() as u64);
+            engine.throttle(chunk.len());
+            Ok(())
+        },
+    )?;
     Ok((total, hex(&h.finalize())))
 }
 

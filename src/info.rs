@@ -61,6 +61,15 @@ pub fn merge_builds(into: &mut Vec<Build>, extra: Vec<Build>) {
     into.sort_by(|a, b| b.date_published.cmp(&a.date_published));
 }
 
+/// The build just before `build` in `builds` (newest first by `date_published`, ties in
+/// GOG's order) of the same generation: the one an update to `build` usually starts from.
+pub fn previous_build<'a>(builds: &'a [Build], build: &Build) -> Option<&'a Build> {
+    let mut sorted: Vec<&Build> = builds.iter().collect();
+    sorted.sort_by(|a, b| b.date_published.cmp(&a.date_published));
+    let at = sorted.iter().position(|b| b.build_id == build.build_id)?;
+    sorted.get(at + 1..)?.iter().find(|b| b.generation == build.generation).copied()
+}
+
 /// A depot of the chosen build.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct DepotInfo {
@@ -157,8 +166,32 @@ pub struct BuildInfo {
     /// Per language the build offers: the depots a `--lang` of it would take (with this
     /// selection's bitness and DLC), as depot sums of the build manifest.
     pub by_language: Vec<SizeTotal>,
+    /// An update to this build from the build just before it in the build list, when GOG
+    /// offers an xdelta3 patch between the two (logged in and owning the product, V2 only);
+    /// `None` (`null`) when there is no such patch or it could not be evaluated.
+    pub update_patch: Option<UpdatePatch>,
     /// Things the user should know (unowned DLC skipped, not logged in, missing language).
     pub notices: Vec<Notice>,
+}
+
+/// What an update of the selection from the previous build costs with GOG's patch and
+/// without it (the figures `download --dry-run` of that update would show, for a complete
+/// install of the previous build).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct UpdatePatch {
+    /// The previous build (the one the update starts from).
+    pub from_build: String,
+    /// Its version string.
+    pub from_version: String,
+    /// Files of the selection the patch rebuilds from their previous version.
+    pub patch_files: usize,
+    /// Bytes of their deltas to download (compressed).
+    pub patch_bytes: u64,
+    /// Bytes an update by chunks alone downloads (chunks the previous build does not have).
+    pub chunk_bytes: u64,
+    /// Bytes the update downloads with the patch: `patch_bytes` plus the chunks of the changed
+    /// files the patch does not cover.
+    pub with_patch_bytes: u64,
 }
 
 /// Describe the build of `product_id` chosen by `selection` (`build`, else newest public build of
@@ -229,6 +262,7 @@ fn empty_info(product_id: &str, selection: &Selection) -> BuildInfo {
         sizes_from: "manifest".into(),
         by_product: Vec::new(),
         by_language: Vec::new(),
+        update_patch: None,
         notices: Vec::new(),
     }
 }
@@ -464,9 +498,8 @@ mod tests {
         assert!(v1_info(&r, "9", &Selection::default(), None, &mut n).is_err());
     }
 
-    #[test]
-    fn merging() {
-        let b = |id: &str, date: &str| Build {
+    fn build(id: &str, date: &str, generation: u8) -> Build {
+        Build {
             build_id: id.into(),
             product_id: "1".into(),
             os: "windows".into(),
@@ -474,10 +507,27 @@ mod tests {
             version_name: String::new(),
             public: true,
             date_published: date.into(),
-            generation: 2,
+            generation,
             link: String::new(),
             legacy_build_id: None,
-        };
+        }
+    }
+
+    #[test]
+    fn previous_build_is_the_next_older_one_of_the_same_generation() {
+        let b = build;
+        // Out of order, a V1 build in between, a tie with the chosen build kept in list order.
+        let list = vec![b("2", "2020-02", 2), b("4", "2020-04", 2), b("v1", "2020-03", 1), b("3", "2020-02", 2)];
+        assert_eq!(previous_build(&list, &list[1]).map(|x| x.build_id.as_str()), Some("2"));
+        assert_eq!(previous_build(&list, &list[0]).map(|x| x.build_id.as_str()), Some("3"));
+        assert_eq!(previous_build(&list, &list[3]), None);
+        assert_eq!(previous_build(&list, &list[2]), None, "no older V1 build");
+        assert_eq!(previous_build(&list, &b("9", "2021", 2)), None, "not in the list");
+    }
+
+    #[test]
+    fn merging() {
+        let b = |id: &str, date: &str| build(id, date, 2);
         let mut v = vec![b("a", "2020-02"), b("b", "2020-01")];
         merge_builds(&mut v, vec![b("b", "2020-01"), b("c", "2021-01"), b("d", "2019")]);
         let ids: Vec<&str> = v.iter().map(|b| b.build_id.as_str()).collect();

@@ -127,14 +127,6 @@ fn ranges_of(stats: &Stats) -> Vec<(u64, u64)> {
         .collect()
 }
 
-fn spawn(args: &[&str], env: &[(String, String)]) -> Child {
-    let mut c = cmd(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-}
-
 /// SIGKILL a throttled `get` at random moments, rerun each time. Every rerun resumes exactly
 /// what the journal holds (its resume line says so), asks for no byte the journal already had,
 /// and over all runs the server sends the file once plus a bounded slack per kill (the data of
@@ -161,7 +153,7 @@ fn get_kill_loop(n: usize, size: usize) {
         let before = journaled(&state);
         let before_bytes: u64 = before.iter().map(|(a, b)| b - a).sum();
         b.stats().reset();
-        let child = spawn(&["get", &url, "-o", &outs, "--json", "--workers", "2", "--chunk-size", "4M"], &[]);
+        let child = spawn(&[], &[], &["get", &url, "-o", &outs, "--json", "--workers", "2", "--chunk-size", "4M"]);
         std::thread::sleep(rng.millis(200, 1000));
         signal(&child, 9);
         let o = child.wait_with_output().unwrap();
@@ -239,7 +231,7 @@ fn resumed_get_keeps_all_connections() {
         if done >= 64 << 20 {
             break;
         }
-        let child = spawn(&["get", &url, "-o", &outs, "--quiet", "--workers", "8"], &[]);
+        let child = spawn(&[], &[], &["get", &url, "-o", &outs, "--quiet", "--workers", "8"]);
         std::thread::sleep(Duration::from_millis(1200));
         signal(&child, 2);
         let o = child.wait_with_output().unwrap();
@@ -309,7 +301,7 @@ fn install_kill_loop(
     let in_flight = workers * (rate / 2 + piece) + BLOCK;
     for _ in 0..n {
         e.mock.stats().reset();
-        let child = spawn(&["download", product, "--dir", &ds, "--json", "--workers", "2"], &env);
+        let child = spawn(&env, &[], &["download", product, "--dir", &ds, "--json", "--workers", "2"]);
         std::thread::sleep(rng.millis(300, 1500));
         signal(&child, 9);
         let o = child.wait_with_output().unwrap();
@@ -413,7 +405,7 @@ fn sigint_and_sigterm_stop_cleanly_and_keep_pieces_in_flight() {
         let ds = dir.to_str().unwrap().to_string();
         e.mock.faults(|f| f.per_conn_rate = Some(1 << 20));
         e.mock.stats().reset();
-        let child = spawn(&["download", "1000000003", "--dir", &ds, "--json", "--workers", "2"], &env);
+        let child = spawn(&env, &[], &["download", "1000000003", "--dir", &ds, "--json", "--workers", "2"]);
         std::thread::sleep(Duration::from_millis(2500));
         signal(&child, sig);
         let t = Instant::now();
@@ -448,7 +440,7 @@ fn second_get_on_the_same_file_is_refused() {
     let out = d.path("out.bin");
     let outs = out.to_str().unwrap().to_string();
     let url = b.url();
-    let first = spawn(&["get", &url, "-o", &outs, "--quiet", "--workers", "2"], &[]);
+    let first = spawn(&[], &[], &["get", &url, "-o", &outs, "--quiet", "--workers", "2"]);
     let t = Instant::now();
     while !d.path("out.bin.part").exists() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
@@ -532,9 +524,8 @@ fn full_disk_without_fallocate_is_an_error_not_sigbus() {
         .iter()
         .map(|n| {
             let p = m.0.join(n);
-            let mut c = cmd(&["get", &two.url(), "-o", p.to_str().unwrap(), "--quiet", "--workers", "2"]);
-            c.envs(knob.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            (p, c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+            let child = spawn(&knob, &[], &["get", &two.url(), "-o", p.to_str().unwrap(), "--quiet", "--workers", "2"]);
+            (p, child)
         })
         .collect();
     let mut ok = 0;
@@ -746,7 +737,7 @@ fn dir_removed_under_a_running_download() {
     let dir = d.path("game");
     let ds = dir.to_str().unwrap().to_string();
     e.mock.faults(|f| f.per_conn_rate = Some(1 << 20));
-    let child = spawn(&["download", "1000000003", "--dir", &ds, "--quiet", "--workers", "2"], &env);
+    let child = spawn(&env, &[], &["download", "1000000003", "--dir", &ds, "--quiet", "--workers", "2"]);
     std::thread::sleep(Duration::from_millis(1500));
     // The download may create a file while the tree is being removed ("Directory not
     // empty"): remove again until the tree is gone.
@@ -791,11 +782,7 @@ fn disk_filling_up_during_a_run_is_not_a_crash() {
         let b = BlobServer::new(random_bytes(13, 3 * MIB));
         b.faults(|f| f.per_conn_rate = Some(1 << 20));
         let out = m.0.join("out.bin");
-        let mut c = cmd(&["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet", "--workers", "2"]);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
-        let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let child = spawn(&[], &env, &["get", &b.url(), "-o", out.to_str().unwrap(), "--quiet", "--workers", "2"]);
         std::thread::sleep(Duration::from_millis(600));
         // Take every free byte.
         let hog = m.0.join("hog");

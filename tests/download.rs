@@ -174,11 +174,7 @@ fn kill_and_resume_fetches_only_missing_chunks() {
     let d = Scratch::new("resume");
     let dir = d.path("game");
     let env = e.env();
-    let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
-    for (k, v) in &env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
+    let mut child = spawn(&env, &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
     let journal = dir.join(".galaxy-dl/journal");
     let t = Instant::now();
     loop {
@@ -456,11 +452,7 @@ fn interrupted_update_is_never_corrupt_and_resumes() {
     let new_files = expected(&e, "en-US", "64", &[base, OWNED_DLC]);
 
     e.mock.faults(|f| f.per_conn_rate = Some(60_000));
-    let mut c = cmd(&["download", GAME, "--dir", &ds, "--quiet", "--workers", "2"]);
-    for (k, v) in &e.env() {
-        c.env(k, v);
-    }
-    let child = c.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = spawn(&e.env(), &[], &["download", GAME, "--dir", &ds, "--quiet", "--workers", "2"]);
     std::thread::sleep(Duration::from_millis(1200));
     unsafe { libc_kill(child.id() as i32, 2) };
     let o = child.wait_with_output().unwrap();

@@ -49,12 +49,8 @@ fn resume_with_another_chunk_size_ends_verified() {
     e.mock.faults(|f| f.per_conn_rate = Some(400_000));
     let d = Scratch::new("chunk-size-resume");
     let dir = d.path("legacy");
-    let mut c = cmd(&["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2"]);
-    c.args(["--chunk-size", "64K"]);
-    for (k, v) in e.env() {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
+    let args = ["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "2", "--chunk-size", "64K"];
+    let mut child = spawn(&e.env(), &[], &args);
     let journal = dir.join(".galaxy-dl/journal");
     let t = std::time::Instant::now();
     loop {

@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use support::gog::{tree, Env};
@@ -31,21 +31,9 @@ fn v1_expected(e: &Env) -> BTreeMap<String, String> {
     b.select_files("en-US", "64", &[1000000003]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
 }
 
-/// Spawn the binary with the mock's environment and extra variables.
-fn spawn(e: &Env, extra: &[(&str, &str)], args: &[&str]) -> Child {
-    let mut c = cmd(args);
-    for (k, v) in e.env() {
-        c.env(k, v);
-    }
-    for (k, v) in extra {
-        c.env(k, v);
-    }
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-}
-
 /// Run with extra variables, at most 60 s.
 fn run_in(e: &Env, extra: &[(&str, &str)], args: &[&str], what: &str) -> Output {
-    finish_within(spawn(e, extra, args), Duration::from_secs(60), what)
+    finish_within(spawn(&e.env(), extra, args), Duration::from_secs(60), what)
 }
 
 /// Install the older V2 build cleanly (the starting point of an update).
@@ -308,7 +296,7 @@ fn update_and_repair_renew_links_revoked_mid_run() {
         e.mock.faults(|f| f.per_conn_rate = Some(64_000));
         let mut args = args.clone();
         args.extend(["--quiet", "--workers", "1"]);
-        let child = spawn(&e, &[], &args);
+        let child = spawn(&e.env(), &[], &args);
         let t0 = Instant::now();
         // Revoke once the first chunk request is in flight.
         while e.mock.stats().count_containing("/store/") == 0 && t0.elapsed() < Duration::from_secs(30) {
@@ -422,7 +410,7 @@ fn limit_rate_wait_ends_on_sigterm_for_v1_v2_update_and_repair() {
         e.mock.stats().reset();
         let mut args = args.clone();
         args.extend(["--quiet", "--limit-rate", "1"]);
-        let child = spawn(&e, &[], &args);
+        let child = spawn(&e.env(), &[], &args);
         // Let it reach the content and fall into the limiter's wait.
         let t0 = Instant::now();
         while e.mock.stats().body_bytes() == 0 {
@@ -523,7 +511,7 @@ fn download_disk_filling_up_during_an_install_is_an_error_not_a_crash() {
     e.mock.faults(|f| f.per_conn_rate = Some(512 << 10));
     let dir = m.0.join("legacy");
     let ds = dir.to_str().unwrap();
-    let child = spawn(&e, &[], &["download", LEGACY, "--dir", ds, "--quiet", "--workers", "2"]);
+    let child = spawn(&e.env(), &[], &["download", LEGACY, "--dir", ds, "--quiet", "--workers", "2"]);
     let t0 = Instant::now();
     while e.mock.stats().count_containing("main.bin") == 0 && t0.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));

@@ -232,6 +232,8 @@ fn dry_run_shows_patch_bytes_and_changes_nothing() {
     assert_eq!(v["patch_files"].as_u64(), Some(paths.len() as u64), "{v}");
     assert!(v["patch_bytes"].as_u64().unwrap_or(0) > 0, "{v}");
     assert!(v["download_bytes"].as_u64() >= v["patch_bytes"].as_u64(), "{v}");
+    let deltas = galaxy_dl::units::human_bytes(v["patch_bytes"].as_u64().unwrap_or(0));
+    assert!(out.contains(&format!(", {deltas} of deltas;")), "{out}");
     assert_eq!(tree(&dir), before);
     let (_, patch_store) = fetched(&e.mock);
     assert!(patch_store.is_empty(), "a dry run fetched deltas");
@@ -259,11 +261,7 @@ fn kill_9_while_patching_leaves_no_half_patched_file_and_resumes() {
     });
     e.mock.stats().reset();
     let env = e.env();
-    let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
-    for (k, v) in &env {
-        c.env(k, v);
-    }
-    let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = spawn(&env, &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
     let t = Instant::now();
     while fetched(&e.mock).1.is_empty() && t.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));
@@ -277,11 +275,7 @@ fn kill_9_while_patching_leaves_no_half_patched_file_and_resumes() {
     // More kills at growing delays, each leaving only whole files.
     e.mock.faults(|f| f.chunk.trickle_next = 0);
     for ms in [30u64, 90, 200] {
-        let mut c = cmd(&["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
-        let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = spawn(&env, &[], &["download", GAME, "--dir", dir.to_str().unwrap(), "--quiet"]);
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill();
         let _ = child.wait();
@@ -291,4 +285,95 @@ fn kill_9_while_patching_leaves_no_half_patched_file_and_resumes() {
     assert_code(&o, 0);
     assert_eq!(tree(&dir), files(&e, NEW));
     assert_verifies(&e, &dir);
+}
+
+/// `info GAME --json` with `args`: the document.
+fn info_json(e: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["info", GAME, "--json"];
+    a.extend_from_slice(args);
+    let o = e.run(&a);
+    assert_code(&o, 0);
+    serde_json::from_str(&stdout(&o)).unwrap_or_else(|err| panic!("info --json: {err}: {}", stdout(&o)))
+}
+
+/// The `plan` line of `download --dry-run --json` into `dir`.
+fn dry_run_plan(e: &Env, dir: &std::path::Path) -> serde_json::Value {
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--dry-run", "--json"]);
+    assert_code(&o, 0);
+    stdout(&o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "plan")
+        .expect("plan line")
+}
+
+#[test]
+fn info_shows_the_patch_from_the_previous_build_as_the_dry_run_of_that_update() {
+    let e = Env::new();
+    // No patch offered: nothing said, the field is null.
+    e.mock.stats().reset();
+    let v = info_json(&e, &[]);
+    assert!(v.get("update_patch").is_some_and(|u| u.is_null()), "{v}");
+    let requests_without = e.mock.stats().log().len();
+    let o = e.run(&["info", GAME]);
+    assert!(!stdout(&o).contains("update  "), "{}", stdout(&o));
+
+    e.mock.faults(|f| f.patches = PatchMode::Offer);
+    e.mock.stats().reset();
+    let v = info_json(&e, &[]);
+    let requests_with = e.mock.stats().log().len();
+    let u = &v["update_patch"];
+    assert_eq!(u["from_build"], OLD, "{v}");
+    assert_eq!(u["from_version"], "1.0.0", "{v}");
+    assert_eq!(u["patch_files"].as_u64(), Some(changed(&e).0.len() as u64), "{v}");
+    let (patch, chunks, with) = (
+        u["patch_bytes"].as_u64().unwrap(),
+        u["chunk_bytes"].as_u64().unwrap(),
+        u["with_patch_bytes"].as_u64().unwrap(),
+    );
+    assert!(patch > 0 && chunks > 0 && with >= patch, "{u}");
+    let o = e.run(&["info", GAME]);
+    assert_code(&o, 0);
+    let text = stdout(&o);
+    assert!(text.contains(&format!("update        from build {OLD} (1.0.0): patch ")), "{text}");
+    let human = galaxy_dl::units::human_bytes;
+    assert!(text.contains(&format!(": patch {} (", human(patch))), "{text}");
+    assert!(text.contains(&format!(" vs chunks {}; {} in all", human(chunks), human(with))), "{text}");
+    // The build before the old one: none, so nothing to say.
+    assert!(info_json(&e, &["--build", OLD])["update_patch"].is_null());
+
+    // The same figures as `download --dry-run` of that update over a real install of it.
+    let d = Scratch::new("patch-info");
+    let dir = install_old(&e, &d);
+    let p = dry_run_plan(&e, &dir);
+    assert_eq!((p["patch_bytes"].as_u64(), p["download_bytes"].as_u64()), (Some(patch), Some(with)), "{p} vs {u}");
+    e.mock.faults(|f| f.patches = PatchMode::Off);
+    let p = dry_run_plan(&e, &dir);
+    assert_eq!(p["download_bytes"].as_u64(), Some(chunks), "{p} vs {u}");
+    eprintln!(
+        "FIGURE info update {OLD} -> {NEW}: patch {patch} B, by chunks {chunks} B, with the patch {with} B; \
+         info made {requests_without} requests without a patch, {requests_with} with one"
+    );
+}
+
+#[test]
+fn info_omits_the_patch_when_the_previous_build_cannot_be_read() {
+    let e = Env::new();
+    let old_manifest = e.mock.fixtures().build(base(), OLD).unwrap().link_path.rsplit('/').next().unwrap().to_string();
+    e.mock.faults(|f| {
+        f.patches = PatchMode::Offer;
+        f.withheld_meta = vec![old_manifest.clone()];
+    });
+    e.mock.stats().reset();
+    let v = info_json(&e, &[]);
+    assert_eq!(v["build_id"], NEW);
+    assert!(v["update_patch"].is_null(), "{v}");
+    assert!(v["download_size"].as_u64().unwrap_or(0) > 0, "{v}");
+    // It was the previous build that failed, after the patch was found.
+    let log = e.mock.stats().log();
+    assert!(log.iter().any(|l| l.path.contains("/patches/meta/")), "the patch was not asked for");
+    assert!(
+        log.iter().any(|l| l.path.ends_with(&old_manifest) && l.status == 404),
+        "the old manifest was not asked for"
+    );
 }

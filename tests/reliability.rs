@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use galaxy_dl_mock::data::random_bytes;
@@ -27,18 +27,6 @@ fn expected(e: &Env) -> BTreeMap<String, String> {
 fn v1_expected(e: &Env) -> BTreeMap<String, String> {
     let b = e.mock.fixtures().builds.iter().find(|b| b.product_id == 1000000003 && b.generation == 1).unwrap();
     b.select_files("en-US", "64", &[1000000003]).into_iter().map(|x| (x.path.clone(), x.md5.clone())).collect()
-}
-
-/// Spawn the binary with the mock's environment and extra variables.
-fn spawn(env: &[(String, String)], extra: &[(&str, &str)], args: &[&str]) -> Child {
-    let mut c = cmd(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    for (k, v) in extra {
-        c.env(k, v);
-    }
-    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// Requests to endpoint 0 (the path-token form `/token=…/content-system/…`) for `what`.

@@ -28,11 +28,7 @@ const RSS_LIMIT_KIB: u64 = 64 << 10;
 /// `/proc/<pid>/status`, polled every millisecond while it runs. (`wait4`'s `ru_maxrss` would
 /// include this test process's own RSS, inherited across the spawn.)
 fn run_measured(args: &[&str], env: &[(String, String)]) -> (Output, u64) {
-    let mut c = cmd(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = spawn(env, &[], args);
     let mut so = child.stdout.take().unwrap();
     let mut se = child.stderr.take().unwrap();
     let t1 = std::thread::spawn(move || {

@@ -211,6 +211,17 @@ pub fn info_text(i: &BuildInfo) -> String {
             human_bytes(p.install_size)
         ));
     }
+    if let Some(u) = &i.update_patch {
+        s.push_str(&format!(
+            "update        from build {} ({}): patch {} ({} files) vs chunks {}; {} in all with the patch\n",
+            u.from_build,
+            dash(Some(&u.from_version)),
+            human_bytes(u.patch_bytes),
+            u.patch_files,
+            human_bytes(u.chunk_bytes),
+            human_bytes(u.with_patch_bytes)
+        ));
+    }
     let deps = if i.dependencies.is_empty() { "none".to_string() } else { i.dependencies.join(", ") };
     s.push_str(&format!("dependencies  {deps}\n"));
     s.push_str("\nDepots:\n");

@@ -118,6 +118,24 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// Check the settings a caller may get wrong: workers 1 to 256, a rate limit of at least
+    /// 1 byte per second. The `get` and `install` builders call this, and so does
+    /// [`Engine::new`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming the bad setting.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=256).contains(&self.workers) {
+            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", self.workers)));
+        }
+        if self.limit_rate == Some(0) {
+            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
+        }
+        Ok(())
+    }
+}
+
 /// What every download shares. Cheap to share by reference across workers.
 pub struct Engine {
     /// The keep-alive agent (pool ≥ workers).
@@ -143,9 +161,7 @@ pub struct Engine {
 impl Engine {
     /// Build the engine: agent, pool of `workers` named threads, limiter.
     pub fn new(opts: &EngineOptions, progress: Arc<Progress>, cancel: Arc<AtomicBool>) -> Result<Engine> {
-        if opts.workers == 0 || opts.workers > 256 {
-            return Err(Error::Usage(format!("invalid worker count {}: expected 1 to 256", opts.workers)));
-        }
+        opts.check()?;
         let mut http_opts = opts.http.clone();
         http_opts.pool = opts.workers;
         let pool = rayon::ThreadPoolBuilder::new()
@@ -327,6 +343,37 @@ impl Engine {
             return Err(Error::Interrupted);
         }
         Ok(())
+    }
+}
+
+/// Read `body` to its end through `buf`, handing each piece read to `each`: the read loop of
+/// the whole-body requests (metadata, `get`'s single stream). Stops with
+/// [`Error::Interrupted`] when `cancelled()` (asked before each read), reads again after a
+/// signal interrupted a read, turns read errors into network errors of `url`, and abandons
+/// the connection when `stall` trips (after `each` has taken the piece). Returns the bytes
+/// read.
+pub fn read_body<R: Read + ?Sized>(
+    body: &mut R,
+    url: &str,
+    buf: &mut [u8],
+    cancelled: impl Fn() -> bool,
+    stall: &mut StallWatch,
+    mut each: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut total = 0u64;
+    loop {
+        if cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let n = match body.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(http::from_io(url, &e)),
+        };
+        each(buf.get(..n).unwrap_or_default())?;
+        total += n as u64;
+        stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
     }
 }
 

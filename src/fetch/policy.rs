@@ -17,13 +17,12 @@
 //! - [`fetch_bytes`]: metadata GETs (manifests, API answers, secure links, tokens) under the
 //!   same policy, with the low-speed limit applied to their bodies too.
 
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::retry::{jitter, RetryPolicy};
-use super::{LowSpeed, StallWatch};
+use super::{read_body, LowSpeed, StallWatch};
 use crate::error::{Error, Result};
 use crate::http;
 
@@ -443,26 +442,17 @@ fn fetch_bytes_once(agent: &ureq::Agent, url: &str, bearer: Option<&str>, p: &Me
     if !(200..300).contains(&status) {
         return Err(http::status_error(url, &mut resp));
     }
-    let mut body = resp.body_mut().as_reader();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
+    let cancelled = || p.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut stall = StallWatch::new(p.low_speed, true);
-    loop {
-        if p.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            return Err(Error::Interrupted);
-        }
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(http::from_io(url, &e)),
-        };
-        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+    read_body(&mut resp.body_mut().as_reader(), url, &mut buf, cancelled, &mut stall, |piece| {
+        out.extend_from_slice(piece);
         if out.len() as u64 > http::META_LIMIT {
             return Err(Error::manifest(url, format!("answer larger than {} bytes", http::META_LIMIT)));
         }
-        stall.feed(n as u64).map_err(|r| Error::network(url, r))?;
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -164,12 +164,7 @@ impl DownloaderBuilder {
     /// [`V1_PIECE_RANGE`].
     pub fn build(self) -> Result<Downloader> {
         let o = &self.opts;
-        if !(1..=256).contains(&o.engine.workers) {
-            return Err(Error::Usage(format!("workers must be 1 to 256, not {}", o.engine.workers)));
-        }
-        if o.engine.limit_rate == Some(0) {
-            return Err(Error::Usage("the rate limit must be at least 1 byte per second".into()));
-        }
+        o.engine.check()?;
         if !V1_PIECE_RANGE.contains(&o.v1_piece_size) {
             return Err(Error::Usage(format!("V1 piece size {} is outside 64 KiB to 1 GiB", o.v1_piece_size)));
         }
@@ -467,8 +462,7 @@ impl Downloader {
             }
             _ => Vec::new(),
         };
-        let by_patch: std::collections::HashSet<usize> = patches.iter().map(|p| p.file).collect();
-        let mut r = dry_run_of(plan, Some(dir), &by_patch)?;
+        let mut r = dry_run_of(plan, Base::Dir(dir), &patches)?;
         r.patch_files = patches.len();
         r.patch_bytes = patches.iter().map(|p| p.patch.download_size()).sum();
         r.download_bytes += r.patch_bytes;
@@ -494,8 +488,9 @@ impl Downloader {
         if i.owned != Some(true) {
             return Ok(i);
         }
-        let prep = self.prepare(product_id, sel)?;
-        let d = dry_run_of(&prep.plan, None, &Default::default())?;
+        let (builds, build) = self.choose(product_id, sel)?;
+        let prep = self.prepare_build(product_id, &build, sel)?;
+        let d = dry_run_of(&prep.plan, Base::Empty, &[])?;
         i.download_size = d.download_bytes;
         i.install_size = d.final_bytes;
         i.sizes_from = "plan".into();
@@ -519,7 +514,75 @@ impl Downloader {
             .into_iter()
             .map(|(p, (dl, inst))| crate::info::SizeTotal { key: p.to_string(), download_size: dl, install_size: inst })
             .collect();
+        i.update_patch = self.update_patch(product_id, sel, (&builds, &build), &prep.plan);
         Ok(i)
+    }
+
+    /// `info`'s estimate of an update to `build` (planned as `plan`) from the build just before
+    /// it in `builds`, when GOG offers a patch between them that rebuilds files of the
+    /// selection. Asks the patches endpoint first (no patch: nothing more is fetched), then
+    /// plans the previous build from its manifests. Never fails: whatever goes wrong only
+    /// means no estimate (logged at debug).
+    fn update_patch(
+        &self,
+        product_id: &str,
+        sel: &Selection,
+        (builds, build): (&[Build], &Build),
+        plan: &Plan,
+    ) -> Option<crate::info::UpdatePatch> {
+        if build.generation != 2 {
+            return None;
+        }
+        let from = crate::info::previous_build(builds, build)?;
+        let up = patch::Update {
+            product_id: product_id.to_string(),
+            from: from.build_id.clone(),
+            to: build.build_id.clone(),
+        };
+        let patches = match patch::fetch_patches(&self.client, plan, &up) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(e) = e {
+                    log::debug!("patch {} -> {} not evaluated: {e}", up.from, up.to);
+                }
+                return None;
+            }
+        };
+        let estimate = || -> Result<Option<crate::info::UpdatePatch>> {
+            let old = self.prepare_build(product_id, from, sel)?.plan;
+            let have = file_ids(&old);
+            let todo: Vec<usize> = (plan.files.iter().enumerate())
+                .filter(|(_, f)| !have.contains(&(f.path.to_lowercase(), f.content_id())))
+                .map(|(i, _)| i)
+                .collect();
+            let planned: Vec<patch::Planned> = patch::match_patches((plan, &old), &patches, &todo)
+                .into_iter()
+                .filter(|(_, o, p)| o.md5.as_deref() == Some(p.md5_source.as_str()))
+                .map(|(file, o, p)| patch::Planned {
+                    file,
+                    source: std::path::PathBuf::from(&o.path),
+                    patch: p.clone(),
+                })
+                .collect();
+            if planned.is_empty() {
+                return Ok(None);
+            }
+            let by_chunks = dry_run_of(plan, Base::Installed(&old), &[])?;
+            let with_patch = dry_run_of(plan, Base::Installed(&old), &planned)?;
+            let patch_bytes: u64 = planned.iter().map(|p| p.patch.download_size()).sum();
+            Ok(Some(crate::info::UpdatePatch {
+                from_build: from.build_id.clone(),
+                from_version: from.version_name.clone(),
+                patch_files: planned.len(),
+                patch_bytes,
+                chunk_bytes: by_chunks.download_bytes,
+                with_patch_bytes: with_patch.download_bytes + patch_bytes,
+            }))
+        };
+        estimate().unwrap_or_else(|e| {
+            log::debug!("update {} -> {} not evaluated: {e}", up.from, up.to);
+            None
+        })
     }
 
     /// Finish the install in `dir` from its saved plan (no manifests are fetched): whatever
@@ -544,9 +607,21 @@ impl Downloader {
 
     /// Choose the build, fetch its manifests and build the plan (network only; no disk).
     fn prepare(&self, product_id: &str, sel: &Selection) -> Result<Prepared> {
+        let (_, build) = self.choose(product_id, sel)?;
+        self.prepare_build(product_id, &build, sel)
+    }
+
+    /// The build list (generation 2, which names V1 builds too) and the build `sel` picks.
+    fn choose(&self, product_id: &str, sel: &Selection) -> Result<(Vec<Build>, Build)> {
         check_product_id(product_id)?;
         let builds = self.client.builds(product_id, &sel.os, 2, sel.password.as_deref())?;
         let build = choose_build(&builds, sel.build.as_deref(), sel.branch.as_deref())?.clone();
+        Ok((builds, build))
+    }
+
+    /// Fetch the manifests of `build` and build its plan (network only; no disk).
+    fn prepare_build(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
+        let build = build.clone();
         match build.generation {
             2 => self.prepare_v2(product_id, &build, sel),
             1 => self.prepare_v1(product_id, &build, sel),
@@ -1051,23 +1126,64 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
     }
 }
 
-/// What a run of `plan` in `dir` would do (`None`: an empty directory; nothing on disk is
-/// read). Download bytes follow the run exactly: distinct chunks once, chunks on disk or in a
-/// kept temporary file not at all, and small-files containers (as [`worthwhile_sfcs`] picks
-/// them) instead of their members' chunks.
-/// `by_patch`: files an update rebuilds from a patch (written, but none of their chunks fetched).
-fn dry_run_of(plan: &Plan, dir: Option<&Path>, by_patch: &std::collections::HashSet<usize>) -> Result<DryRun> {
+/// (lower-case path, content id) of every file of `plan`: what a complete install of it holds.
+fn file_ids(plan: &Plan) -> std::collections::HashSet<(String, String)> {
+    plan.files.iter().map(|f| (f.path.to_lowercase(), f.content_id())).collect()
+}
+
+/// What [`dry_run_of`] compares a plan with.
+#[derive(Clone, Copy)]
+enum Base<'a> {
+    /// An empty directory (nothing on disk is read).
+    Empty,
+    /// The install in this directory, as its journal and the disk show it.
+    Dir(&'a Path),
+    /// A complete install of this (previous build's) plan, taken on trust; nothing on disk is
+    /// read (`info`'s estimate of an update).
+    Installed(&'a Plan),
+}
+
+/// What a run of `plan` over `base` would do. Download bytes follow the run exactly: distinct
+/// chunks once, chunks on disk or in a kept temporary file not at all, and small-files
+/// containers (as [`worthwhile_sfcs`] picks them) instead of their members' chunks.
+/// `patched`: files an update rebuilds from a patch (written, none of their chunks fetched,
+/// and their old files no source of chunks, as in [`Downloader::run_plan`]).
+fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result<DryRun> {
+    let dir = match base {
+        Base::Dir(d) => Some(d),
+        _ => None,
+    };
     let journal = dir.map(state::peek_journal).unwrap_or_default();
     let old_plan = dir.and_then(state::peek_plan);
     let mut plans = vec![plan];
     plans.extend(old_plan.as_ref());
-    let local = dir.map(|d| local_chunks(d, &plans, &journal)).unwrap_or_default();
+    let mut local = match base {
+        Base::Empty => LocalChunks::new(),
+        Base::Dir(d) => local_chunks(d, &plans, &journal),
+        Base::Installed(old) => {
+            let mut m = LocalChunks::new();
+            for f in &old.files {
+                for c in f.chunks() {
+                    m.entry((c.md5.clone(), c.size)).or_insert_with(|| (std::path::PathBuf::from(&f.path), c.offset));
+                }
+            }
+            m
+        }
+    };
+    let sources: std::collections::HashSet<&Path> = patched.iter().map(|p| p.source.as_path()).collect();
+    local.retain(|_, (p, _)| !sources.contains(p.as_path()));
+    let by_patch: std::collections::HashSet<usize> = patched.iter().map(|p| p.file).collect();
+    let installed = match base {
+        Base::Installed(old) => file_ids(old),
+        _ => Default::default(),
+    };
     let mut r = DryRun { final_bytes: plan.install_size(), ..DryRun::default() };
     let mut todo = Vec::new();
     for (i, f) in plan.files.iter().enumerate() {
-        let present = match dir {
-            Some(d) => journal.file_ok(d, &f.path, &f.content_id()) || check_existing(d, f)?.is_some(),
-            None => false,
+        let present = match base {
+            Base::Dir(d) => journal.file_ok(d, &f.path, &f.content_id()) || check_existing(d, f)?.is_some(),
+            Base::Installed(_) => installed.contains(&(f.path.to_lowercase(), f.content_id())),
+            Base::Empty => false,
         };
         if present {
             r.files_present += 1;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::plan::{Plan, Source};
+use super::plan::{Plan, PlanFile, Source};
 use super::state::{self, JournalState, Stamp, StateDir};
 use super::Links;
 use crate::api::patches::FilePatch;
@@ -98,6 +98,49 @@ fn md5_of(path: &Path) -> Option<String> {
     Some(crate::verify::hex(&h.finalize()))
 }
 
+/// The file patches GOG offers for `up`, restricted to the products of `plan`; `Err` carries
+/// the reason there are none to use (logged at info when none is offered).
+pub fn fetch_patches(client: &Client, plan: &Plan, up: &Update) -> std::result::Result<Vec<FilePatch>, Option<Error>> {
+    let products: HashSet<&str> = plan.files.iter().map(|f| f.product_id.as_str()).collect();
+    match client.patches(&up.product_id, &up.from, &up.to, |p, _| products.contains(p)) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => {
+            log::info!("no patch from build {} to {}", up.from, up.to);
+            Err(None)
+        }
+        Err(e) => Err(Some(e)),
+    }
+}
+
+/// The `todo` files of `plan` that one of `patches` rebuilds from a file of `old` (by the
+/// manifests alone: target path, product and MD5, delta size, and a source the old build
+/// has): (file index in `plan`, the old file, its patch).
+pub fn match_patches<'a>(
+    (plan, old): (&Plan, &'a Plan),
+    patches: &'a [FilePatch],
+    todo: &[usize],
+) -> Vec<(usize, &'a PlanFile, &'a FilePatch)> {
+    let by_target: HashMap<String, &FilePatch> = patches.iter().map(|p| (p.path_target.to_lowercase(), p)).collect();
+    let old_by_path: HashMap<String, &PlanFile> = old.files.iter().map(|f| (f.path.to_lowercase(), f)).collect();
+    let mut out = Vec::new();
+    for &i in todo {
+        let Some(f) = plan.files.get(i) else { continue };
+        if !matches!(f.source, Source::Chunks { .. }) || f.size == 0 || f.sfc_offset.is_some() {
+            continue;
+        }
+        let Some(p) = by_target.get(&f.path.to_lowercase()) else { continue };
+        if p.product_id != f.product_id || f.md5.as_deref() != Some(p.md5_target.as_str()) {
+            continue;
+        }
+        if p.delta_size() > MAX_DELTA || p.delta_size() == 0 {
+            continue;
+        }
+        let Some(o) = old_by_path.get(&p.path_source.to_lowercase()) else { continue };
+        out.push((i, *o, *p));
+    }
+    out
+}
+
 /// Which of the `todo` files of `plan` can be updated by patch from `old`'s files in `dir`.
 /// Never fails: a patch that cannot be fetched or used only means a chunk update (logged, and
 /// a notice in `notices`).
@@ -113,42 +156,24 @@ pub fn plan_patches(
     if up.from == up.to || todo.is_empty() {
         return Vec::new();
     }
-    let products: HashSet<&str> = plan.files.iter().map(|f| f.product_id.as_str()).collect();
-    let patches = match client.patches(&up.product_id, &up.from, &up.to, |p, _| products.contains(p)) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            log::info!("no patch from build {} to {}; updating by chunks", up.from, up.to);
-            return Vec::new();
-        }
-        Err(e) => {
+    let patches = match fetch_patches(client, plan, up) {
+        Ok(p) => p,
+        Err(None) => return Vec::new(),
+        Err(Some(e)) => {
             notices.push(format!("patch from build {} to {} unavailable ({e}); updating by chunks", up.from, up.to));
             return Vec::new();
         }
     };
-    let by_target: HashMap<String, &FilePatch> = patches.iter().map(|p| (p.path_target.to_lowercase(), p)).collect();
-    let old_by_path: HashMap<String, &super::plan::PlanFile> =
-        old.files.iter().map(|f| (f.path.to_lowercase(), f)).collect();
     let mut out = Vec::new();
-    for &i in todo {
-        let Some(f) = plan.files.get(i) else { continue };
-        if !matches!(f.source, Source::Chunks { .. }) || f.size == 0 || f.sfc_offset.is_some() {
-            continue;
-        }
-        let Some(p) = by_target.get(&f.path.to_lowercase()) else { continue };
-        if p.product_id != f.product_id || f.md5.as_deref() != Some(p.md5_target.as_str()) {
-            continue;
-        }
-        if p.delta_size() > MAX_DELTA || p.delta_size() == 0 {
-            continue;
-        }
-        let Some(o) = old_by_path.get(&p.path_source.to_lowercase()) else { continue };
+    for (i, o, p) in match_patches((plan, old), &patches, todo) {
         let source = dir.join(&o.path);
         let proven = o.md5.as_deref() == Some(p.md5_source.as_str()) && journal.file_ok(dir, &o.path, &o.content_id());
         if !proven && md5_of(&source).as_deref() != Some(p.md5_source.as_str()) {
-            log::info!("patch for {} not used: the installed {} is not its source", f.path, o.path);
+            let target = plan.files.get(i).map_or("", |f| f.path.as_str());
+            log::info!("patch for {target} not used: the installed {} is not its source", o.path);
             continue;
         }
-        out.push(Planned { file: i, source, patch: (*p).clone() });
+        out.push(Planned { file: i, source, patch: p.clone() });
     }
     log::info!("{} of {} files to update have a usable patch", out.len(), todo.len());
     out
@@ -275,7 +300,7 @@ pub fn apply_patches(
 }
 
 /// Apply one downloaded delta into `out`, check it, and rename it into place.
-fn apply_one(p: &Planned, f: &super::plan::PlanFile, delta_path: &Path, out: &Path, dir: &Path) -> Result<Stamp> {
+fn apply_one(p: &Planned, f: &PlanFile, delta_path: &Path, out: &Path, dir: &Path) -> Result<Stamp> {
     use std::os::unix::fs::PermissionsExt;
     let df = std::fs::File::open(delta_path).map_err(|e| Error::io("open", delta_path, e))?;
     // SAFETY: read-only mapping of our own temporary file, written completely and no longer

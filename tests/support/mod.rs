@@ -54,6 +54,14 @@ pub fn cmd(args: &[&str]) -> Command {
     c
 }
 
+/// Start the binary with `args`, the variables of `env` and then of `extra` (a later one wins),
+/// stdout and stderr piped.
+pub fn spawn(env: &[(String, String)], extra: &[(&str, &str)], args: &[&str]) -> std::process::Child {
+    let mut c = cmd(args);
+    c.envs(env.iter().map(|(k, v)| (k, v))).envs(extra.iter().copied());
+    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
 /// Run to completion.
 pub fn run(args: &[&str]) -> Output {
     run_env(args, &[])

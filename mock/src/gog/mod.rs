@@ -191,6 +191,8 @@ pub struct GogFaults {
     pub per_conn_rate: Option<u64>,
     /// What the `patches` endpoint offers (default: no patch; see [`PatchMode`]).
     pub patches: PatchMode,
+    /// V2 meta objects (build, depot and patch manifests, by hash) that answer 404.
+    pub withheld_meta: Vec<String>,
     /// Secure links issued from now on give endpoint `.0` this `base_url` instead of the
     /// mock's (e.g. `http://127.0.0.1:1` for refused connections, a `.invalid` host for DNS
     /// failures).

@@ -286,6 +286,9 @@ fn meta(
         return not_found();
     }
     let mut f = st.faults.lock().unwrap();
+    if f.withheld_meta.iter().any(|w| w == h) {
+        return not_found();
+    }
     if let Some(r) = pre_fault(req, &mut f.meta) {
         return r;
     }
