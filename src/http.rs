@@ -253,15 +253,28 @@ pub fn get_range_cut(
     range: (u64, u64),
     per_read: Duration,
 ) -> Result<ureq::http::Response<ureq::Body>> {
+    get_cut(agent, url, None, Some(range), per_read)
+}
+
+/// [`get`] whose per-read timeout is `per_read` for this request only (never longer than the
+/// agent's): a body that falls silent this long is cut, and the policy asks again, instead of
+/// the request sitting until the agent's read timeout.
+pub fn get_cut(
+    agent: &ureq::Agent,
+    url: &str,
+    bearer: Option<&str>,
+    range: Option<(u64, u64)>,
+    per_read: Duration,
+) -> Result<ureq::http::Response<ureq::Body>> {
     let per_read = agent.config().timeout_per_read().map_or(per_read, |d| d.min(per_read));
-    agent
-        .get(url)
-        .header("Range", &format!("bytes={}-{}", range.0, range.1))
-        .config()
-        .timeout_per_read(Some(per_read))
-        .build()
-        .call()
-        .map_err(|e| from_ureq(url, e))
+    let mut req = agent.get(url);
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    if let Some((a, b)) = range {
+        req = req.header("Range", &format!("bytes={a}-{b}"));
+    }
+    req.config().timeout_per_read(Some(per_read)).build().call().map_err(|e| from_ureq(url, e))
 }
 
 /// Longest `Retry-After` we keep from a header, in seconds (the policy caps it further).
