@@ -531,6 +531,24 @@ fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
     assert!(tried >= 1, "helpers should have tried: {log:?}");
 }
 
+/// A CDN answering every ranged chunk request with a wrong `Content-Range` (issue 10's matrix):
+/// the helpers' ranged requests are refused as bad answers, nothing of theirs is written, the
+/// owners read their own responses on, and the install is exact.
+#[test]
+fn a_wrong_content_range_on_chunks_is_never_written() {
+    let e = split_env();
+    e.mock.faults(|f| f.wrong_content_range_on_chunks = true);
+    let d = Scratch::new("split-wrongcr");
+    let dir = d.path("bench");
+    e.mock.stats().reset();
+    let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), bench_expected(&e));
+    let log = e.mock.stats().log();
+    let wrong = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some() && l.status == 206).count();
+    assert!(wrong >= 1, "no helper asked for a range, so no wrong Content-Range was served: {log:?}");
+}
+
 /// An update interrupted (here: at its very end, before it was recorded complete) and then
 /// redirected to a third build removes what only the interrupted build added.
 #[test]
