@@ -209,7 +209,8 @@ fn update_and_repair_survive_range_faults() {
     let dir2 = d.path("game2");
     old_install(&e, &dir2);
     e.mock.faults(|f| f.wrong_content_range_on_chunks = true);
-    let o = run_in(&e, &[], &["download", GAME, "--dir", dir2.to_str().unwrap(), "--quiet", "--workers", "4"], "update");
+    let o =
+        run_in(&e, &[], &["download", GAME, "--dir", dir2.to_str().unwrap(), "--quiet", "--workers", "4"], "update");
     assert_code(&o, 0);
     assert_eq!(tree(&dir2), expected(&e));
     e.mock.faults(|f| *f = Default::default());

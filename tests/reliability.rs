@@ -557,7 +557,8 @@ fn silent_metadata_links_and_chunks_do_not_sit_until_the_read_timeout() {
 #[test]
 fn a_slow_v1_range_is_taken_over_by_idle_workers() {
     let size = 16u64 << 20;
-    let e = Env::with(galaxy_dl_mock::gog::MockConfig { v1_blob_size: size, ..galaxy_dl_mock::gog::MockConfig::small() });
+    let e =
+        Env::with(galaxy_dl_mock::gog::MockConfig { v1_blob_size: size, ..galaxy_dl_mock::gog::MockConfig::small() });
     let d = Scratch::new("rel-v1-takeover");
     let mut runs = Vec::new();
     for (i, slow) in [false, true].into_iter().enumerate() {
@@ -572,7 +573,8 @@ fn a_slow_v1_range_is_taken_over_by_idle_workers() {
         let dir = d.path(&format!("legacy-{i}"));
         e.mock.stats().reset();
         let t = Instant::now();
-        let child = spawn(&e.env(), &[], &["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "4"]);
+        let child =
+            spawn(&e.env(), &[], &["download", LEGACY, "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "4"]);
         let o = finish_within(child, Duration::from_secs(60), "V1 install");
         let took = t.elapsed();
         assert_code(&o, 0);

@@ -51,7 +51,14 @@ impl Slot {
     fn new(start: u64, end: u64) -> Slot {
         let now = Instant::now();
         Slot {
-            state: Mutex::new(SlotState { pos: start, claimed: start, end, last_progress: now, first: start, since: now }),
+            state: Mutex::new(SlotState {
+                pos: start,
+                claimed: start,
+                end,
+                last_progress: now,
+                first: start,
+                since: now,
+            }),
         }
     }
 

@@ -530,7 +530,9 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             let mut r = range_response(req, z.clone(), 0..z.len(), honor)
                 .header("Content-Type", "application/octet-stream")
                 .header("ETag", format!("\"{h}\""));
-            if f.wrong_content_range_on_chunks || (req.header("range").is_some() && f.chunk.nth(f.chunk.wrong_content_range_every)) {
+            if f.wrong_content_range_on_chunks
+                || (req.header("range").is_some() && f.chunk.nth(f.chunk.wrong_content_range_every))
+            {
                 r = shift_content_range(r, z.len());
             }
             r.conn_rate = rate;
