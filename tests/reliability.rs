@@ -596,3 +596,37 @@ fn a_slow_v1_range_is_taken_over_by_idle_workers() {
     assert!(slow_t <= fast_t * 2 + Duration::from_secs(4), "slow range held the run: {slow_t:?} vs {fast_t:?}");
     assert!(slow_b * 10 <= fast_b * 11, "served {slow_b} vs {fast_b}");
 }
+
+/// A CDN that takes a chunk or `main.bin` request and never answers (no status line): with the
+/// default timeouts (15 s per read, 30 s for the answer's headers) the request is given up after
+/// twice `fetch::blob::STALL_CUT` and asked again, for V2 and V1 alike.
+#[test]
+fn a_data_request_never_answered_is_given_up_after_seconds() {
+    let e = Env::new();
+    let d = Scratch::new("rel-hold");
+    for (product, what) in [(GAME, "V2"), (LEGACY, "V1")] {
+        e.mock.faults(|f| {
+            *f = Default::default();
+            f.chunk.hold_next = 1;
+            f.main_bin.hold_next = 1;
+        });
+        let dir = d.path(what);
+        let t = Instant::now();
+        let child = spawn(
+            &e.env(),
+            &[("GALAXY_DL_READ_TIMEOUT_MS", "15000"), ("GALAXY_DL_LOW_SPEED_TIME_MS", "20000")],
+            &["download", product, "--dir", dir.to_str().unwrap(), "--quiet"],
+        );
+        let o = finish_within(child, Duration::from_secs(90), what);
+        let took = t.elapsed();
+        assert_code(&o, 0);
+        let want = if product == GAME { expected(&e) } else { v1_expected(&e) };
+        assert_eq!(tree(&dir), want);
+        let mut left = 1;
+        e.mock.faults(|f| left = if product == GAME { f.chunk.hold_next } else { f.main_bin.hold_next });
+        assert_eq!(left, 0, "{what}: the hold did not fire");
+        // 6 s for the held request; 30 s before.
+        assert!(took < Duration::from_secs(15), "{what}: an unanswered request held the run: {took:?}");
+        eprintln!("{what}: a data request never answered: install in {took:?}");
+    }
+}

@@ -212,7 +212,7 @@ impl Engine {
         // A silent range is cut after `STALL_CUT` (not the 15 s read timeout) and resumed at its
         // first unwritten byte, unless a low rate limit makes long waits normal.
         let mut resp = if self.stall_watch().enabled {
-            http::get_range_cut(&self.agent, url, (start, end - 1), STALL_CUT)?
+            http::get_data_cut(&self.agent, url, Some((start, end - 1)), STALL_CUT)?
         } else {
             http::get(&self.agent, url, None, Some((start, end - 1)))?
         };

@@ -119,6 +119,10 @@ pub struct RouteFaults {
     pub garble_next: u32,
     /// Every Nth `200` body is cut to its first half the same way (0 = off).
     pub every_garble: u32,
+    /// The next N requests get no answer at all: held for `hold_ms`, then closed.
+    pub hold_next: u32,
+    /// How long `hold_next` requests are held (default 60 s).
+    pub hold_ms: u64,
     /// GETs of this class seen so far (drives the periodic faults).
     pub seen: u64,
 }
@@ -154,6 +158,8 @@ impl Default for RouteFaults {
             wrong_content_range_every: 0,
             garble_next: 0,
             every_garble: 0,
+            hold_next: 0,
+            hold_ms: 60_000,
             seen: 0,
         }
     }

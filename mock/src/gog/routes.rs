@@ -75,6 +75,9 @@ fn post_fault(req: &Request, rf: &mut RouteFaults, mut r: Response) -> Response 
     if rf.nth(rf.every_truncate) {
         r = r.truncate_to(len / 2);
     }
+    if take(&mut rf.hold_next) {
+        r = r.hold(rf.hold_ms);
+    }
     if r.status == 200 && (take(&mut rf.garble_next) || rf.nth(rf.every_garble)) {
         r.range = r.range.start..r.range.start + r.range.len() / 2;
     }
