@@ -244,21 +244,46 @@ pub fn get(
     req.call().map_err(|e| from_ureq(url, e))
 }
 
-/// A ranged [`get`] whose per-read timeout is `per_read` for this request only (never longer
-/// than the agent's): for requests whose stall a new attempt can take over cheaply, such as a V1
-/// `main.bin` range, which resumes at its first unwritten byte.
-pub fn get_range_cut(
+/// [`get`] whose per-read timeout is `per_read` for this request only (never longer than the
+/// agent's): a body that falls silent this long is cut, and the policy asks again, instead of
+/// the request sitting until the agent's read timeout.
+pub fn get_cut(
     agent: &ureq::Agent,
     url: &str,
-    range: (u64, u64),
+    bearer: Option<&str>,
+    range: Option<(u64, u64)>,
     per_read: Duration,
 ) -> Result<ureq::http::Response<ureq::Body>> {
     let per_read = agent.config().timeout_per_read().map_or(per_read, |d| d.min(per_read));
-    agent
-        .get(url)
-        .header("Range", &format!("bytes={}-{}", range.0, range.1))
-        .config()
+    let mut req = agent.get(url);
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    if let Some((a, b)) = range {
+        req = req.header("Range", &format!("bytes={a}-{b}"));
+    }
+    req.config().timeout_per_read(Some(per_read)).build().call().map_err(|e| from_ureq(url, e))
+}
+
+/// [`get_cut`] for CDN data (chunks, `main.bin` and `get` ranges), whose answer headers are
+/// also awaited for at most twice `per_read` (not the agent's 2 × read timeout): a server that
+/// takes the request and never answers costs seconds, and a new attempt nothing. (Not for API
+/// calls: a token refresh cut after the server answered it would lose the rotated token.)
+pub fn get_data_cut(
+    agent: &ureq::Agent,
+    url: &str,
+    range: Option<(u64, u64)>,
+    per_read: Duration,
+) -> Result<ureq::http::Response<ureq::Body>> {
+    let per_read = agent.config().timeout_per_read().map_or(per_read, |d| d.min(per_read));
+    let headers = agent.config().timeouts().recv_response.map_or(2 * per_read, |d| d.min(2 * per_read));
+    let mut req = agent.get(url);
+    if let Some((a, b)) = range {
+        req = req.header("Range", &format!("bytes={a}-{b}"));
+    }
+    req.config()
         .timeout_per_read(Some(per_read))
+        .timeout_recv_response(Some(headers))
         .build()
         .call()
         .map_err(|e| from_ureq(url, e))

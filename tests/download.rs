@@ -267,7 +267,8 @@ fn v1_wrong_content_range_fails_cleanly_and_corruption_is_caught() {
         f.wrong_content_range_on_main_bin = false;
         f.main_bin.corrupt_next = 1;
     });
-    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    // One worker: no idle worker splits the corrupted range before its middle byte lands.
+    let o = e.run(&["download", "1000000003", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "1"]);
     // A V1 piece has no checksum of its own: the corrupt file fails its MD5, is thrown away
     // and fetched again.
     assert_code(&o, 0);
@@ -521,6 +522,24 @@ fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
     let log = e.mock.stats().log();
     let tried = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some()).count();
     assert!(tried >= 1, "helpers should have tried: {log:?}");
+}
+
+/// A CDN answering every ranged chunk request with a wrong `Content-Range` (issue 10's matrix):
+/// the helpers' ranged requests are refused as bad answers, nothing of theirs is written, the
+/// owners read their own responses on, and the install is exact.
+#[test]
+fn a_wrong_content_range_on_chunks_is_never_written() {
+    let e = split_env();
+    e.mock.faults(|f| f.wrong_content_range_on_chunks = true);
+    let d = Scratch::new("split-wrongcr");
+    let dir = d.path("bench");
+    e.mock.stats().reset();
+    let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), bench_expected(&e));
+    let log = e.mock.stats().log();
+    let wrong = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some() && l.status == 206).count();
+    assert!(wrong >= 1, "no helper asked for a range, so no wrong Content-Range was served: {log:?}");
 }
 
 /// An update interrupted (here: at its very end, before it was recorded complete) and then

@@ -190,6 +190,18 @@ fn update_and_repair_survive_range_faults() {
     assert_code(&o, 0);
     assert_eq!(tree(&dir), expected(&e));
     e.mock.faults(|f| *f = Default::default());
+    // Every ranged chunk answer with a wrong `Content-Range`: the update completes, exact. (The
+    // fixture's chunks are too small for a helper to split, so no ranged request goes out
+    // here; `download.rs` `a_wrong_content_range_on_chunks_is_never_written` has the helpers
+    // meet it on a fresh install of 4 MiB chunks.)
+    let dir2 = d.path("game2");
+    old_install(&e, &dir2);
+    e.mock.faults(|f| f.wrong_content_range_on_chunks = true);
+    let o =
+        run_in(&e, &[], &["download", GAME, "--dir", dir2.to_str().unwrap(), "--quiet", "--workers", "4"], "update");
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir2), expected(&e));
+    e.mock.faults(|f| *f = Default::default());
 
     let v1 = d.path("legacy");
     let vs = v1.to_str().unwrap();
@@ -200,11 +212,16 @@ fn update_and_repair_survive_range_faults() {
         damage_largest(&v1, &want);
         e.mock.stats().reset();
         e.mock.faults(|f| {
+            *f = Default::default();
             if always {
                 f.ignore_range_on_main_bin = true;
             } else {
                 f.main_bin.ignore_range_every = 2;
                 f.main_bin.wrong_content_range_every = 3;
+                // The count of the periodic faults starts here, not after however many ranges
+                // the install above sent: the repair's first GET is the 2nd (ignored), its
+                // retry the 3rd (wrong Content-Range), then the 4th (ignored), the 5th good.
+                f.main_bin.seen = 1;
             }
         });
         let o = run_in(&e, &[], &["repair", vs, "--quiet", "--workers", "4"], "V1 repair");
@@ -244,33 +261,52 @@ fn update_and_repair_with_zlib_garbage() {
     old_install(&e, &dir);
     let old = tree(&dir);
     let want = expected(&e);
-    // Metadata first.
-    e.mock.faults(|f| f.meta.corrupt_next = 1);
-    let o = run_in(&e, &[], &["download", GAME, "--dir", ds, "--quiet"], "update, corrupt manifest");
-    let mut left = 1;
-    e.mock.faults(|f| left = f.meta.corrupt_next);
-    assert_eq!(left, 0, "no manifest was corrupted");
-    if o.status.code() == Some(0) {
-        assert_eq!(tree(&dir), want);
-    } else {
-        assert_code(&o, 1);
-        assert_clean_error(&o, "");
-        assert_eq!(tree(&dir), old, "a failed update changed the install");
+    // Metadata first: a manifest corrupt every time is a clean error after the retry budget,
+    // and the old install is untouched.
+    e.mock.faults(|f| f.meta.every_corrupt = 1);
+    let o = run_in(&e, &[], &["download", GAME, "--dir", ds, "--quiet"], "update, manifest always corrupt");
+    assert_code(&o, 1);
+    assert_clean_error(&o, "checksum mismatch for metadata");
+    assert_eq!(tree(&dir), old, "a failed update changed the install");
+    let mut seen = 0;
+    e.mock.faults(|f| seen = f.meta.seen);
+    assert!(seen >= 2, "a corrupt manifest was not fetched again ({seen} meta requests)");
+    eprintln!("manifest always corrupt on update: exit 1 after {seen} meta requests: {}", stderr(&o).trim());
+    // Corrupt once (MD5 not matching its name), then cut short (zlib garbage): fetched again.
+    for (what, once) in [("corrupt", true), ("garbled", false)] {
+        e.mock.faults(|f| {
+            *f = Default::default();
+            if once {
+                f.meta.corrupt_next = 1;
+            } else {
+                f.meta.garble_next = 1;
+            }
+        });
+        let o = run_in(&e, &[], &["download", GAME, "--dir", ds, "--quiet", "--dry-run"], what);
+        assert_code(&o, 0);
+        let mut left = (1, 1);
+        e.mock.faults(|f| left = (f.meta.corrupt_next, f.meta.garble_next));
+        assert_eq!(left, (0, 0), "{what}: the fault did not fire");
     }
-    eprintln!("corrupt manifest on update: exit {:?}: {}", o.status.code(), stderr(&o).trim());
+    e.mock.faults(|f| *f = Default::default());
     for (round, args) in [("update", vec!["download", GAME, "--dir", ds]), ("repair", vec!["repair", ds])] {
         if round == "repair" {
             damage_largest(&dir, &want);
         }
-        e.mock.faults(|f| f.chunk.corrupt_next = 2);
+        // The update's manifest arrives corrupt once too: fetched again.
+        let meta = u32::from(round == "update");
+        e.mock.faults(|f| {
+            f.chunk.corrupt_next = 2;
+            f.meta.corrupt_next = meta;
+        });
         let mut args = args.clone();
         args.extend(["--quiet", "--workers", "2"]);
         let o = run_in(&e, &[], &args, round);
         assert_code(&o, 0);
         assert_eq!(tree(&dir), want);
-        let mut left = 1;
-        e.mock.faults(|f| left = f.chunk.corrupt_next);
-        assert_eq!(left, 0, "{round}: no chunk was corrupted");
+        let mut left = (1, 1);
+        e.mock.faults(|f| left = (f.chunk.corrupt_next, f.meta.corrupt_next));
+        assert_eq!(left, (0, 0), "{round}: no chunk (or manifest) was corrupted");
     }
 }
 

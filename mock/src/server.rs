@@ -108,6 +108,9 @@ pub struct BodyFaults {
     pub silent_after: Option<u64>,
     /// How long a `silent_after` connection stays silent, in milliseconds.
     pub silent_ms: u64,
+    /// Send nothing for this many milliseconds, then close without an answer (a server that
+    /// took the request and never answers).
+    pub hold_ms: Option<u64>,
 }
 
 /// An HTTP response built by a handler.
@@ -219,6 +222,12 @@ impl Response {
     /// Pace the body at `bps` bytes per second.
     pub fn trickle(mut self, bps: u64) -> Response {
         self.faults.trickle = Some(bps.max(1));
+        self
+    }
+
+    /// Take the request, send nothing for `ms` milliseconds, then close without an answer.
+    pub fn hold(mut self, ms: u64) -> Response {
+        self.faults.hold_ms = Some(ms);
         self
     }
 
@@ -699,6 +708,16 @@ fn write_response(
     sh: &Shared,
     conn_pacer: &mut Option<Pacer>,
 ) -> io::Result<bool> {
+    if let Some(ms) = resp.faults.hold_ms {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while std::time::Instant::now() < until {
+            if sh.stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        return Ok(false);
+    }
     let body = &resp.body[resp.range.clone()];
     let close = close_req || resp.close;
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));

@@ -186,14 +186,25 @@ impl Client {
         let _ = self.cancel.set(flag);
     }
 
-    /// GET `url` under the fetch policy (retries, `Retry-After`, low-speed limit, cancel).
-    fn get(&self, url: &str, bearer: Option<&str>) -> Result<Vec<u8>> {
-        let p = crate::fetch::policy::MetaPolicy {
+    fn meta_policy(&self) -> crate::fetch::policy::MetaPolicy<'_> {
+        crate::fetch::policy::MetaPolicy {
             retry: &self.retry,
             low_speed: self.low_speed,
             cancel: self.cancel.get().map(|c| &**c),
-        };
-        crate::fetch::policy::fetch_bytes(&self.agent, url, bearer, p)
+        }
+    }
+
+    /// GET `url` under the fetch policy (retries, `Retry-After`, low-speed limit, cancel).
+    fn get(&self, url: &str, bearer: Option<&str>) -> Result<Vec<u8>> {
+        crate::fetch::policy::fetch_bytes(&self.agent, url, bearer, self.meta_policy())
+    }
+
+    /// GET a public metadata document and `parse` it (check its hash, decode it): a body that
+    /// arrives corrupt (zlib garbage, broken JSON, MD5 not matching its hash name) is fetched
+    /// again under the fetch policy's budget; only consistent corruption is an error. Returns
+    /// the body as served and what `parse` made of it.
+    pub fn meta_parsed<T>(&self, url: &str, parse: impl FnMut(&[u8]) -> Result<T>) -> Result<(Vec<u8>, T)> {
+        crate::fetch::policy::fetch_parsed(&self.agent, url, None, self.meta_policy(), parse)
     }
 
     /// GET a public metadata document (CDN meta, manifests; no bearer) as bytes.
@@ -204,12 +215,15 @@ impl Client {
     /// GET a metadata document (no bearer: CDN meta is public) and decode it (JSON or zlib JSON).
     /// Meta named by its hash (`/content-system/v2/…/meta/aa/bb/<md5>`) is checked against it.
     pub fn fetch_meta<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let body = self.meta_bytes(url)?;
         let path = url.split(['?', '#']).next().unwrap_or_default();
-        if path.contains("/content-system/v2/") && path.contains("/meta/") {
-            crate::manifest::check_meta_hash(&body, path, url)?;
-        }
-        crate::manifest::decode_meta(&body, url)
+        let hashed = path.contains("/content-system/v2/") && path.contains("/meta/");
+        let (_, t) = self.meta_parsed(url, |body| {
+            if hashed {
+                crate::manifest::check_meta_hash(body, path, url)?;
+            }
+            crate::manifest::decode_meta(body, url)
+        })?;
+        Ok(t)
     }
 
     /// GET a metadata document as a generic JSON value.

@@ -166,8 +166,7 @@ impl Client {
         };
         let link: PatchLink = crate::manifest::decode_meta(&body, &url)?;
         let Some(link) = link.link.filter(|_| link.error.is_none()) else { return Ok(None) };
-        let raw = self.meta_bytes(&link)?;
-        let root: PatchRoot = crate::manifest::decode_meta(&raw, &link)?;
+        let (_, root) = self.meta_parsed(&link, |raw| crate::manifest::decode_meta::<PatchRoot>(raw, &link))?;
         if root.algorithm != "xdelta3" {
             if !root.algorithm.is_empty() {
                 log::info!("patch {from} -> {to} uses {:?}, not xdelta3; not used", root.algorithm);
@@ -181,8 +180,8 @@ impl Client {
                 self.endpoints().cdn.trim_end_matches('/'),
                 super::secure_link::galaxy_path(&d.manifest)?
             );
-            let raw = self.meta_bytes(&url)?;
-            files.extend(parse_depot_diffs(&raw, &d.product_id, &url)?);
+            let (_, diffs) = self.meta_parsed(&url, |raw| parse_depot_diffs(raw, &d.product_id, &url))?;
+            files.extend(diffs);
         }
         Ok((!files.is_empty()).then_some(files))
     }

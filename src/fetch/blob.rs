@@ -16,12 +16,14 @@
 #![allow(unsafe_code)]
 
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::policy::{Piece, RangeSupport, Step};
-use super::range::parse_content_range;
-use super::{Engine, Object, Urls};
+use super::range::{parse_content_range, MIN_SPLIT, STALL_TAKEOVER};
+use super::schedule::{Next, Scheduler, Slot};
+use super::{Crew, Engine, Object, Urls};
 use crate::error::{redact_url, Error, Result};
 use crate::http;
 
@@ -54,17 +56,65 @@ pub enum BlobOutcome {
     NoRangeSupport,
 }
 
+/// The jobs of one blob download laid end to end in one virtual byte space, so that the
+/// range scheduler of `get` ([`super::schedule`]) hands them out, splits the largest remaining
+/// one when a worker runs dry and lets an idle worker take over a stalled one. Job `i`
+/// occupies `base[i]..base[i] + len`; a slot never spans two jobs (slots only subdivide).
+struct Layout<'a> {
+    jobs: &'a [BlobJob],
+    base: Vec<u64>,
+    /// Bytes of each segment not yet written (per job, per segment): whoever writes a
+    /// segment's last byte reports it done, so a segment split between two workers is still
+    /// journaled once, whole.
+    left: Vec<Vec<AtomicU64>>,
+}
+
+impl Layout<'_> {
+    fn new(jobs: &[BlobJob]) -> Layout<'_> {
+        let mut base = Vec::with_capacity(jobs.len());
+        let mut v = 0u64;
+        for j in jobs {
+            base.push(v);
+            v += j.end.saturating_sub(j.start);
+        }
+        let left = jobs.iter().map(|j| j.segments.iter().map(|s| AtomicU64::new(s.len)).collect()).collect();
+        Layout { jobs, base, left }
+    }
+
+    fn pieces(&self) -> Vec<(u64, u64)> {
+        self.jobs.iter().zip(&self.base).map(|(j, &b)| (b, b + j.end.saturating_sub(j.start))).collect()
+    }
+
+    /// The job holding virtual byte `v`.
+    fn job_at(&self, v: u64) -> usize {
+        self.base.partition_point(|&b| b <= v).saturating_sub(1)
+    }
+}
+
 impl Engine {
-    /// Run `jobs` on all workers.
+    /// Run `jobs` on all workers through the range scheduler: when the queue runs dry an idle
+    /// worker splits the largest remaining job in flight, or takes over the rest of one that
+    /// has made no progress for [`STALL_TAKEOVER`], as `get` does with its ranges.
     pub fn download_blob_jobs(&self, jobs: &[BlobJob], urls: &dyn Urls, sink: &dyn BlobSink) -> Result<BlobOutcome> {
-        let next = AtomicUsize::new(0);
+        let layout = Layout::new(jobs);
+        let sched = Scheduler::new(layout.pieces(), MIN_SPLIT, STALL_TAKEOVER);
         let ranges = RangeSupport::default();
-        let r = self.run_crew(self.workers.min(jobs.len()), |crew| {
-            while !crew.failed() && !self.cancelled() {
-                let Some(job) = jobs.get(next.fetch_add(1, Ordering::AcqRel)) else { break };
-                if let Err(e) = self.fetch_blob_job(job, urls, sink, &ranges) {
-                    crew.fail(e);
-                    break;
+        let total: u64 = jobs.iter().map(|j| j.end.saturating_sub(j.start)).sum();
+        let workers = (self.workers as u64).min(jobs.len() as u64 + total / MIN_SPLIT).max(1) as usize;
+        let r = self.run_crew(workers, |crew| loop {
+            if crew.failed() || self.cancelled() {
+                return;
+            }
+            match sched.next() {
+                Next::Finished => return,
+                Next::Wait => std::thread::sleep(Duration::from_millis(20)),
+                Next::Work(slot) => {
+                    let r = self.fetch_blob_slot(&layout, &slot, urls, sink, &ranges, crew);
+                    sched.release(&slot);
+                    if let Err(e) = r {
+                        crew.fail(e);
+                        return;
+                    }
                 }
             }
         });
@@ -74,34 +124,55 @@ impl Engine {
         r.map(|()| BlobOutcome::Complete)
     }
 
-    fn fetch_blob_job(&self, job: &BlobJob, urls: &dyn Urls, sink: &dyn BlobSink, ranges: &RangeSupport) -> Result<()> {
-        let mut pos = job.start;
+    /// Fetch what is left of `slot` (its end may move down under it when another worker
+    /// takes part of it over), retrying under the policy from the first unwritten byte.
+    fn fetch_blob_slot(
+        &self,
+        layout: &Layout<'_>,
+        slot: &Slot,
+        urls: &dyn Urls,
+        sink: &dyn BlobSink,
+        ranges: &RangeSupport,
+        crew: &Crew,
+    ) -> Result<()> {
+        let ji = layout.job_at(slot.bounds().0);
+        let Some(job) = layout.jobs.get(ji) else { return Ok(()) };
         let n = urls.endpoints(&job.product, Object::MainBin).max(1);
         let mut piece = Piece::default();
         let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
         let t0 = std::time::Instant::now();
-        while pos < job.end {
+        loop {
+            let (pos, end) = slot.bounds();
+            if pos >= end {
+                break;
+            }
             let (url, link) = urls.url(&job.product, endpoint, Object::MainBin)?;
-            let before = pos;
-            let e = match self.fetch_blob_once(job, &url, &mut pos, sink, ranges) {
+            let e = match self.fetch_blob_once(layout, ji, slot, &url, sink, ranges, crew) {
                 Ok(()) => {
                     piece.on_success(&self.health, endpoint);
                     continue;
                 }
                 Err(e) => e,
             };
-            if matches!(e, Error::Interrupted) || ranges.is_refused() {
+            if matches!(e, Error::Interrupted) || ranges.is_refused() || crew.failed() {
                 return Err(e);
             }
-            if pos > before {
+            let (now, end) = slot.bounds();
+            if now > pos {
                 piece.progressed(endpoint);
             }
+            slot.touch();
             match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
                 Step::GiveUp => return Err(e),
                 Step::Renew => urls.refused(&job.product, Object::MainBin, &link)?,
                 Step::Retry { endpoint: next, wait } => {
-                    let what =
-                        format!("main.bin of {} bytes {}-{} (endpoint {endpoint})", job.product, pos, job.end - 1);
+                    let b = |v: u64| job.start + v - layout.base.get(ji).copied().unwrap_or(0);
+                    let what = format!(
+                        "main.bin of {} bytes {}-{} (endpoint {endpoint})",
+                        job.product,
+                        b(now),
+                        b(end).saturating_sub(1)
+                    );
                     if !self.retry_wait(&what, piece.attempts(), &e, wait) {
                         return Err(Error::Interrupted);
                     }
@@ -110,30 +181,38 @@ impl Engine {
             }
         }
         log::trace!(
-            "main.bin {}-{} ({} segments) done after {:?} ({:?})",
+            "main.bin {}-{} slot done after {:?} ({:?})",
             job.start,
             job.end - 1,
-            job.segments.len(),
             t0.elapsed(),
             std::thread::current().name().unwrap_or("")
         );
         Ok(())
     }
 
-    /// One request for `*pos..job.end`, advancing `*pos` as bytes land.
+    /// One request for what is left of `slot` (job `ji`), written block by block as the
+    /// scheduler hands the blocks out: segment bytes into their files, gap bytes dropped.
+    #[allow(clippy::too_many_arguments)]
     fn fetch_blob_once(
         &self,
-        job: &BlobJob,
+        layout: &Layout<'_>,
+        ji: usize,
+        slot: &Slot,
         url: &str,
-        pos: &mut u64,
         sink: &dyn BlobSink,
         ranges: &RangeSupport,
+        crew: &Crew,
     ) -> Result<()> {
-        let (start, end) = (*pos, job.end);
+        let (Some(job), Some(&b0), Some(left)) = (layout.jobs.get(ji), layout.base.get(ji), layout.left.get(ji)) else {
+            return Ok(());
+        };
+        let blob = |v: u64| job.start + (v - b0);
+        let (vpos, vend) = slot.bounds();
+        let (start, end) = (blob(vpos), blob(vend));
         // A silent range is cut after `STALL_CUT` (not the 15 s read timeout) and resumed at its
         // first unwritten byte, unless a low rate limit makes long waits normal.
         let mut resp = if self.stall_watch().enabled {
-            http::get_range_cut(&self.agent, url, (start, end - 1), STALL_CUT)?
+            http::get_data_cut(&self.agent, url, Some((start, end - 1)), STALL_CUT)?
         } else {
             http::get(&self.agent, url, None, Some((start, end - 1)))?
         };
@@ -169,14 +248,105 @@ impl Engine {
             _ => return Err(http::status_error(url, &mut resp)),
         }
         let mut body = resp.body_mut().as_reader();
-        self.feed_segments(job, url, &mut body, pos, sink, true)?;
-        let mut probe = [0u8; 1];
-        let _ = body.read(&mut probe);
+        let mut stall = self.stall_watch();
+        // A range resumes where it stopped: judge its speed over a shorter window than the
+        // whole-blob stream, which would have to read its prefix again.
+        stall.cfg.time = stall.cfg.time.min(2 * STALL_CUT);
+        // The first segment that ends past `start`.
+        let mut si = job.segments.partition_point(|s| s.blob_offset + s.len <= start);
+        let mut file: Option<(usize, Arc<crate::sink::MappedFile>)> = None;
+        let mut prefaulted = usize::MAX;
+        // Segment bytes written in the current block: counted once the block is whole.
+        let mut wrote: Vec<(usize, u64)> = Vec::new();
+        let mut last = vpos;
+        loop {
+            if crew.failed() {
+                return Err(Error::Interrupted);
+            }
+            let Some((va, vb)) = slot.claim() else { break };
+            let (ba, bb) = (blob(va), blob(vb));
+            wrote.clear();
+            let mut counted = 0u64;
+            let r = (|| -> Result<()> {
+                let mut p = ba;
+                while p < bb {
+                    let Some(seg) = job.segments.get(si) else {
+                        // Past the last segment (cannot happen: a job ends with its last segment).
+                        self.skip_bytes(url, &mut body, bb - p)?;
+                        counted += bb - p;
+                        break;
+                    };
+                    if seg.blob_offset > p {
+                        // A gap between coalesced files: read past it.
+                        let q = seg.blob_offset.min(bb);
+                        self.skip_bytes(url, &mut body, q - p)?;
+                        counted += q - p;
+                        p = q;
+                        continue;
+                    }
+                    let seg_end = seg.blob_offset + seg.len;
+                    let q = seg_end.min(bb);
+                    let f = match &file {
+                        Some((i, f)) if *i == seg.file => f.clone(),
+                        _ => {
+                            let f = sink.file(seg.file)?;
+                            file = Some((seg.file, f.clone()));
+                            f
+                        }
+                    };
+                    let off = seg.file_offset + (p - seg.blob_offset);
+                    if prefaulted != si {
+                        f.prefault(off, seg_end - p);
+                        prefaulted = si;
+                    }
+                    // SAFETY: `va..vb` was claimed from this slot; the scheduler never hands a
+                    // claimed byte to another writer, and each virtual byte is one blob byte of one
+                    // job, which lands in one segment's file range: no other writer touches it.
+                    let buf = unsafe { f.slice_mut(off, (q - p) as usize) };
+                    self.read_exact_into(url, &mut body, buf, &mut stall)?;
+                    counted += q - p;
+                    wrote.push((si, q - p));
+                    p = q;
+                    if p == seg_end {
+                        si += 1;
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                // The block is fetched again whole: what landed of it does not count yet.
+                self.progress.unadd(counted);
+                return Err(e);
+            }
+            slot.advance(vb);
+            last = vb;
+            for &(i, n) in &wrote {
+                let (Some(seg), Some(l)) = (job.segments.get(i), left.get(i)) else { continue };
+                if l.fetch_sub(n, Ordering::AcqRel) == n {
+                    sink.segment_done(seg)?;
+                }
+            }
+        }
+        if last == vend {
+            // The whole answer was consumed: one more read sees its end, so ureq can put the
+            // connection back in the pool. A slot whose end was taken over drops the rest.
+            let mut probe = [0u8; 1];
+            let _ = body.read(&mut probe);
+        }
         Ok(())
     }
 
-    /// Stream `*pos..job.end` of a body positioned at `*pos` into the job's segments (`ranged`:
-    /// the body answers a Range request that can resume where it stops).
+    /// Read `n` bytes of `body` that no file wants (a gap between coalesced files).
+    fn skip_bytes(&self, url: &str, body: &mut dyn Read, n: u64) -> Result<()> {
+        let got = std::io::copy(&mut body.take(n), &mut std::io::sink()).map_err(|e| http::from_io(url, &e))?;
+        if got != n {
+            return Err(Error::network(url, "connection closed before the body was complete"));
+        }
+        self.progress.add(got);
+        Ok(())
+    }
+
+    /// Stream `*pos..job.end` of a body positioned at `*pos` into the job's segments.
     fn feed_segments(
         &self,
         job: &BlobJob,
@@ -184,14 +354,8 @@ impl Engine {
         body: &mut dyn Read,
         pos: &mut u64,
         sink: &dyn BlobSink,
-        ranged: bool,
     ) -> Result<()> {
         let mut stall = self.stall_watch();
-        if ranged {
-            // A range resumes where it stopped: judge its speed over a shorter window than the
-            // whole-blob stream, which would have to read its prefix again.
-            stall.cfg.time = stall.cfg.time.min(2 * STALL_CUT);
-        }
         for seg in &job.segments {
             let seg_end = seg.blob_offset + seg.len;
             if seg_end <= *pos {
@@ -313,7 +477,7 @@ impl Engine {
                 skip(&mut body, job.start - *pos)?;
                 *pos = job.start;
             }
-            self.feed_segments(job, url, &mut body, pos, sink, false)?;
+            self.feed_segments(job, url, &mut body, pos, sink)?;
             *idx += 1;
         }
         Ok(())

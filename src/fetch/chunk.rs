@@ -190,7 +190,13 @@ impl Engine {
         counted: &mut u64,
     ) -> Result<Option<Md5State>> {
         let t0 = std::time::Instant::now();
-        let mut resp = http::get(&self.agent, url, None, None)?;
+        // A chunk body silent for `STALL_CUT` is cut and fetched again (not held for the 15 s
+        // read timeout), unless a low rate limit makes long waits normal.
+        let mut resp = if self.stall_watch().enabled {
+            http::get_data_cut(&self.agent, url, None, super::blob::STALL_CUT)?
+        } else {
+            http::get(&self.agent, url, None, None)?
+        };
         let headers_after = t0.elapsed();
         let status = resp.status().as_u16();
         if status != 200 {
@@ -303,7 +309,11 @@ impl Engine {
     fn fetch_rest(&self, flight: &Flight, at: u64, end: u64) -> Result<Vec<u8>> {
         let url = &flight.url;
         let bad = |got: String| Error::BadRange { url: redact_url(url), start: at, end, got };
-        let mut resp = http::get(&self.agent, url, None, Some((at, end - 1)))?;
+        let mut resp = if self.stall_watch().enabled {
+            http::get_data_cut(&self.agent, url, Some((at, end - 1)), super::blob::STALL_CUT)?
+        } else {
+            http::get(&self.agent, url, None, Some((at, end - 1)))?
+        };
         let status = resp.status().as_u16();
         if status != 206 {
             return Err(bad(format!("status {status}")));

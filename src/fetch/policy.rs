@@ -309,6 +309,20 @@ impl Piece {
 
     /// Attempt on endpoint `ep` (of `n`) failed with `e`: what next.
     pub fn on_error(&mut self, health: &Health, retry: &RetryPolicy, ep: usize, n: usize, e: &Error) -> Step {
+        self.on_error_as(health, retry, ep, n, e, classify(e))
+    }
+
+    /// [`Piece::on_error`] with the class decided by the caller (a metadata body that arrived
+    /// but does not check out is a fault of that response: [`Class::Transient`]).
+    pub fn on_error_as(
+        &mut self,
+        health: &Health,
+        retry: &RetryPolicy,
+        ep: usize,
+        n: usize,
+        e: &Error,
+        class: Class,
+    ) -> Step {
         let n = n.max(1);
         let now = Instant::now();
         if self.fails.len() < n {
@@ -318,7 +332,7 @@ impl Piece {
             self.refused.resize(n, 0);
         }
         let max = retry.max_retries;
-        match classify(e) {
+        match class {
             Class::Final => return Step::GiveUp,
             Class::Refused => {
                 self.renewals += 1;
@@ -369,7 +383,7 @@ impl Piece {
             Some(d) => d,
             // Another endpoint that is healthy: fail over at once.
             None if next != ep && !health.is_demoted(next, now) => Duration::ZERO,
-            None if classify(e) == Class::Missing => Duration::ZERO,
+            None if class == Class::Missing => Duration::ZERO,
             None => retry.backoff(self.transient.max(1), jitter()),
         };
         Step::Retry { endpoint: next, wait }
@@ -407,19 +421,47 @@ pub struct MetaPolicy<'a> {
 /// (honouring `Retry-After`); other statuses become [`Error::HttpStatus`] with GOG's error code
 /// as detail.
 pub fn fetch_bytes(agent: &ureq::Agent, url: &str, bearer: Option<&str>, p: MetaPolicy<'_>) -> Result<Vec<u8>> {
+    fetch_parsed(agent, url, bearer, p, |_| Ok(())).map(|(b, ())| b)
+}
+
+/// Whether `e`, raised while checking or decoding a body that arrived whole, says the body
+/// is corrupt (zlib garbage, truncated or broken JSON, an MD5 that does not match the hash
+/// the document is named by): a fault of that response, worth another request.
+pub fn is_corrupt_body(e: &Error) -> bool {
+    matches!(e, Error::Checksum { .. } | Error::Size { .. }) || crate::manifest::is_garbled(e)
+}
+
+/// [`fetch_bytes`], then `parse` the body (check its hash, decode it). A body that arrived
+/// but does not check out ([`is_corrupt_body`]) is retried under the same budget as a
+/// network failure; only a body that is corrupt every time ends in `parse`'s error. Returns
+/// the body and what `parse` made of it.
+pub fn fetch_parsed<T>(
+    agent: &ureq::Agent,
+    url: &str,
+    bearer: Option<&str>,
+    p: MetaPolicy<'_>,
+    mut parse: impl FnMut(&[u8]) -> Result<T>,
+) -> Result<(Vec<u8>, T)> {
     let health = Health::new(Duration::ZERO);
     let mut piece = Piece::default();
     loop {
         if p.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Error::Interrupted);
         }
-        let e = match fetch_bytes_once(agent, url, bearer, &p) {
-            Ok(b) => return Ok(b),
-            Err(e) => e,
+        let (e, class) = match fetch_bytes_once(agent, url, bearer, &p) {
+            Ok(b) => match parse(&b) {
+                Ok(t) => return Ok((b, t)),
+                Err(e) if is_corrupt_body(&e) => (e, Class::Transient),
+                Err(e) => return Err(e),
+            },
+            Err(e) => {
+                let c = classify(&e);
+                (e, c)
+            }
         };
-        match piece.on_error(&health, p.retry, 0, 1, &e) {
+        match piece.on_error_as(&health, p.retry, 0, 1, &e, class) {
             // A metadata URL carries no signed link to renew, and has no mirror.
-            Step::Retry { wait, .. } if classify(&e) == Class::Transient => {
+            Step::Retry { wait, .. } if class == Class::Transient => {
                 log::debug!("retry {} of {}: {e}", piece.attempts(), crate::error::redact_url(url));
                 if !sleep_unless(p.cancel, wait) {
                     return Err(Error::Interrupted);
@@ -437,7 +479,13 @@ pub fn get_bytes(agent: &ureq::Agent, url: &str, bearer: Option<&str>, retry: &R
 }
 
 fn fetch_bytes_once(agent: &ureq::Agent, url: &str, bearer: Option<&str>, p: &MetaPolicy<'_>) -> Result<Vec<u8>> {
-    let mut resp = http::get(agent, url, bearer, None)?;
+    // A metadata answer that falls silent is cut after `STALL_CUT` and asked for again: it is
+    // small, so a new request costs little, and nothing waits for the 15 s read timeout.
+    let mut resp = if p.low_speed.limit > 0 {
+        http::get_cut(agent, url, bearer, None, super::blob::STALL_CUT)?
+    } else {
+        http::get(agent, url, bearer, None)?
+    };
     let status = resp.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(http::status_error(url, &mut resp));

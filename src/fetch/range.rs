@@ -199,7 +199,14 @@ impl Engine {
         st: &RunState<'_>,
     ) -> Result<()> {
         let url = job.url;
-        let mut resp = http::get(&self.agent, url, None, job.ranged.then(|| (pos, end - 1)))?;
+        // A silent range is cut after `STALL_CUT` and resumed at its first unwritten byte (its
+        // unclaimed rest may be taken over sooner, see `STALL_TAKEOVER`); one whole stream keeps
+        // the agent's read timeout, since a new attempt reads its prefix again.
+        let mut resp = if job.ranged && self.stall_watch().enabled {
+            http::get_data_cut(&self.agent, url, Some((pos, end - 1)), super::blob::STALL_CUT)?
+        } else {
+            http::get(&self.agent, url, None, job.ranged.then(|| (pos, end - 1)))?
+        };
         let status = resp.status().as_u16();
         let content_length = resp
             .headers()

@@ -4,7 +4,8 @@
 //! Each piece in flight is a [`Slot`]: its owner claims one [`BLOCK`] at a time below `end`.
 //! An idle worker may move a slot's `end` down (under the slot's lock) and take the bytes above
 //! it: it splits the largest remaining slot in half (aria2/axel), or, when a slot has made no
-//! progress for a while, takes over everything its owner has not claimed yet — the "hedge" for a
+//! progress for a while (or is so slow that the rest would take it that long), takes over
+//! everything its owner has not claimed yet — the "hedge" for a
 //! stalled connection that does not write any byte twice. Split points are block-aligned and
 //! never below the owner's claim, so the byte ranges of all owners stay disjoint: that is the
 //! invariant `sink::MappedFile::slice_mut` relies on.
@@ -28,11 +29,37 @@ struct SlotState {
     claimed: u64,
     end: u64,
     last_progress: Instant,
+    /// Where the slot started and when: the owner's rate so far.
+    first: u64,
+    since: Instant,
+}
+
+impl SlotState {
+    /// Whether the owner, at its rate so far, needs longer than `within` for what it has not
+    /// claimed yet (judged once it has run that long: a slow owner, not only a silent one).
+    fn slow(&self, within: Duration) -> bool {
+        let el = self.since.elapsed();
+        if el < within {
+            return false;
+        }
+        let rate = self.pos.saturating_sub(self.first) as f64 / el.as_secs_f64();
+        self.end.saturating_sub(self.claimed) as f64 > rate * within.as_secs_f64()
+    }
 }
 
 impl Slot {
     fn new(start: u64, end: u64) -> Slot {
-        Slot { state: Mutex::new(SlotState { pos: start, claimed: start, end, last_progress: Instant::now() }) }
+        let now = Instant::now();
+        Slot {
+            state: Mutex::new(SlotState {
+                pos: start,
+                claimed: start,
+                end,
+                last_progress: now,
+                first: start,
+                since: now,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
@@ -122,24 +149,31 @@ impl Scheduler {
         if inner.active.is_empty() {
             return Next::Finished;
         }
-        // Largest unclaimed remainder first.
+        // Largest unclaimed remainder first: split in half when it is large, else take over
+        // the rest of the largest slot whose owner is silent or too slow to finish it soon.
         let mut best: Option<(u64, &Arc<Slot>)> = None;
+        let mut lagging: Option<(u64, &Arc<Slot>)> = None;
         for slot in &inner.active {
             let st = slot.lock();
             let rem = st.end.saturating_sub(st.claimed);
             if rem > 0 && best.is_none_or(|(r, _)| rem > r) {
                 best = Some((rem, slot));
             }
+            let behind = st.last_progress.elapsed() >= self.stall_takeover || st.slow(self.stall_takeover);
+            if rem > 0 && behind && lagging.is_none_or(|(r, _)| rem > r) {
+                lagging = Some((rem, slot));
+            }
         }
-        let Some((_, victim)) = best else {
-            return Next::Wait;
+        let victim = match (best, lagging) {
+            (Some((rem, v)), _) if rem >= 2 * self.min_split => v.clone(),
+            (_, Some((_, v))) => v.clone(),
+            _ => return Next::Wait,
         };
-        let victim = victim.clone();
         let mut st = victim.lock();
         let rem = st.end.saturating_sub(st.claimed);
         let split = if rem >= 2 * self.min_split {
             align_up(st.claimed + rem / 2)
-        } else if st.last_progress.elapsed() >= self.stall_takeover && rem > 0 {
+        } else if rem > 0 && (st.last_progress.elapsed() >= self.stall_takeover || st.slow(self.stall_takeover)) {
             st.claimed
         } else {
             return Next::Wait;
@@ -244,6 +278,24 @@ mod tests {
         s.release(&a);
         s.release(&b);
         assert!(matches!(s.next(), Next::Finished));
+    }
+
+    #[test]
+    fn a_slow_owner_is_taken_over_before_it_falls_silent() {
+        let s = Scheduler::new(vec![(0, 8 * BLOCK)], 8 * BLOCK, Duration::from_millis(40));
+        let a = slot_of(s.next());
+        let (_, e) = a.claim().unwrap();
+        a.advance(e);
+        assert!(matches!(s.next(), Next::Wait), "too early to judge the owner");
+        // Signs of life every 10 ms, never silent for 40 ms, but one block in 60 ms: the other
+        // seven would take far longer than 40 ms.
+        for _ in 0..6 {
+            std::thread::sleep(Duration::from_millis(10));
+            a.touch();
+        }
+        let b = slot_of(s.next());
+        assert_eq!(b.bounds(), (BLOCK, 8 * BLOCK));
+        assert_eq!(a.bounds().1, BLOCK);
     }
 
     #[test]

@@ -337,8 +337,9 @@ impl Downloader {
         let link: crate::manifest::deps::RepositoryLink =
             serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
                 .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
-        let raw = self.client.meta_bytes(&link.repository_manifest)?;
-        let repo = crate::manifest::deps::DependencyRepository::parse(&raw, &link.repository_manifest)?;
+        let (_, repo) = self.client.meta_parsed(&link.repository_manifest, |raw| {
+            crate::manifest::deps::DependencyRepository::parse(raw, &link.repository_manifest)
+        })?;
         for id in ids {
             let Some(dep) = repo.depots.iter().find(|d| d.dependency_id.eq_ignore_ascii_case(id)) else {
                 notices.push(format!("dependency {id} is not in GOG's dependency repository; skipped"));
@@ -351,9 +352,10 @@ impl Downloader {
                 continue;
             }
             let url = crate::manifest::v2_dependency_meta_url(&self.client.endpoints().cdn, &dep.manifest)?;
-            let raw = self.client.meta_bytes(&url)?;
-            crate::manifest::check_meta_hash(&raw, &dep.manifest, &url)?;
-            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
+            let (raw, dm) = self.client.meta_parsed(&url, |raw| {
+                crate::manifest::check_meta_hash(raw, &dep.manifest, &url)?;
+                DepotManifest::parse_cancel(raw, &url, Some(&self.opts.cancel))
+            })?;
             builder.add_v2_depot(DEPENDENCIES, &dm)?;
             manifests.push((format!("dependency-{}.json", dep.manifest), raw));
         }
@@ -646,12 +648,14 @@ impl Downloader {
     }
 
     fn prepare_v2(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
-        let raw = self.client.meta_bytes(&build.link)?;
-        if build.link.contains("/content-system/v2/meta/") {
-            let id = build.link.split(['?', '#']).next().unwrap_or_default();
-            crate::manifest::check_meta_hash(&raw, id, &build.link)?;
-        }
-        let bm = BuildManifest::parse(&raw, &build.link)?;
+        // A manifest that arrives corrupt is fetched again (`Client::meta_parsed`).
+        let (raw, bm) = self.client.meta_parsed(&build.link, |raw| {
+            if build.link.contains("/content-system/v2/meta/") {
+                let id = build.link.split(['?', '#']).next().unwrap_or_default();
+                crate::manifest::check_meta_hash(raw, id, &build.link)?;
+            }
+            BuildManifest::parse(raw, &build.link)
+        })?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v2_depots(&bm, product_id, sel, &owned);
         // Manifests are kept as served (zlib: a tenth of the JSON) until they are saved.
@@ -659,9 +663,10 @@ impl Downloader {
         let mut builder = PlanBuilder::new(!sel.os.eq_ignore_ascii_case("osx"));
         for d in &depots {
             let url = v2_meta_url(&self.client.endpoints().cdn, &d.manifest)?;
-            let raw = self.client.meta_bytes(&url)?;
-            crate::manifest::check_meta_hash(&raw, &d.manifest, &url)?;
-            let dm = DepotManifest::parse_cancel(&raw, &url, Some(&self.opts.cancel))?;
+            let (raw, dm) = self.client.meta_parsed(&url, |raw| {
+                crate::manifest::check_meta_hash(raw, &d.manifest, &url)?;
+                DepotManifest::parse_cancel(raw, &url, Some(&self.opts.cancel))
+            })?;
             manifests.push((format!("{}.json", d.manifest), raw));
             builder.add_v2_depot(&d.product_id, &dm)?;
         }
@@ -674,8 +679,7 @@ impl Downloader {
     }
 
     fn prepare_v1(&self, product_id: &str, build: &Build, sel: &Selection) -> Result<Prepared> {
-        let raw = self.client.meta_bytes(&build.link)?;
-        let repo = Repository::parse(&raw, &build.link)?;
+        let (raw, repo) = self.client.meta_parsed(&build.link, |raw| Repository::parse(raw, &build.link))?;
         let owned = self.client.owned_products()?;
         let (depots, mut notices) = select_v1_depots(&repo, sel, &owned);
         let mut manifests = vec![("repository.json".to_string(), raw.clone())];
@@ -684,8 +688,7 @@ impl Downloader {
         for d in &depots {
             let pid = d.product_id().unwrap_or(product_id).to_string();
             let url = v1_depot_manifest_url(&self.client.endpoints().cdn, &pid, &sel.os, &ts, &d.manifest)?;
-            let raw = self.client.meta_bytes(&url)?;
-            let m = V1DepotManifest::parse(&raw, &url)?;
+            let (raw, m) = self.client.meta_parsed(&url, |raw| V1DepotManifest::parse(raw, &url))?;
             manifests.push((d.manifest.clone(), raw));
             builder.add_v1_files(&pid, &m.depot.files)?;
         }

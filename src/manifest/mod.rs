@@ -79,6 +79,10 @@ fn parse_stream<R: Read, T: DeserializeOwned>(r: R, what: &str, cancel: Option<&
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 << 10, g));
     let parsed = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     parsed.map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            // Broken or cut-off text: what a corrupt transfer looks like ([`is_garbled`]).
+            return Error::manifest(what, format!("{GARBLED_JSON}: {e}"));
+        }
         if !e.is_io() {
             return Error::manifest(what, format!("invalid JSON: {e}"));
         }
@@ -91,6 +95,19 @@ fn parse_stream<R: Read, T: DeserializeOwned>(r: R, what: &str, cancel: Option<&
             _ => Error::manifest(what, format!("invalid zlib data: {io}")),
         }
     })
+}
+
+const GARBLED_JSON: &str = "invalid JSON syntax";
+
+/// Whether `e` (from decoding a metadata body) says the bytes are garbled — empty, neither
+/// JSON nor zlib, a broken or truncated zlib stream, JSON cut off or with broken syntax — as a
+/// corrupt transfer would leave them, rather than well-formed content that is refused (wrong
+/// types, unsafe paths, a body over the size limit). The fetch policy fetches a garbled body
+/// again.
+pub fn is_garbled(e: &Error) -> bool {
+    let Error::Manifest { reason, .. } = e else { return false };
+    ["empty body", "neither JSON nor zlib", "truncated zlib stream", GARBLED_JSON].iter().any(|p| reason.starts_with(p))
+        || (reason.starts_with("invalid zlib data") && !reason.contains("larger than"))
 }
 
 /// Like [`decode_meta`] into a generic JSON value (small, trusted documents only: a value of

@@ -112,8 +112,17 @@ pub struct RouteFaults {
     /// Every Nth ranged GET is answered 200 with the whole object (0 = off).
     pub ignore_range_every: u32,
     /// Every Nth ranged GET is answered 206 with a `Content-Range` shifted by +1 (0 = off;
-    /// `main.bin` only).
+    /// `main.bin` and V2 chunk routes).
     pub wrong_content_range_every: u32,
+    /// The next N `200` bodies are cut to their first half and sent complete, with a matching
+    /// `Content-Length`: a truncated document that arrives "successfully" (for metadata).
+    pub garble_next: u32,
+    /// Every Nth `200` body is cut to its first half the same way (0 = off).
+    pub every_garble: u32,
+    /// The next N requests get no answer at all: held for `hold_ms`, then closed.
+    pub hold_next: u32,
+    /// How long `hold_next` requests are held (default 60 s).
+    pub hold_ms: u64,
     /// GETs of this class seen so far (drives the periodic faults).
     pub seen: u64,
 }
@@ -147,6 +156,10 @@ impl Default for RouteFaults {
             retry_after: None,
             ignore_range_every: 0,
             wrong_content_range_every: 0,
+            garble_next: 0,
+            every_garble: 0,
+            hold_next: 0,
+            hold_ms: 60_000,
             seen: 0,
         }
     }
@@ -173,6 +186,8 @@ pub struct GogFaults {
     pub ignore_range_on_chunks: bool,
     /// `main.bin` answers 206 with a `Content-Range` start shifted by +1.
     pub wrong_content_range_on_main_bin: bool,
+    /// Every ranged V2 chunk GET is answered 206 with a `Content-Range` shifted by +1.
+    pub wrong_content_range_on_chunks: bool,
     /// Set to true to expire every secure-link token issued so far (consumed immediately by
     /// [`GogMock::faults`]; tokens issued later are valid).
     pub expire_links_now: bool,

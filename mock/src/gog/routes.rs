@@ -75,6 +75,23 @@ fn post_fault(req: &Request, rf: &mut RouteFaults, mut r: Response) -> Response 
     if rf.nth(rf.every_truncate) {
         r = r.truncate_to(len / 2);
     }
+    if take(&mut rf.hold_next) {
+        r = r.hold(rf.hold_ms);
+    }
+    if r.status == 200 && (take(&mut rf.garble_next) || rf.nth(rf.every_garble)) {
+        r.range = r.range.start..r.range.start + r.range.len() / 2;
+    }
+    r
+}
+
+/// Replace a `206`'s `Content-Range` with one shifted by +1 byte (same length).
+fn shift_content_range(mut r: Response, total: usize) -> Response {
+    if r.status == 206 {
+        let a = r.range.start as u64 + 1;
+        let b = a + r.range.len() as u64 - 1;
+        r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
+        r = r.header("Content-Range", format!("bytes {a}-{b}/{total}"));
+    }
     r
 }
 
@@ -519,6 +536,11 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
             let mut r = range_response(req, z.clone(), 0..z.len(), honor)
                 .header("Content-Type", "application/octet-stream")
                 .header("ETag", format!("\"{h}\""));
+            if f.wrong_content_range_on_chunks
+                || (req.header("range").is_some() && f.chunk.nth(f.chunk.wrong_content_range_every))
+            {
+                r = shift_content_range(r, z.len());
+            }
             r.conn_rate = rate;
             let r = post_fault(req, &mut f.chunk, r);
             if sfc {
@@ -565,11 +587,8 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
                 .header("Content-Type", "application/octet-stream")
                 .header("Last-Modified", "Sun, 13 Sep 2020 12:26:40 GMT");
             let wrong = f.wrong_content_range_on_main_bin || f.main_bin.nth(f.main_bin.wrong_content_range_every);
-            if r.status == 206 && wrong {
-                let a = r.range.start as u64 + 1;
-                let b = a + r.range.len() as u64 - 1;
-                r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-range"));
-                r = r.header("Content-Range", format!("bytes {a}-{b}/{}", blob.len()));
+            if wrong {
+                r = shift_content_range(r, blob.len());
             }
             r.conn_rate = rate;
             post_fault(req, &mut f.main_bin, r)
