@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::md5hex::Md5Hex;
 use crate::md5x::Md5State;
 use crate::sink::MappedFile;
 
@@ -22,14 +23,15 @@ pub struct Target {
 /// One chunk to fetch.
 #[derive(Debug, Clone)]
 pub struct ChunkJob {
-    /// Product whose store holds the chunk (selects the secure link).
-    pub product: String,
+    /// Product whose store holds the chunk (selects the secure link); shared by the jobs of
+    /// one product.
+    pub product: Arc<str>,
     /// MD5 of the stored zlib object (also its address).
-    pub compressed_md5: String,
+    pub compressed_md5: Md5Hex,
     /// Size of the stored object (informational; for progress).
     pub compressed_size: u64,
     /// MD5 of the inflated bytes.
-    pub md5: String,
+    pub md5: Md5Hex,
     /// Inflated size.
     pub size: u64,
     /// Where the inflated bytes go (at least one).

@@ -431,7 +431,7 @@ impl Decoder<'_> {
     fn invalid(&self, why: &str) -> Error {
         Error::Checksum {
             what: format!("chunk {} (inflate: {why})", self.job.compressed_md5),
-            expected: self.job.compressed_md5.clone(),
+            expected: self.job.compressed_md5.to_string(),
             actual: "invalid zlib data".into(),
         }
     }
@@ -443,7 +443,7 @@ impl Decoder<'_> {
         if actual != job.compressed_md5 {
             return Err(Error::Checksum {
                 what: format!("chunk {} from {}", job.compressed_md5, redact_url(self.url)),
-                expected: job.compressed_md5.clone(),
+                expected: job.compressed_md5.to_string(),
                 actual,
             });
         }
@@ -462,7 +462,7 @@ impl Decoder<'_> {
             if actual != job.md5 {
                 return Err(Error::Checksum {
                     what: format!("inflated chunk {}", job.compressed_md5),
-                    expected: job.md5.clone(),
+                    expected: job.md5.to_string(),
                     actual,
                 });
             }

@@ -970,8 +970,8 @@ mod tests {
             chunks.push(super::super::plan::ChunkRef {
                 offset: off as u64,
                 size: n as u64,
-                md5: md5_of(&data[off..off + n]),
-                compressed_md5: md5_of(&[seed as u8, chunks.len() as u8]),
+                md5: crate::md5hex::Md5Hex::parse(&md5_of(&data[off..off + n])).unwrap(),
+                compressed_md5: crate::md5hex::Md5Hex::parse(&md5_of(&[seed as u8, chunks.len() as u8])).unwrap(),
                 compressed_size: n as u64,
             });
             off += n;
