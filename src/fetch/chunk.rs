@@ -112,7 +112,7 @@ impl Engine {
     ) -> Result<()> {
         let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
         let file = sink.file(first.file)?;
-        let reused = match &job.local {
+        let reused = match job.local.as_deref() {
             Some((path, off)) => copy_local(job, path, *off, &file, first.offset),
             None => false,
         };

@@ -786,7 +786,7 @@ impl Downloader {
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
-                    md5: f.md5.clone(),
+                    md5: f.md5.map(String::from),
                     status: FileStatus::Skipped,
                 });
             } else {
@@ -1261,7 +1261,7 @@ impl Work {
                             size: c.size,
                             targets: vec![target],
                             check_md5: !covers,
-                            local: local.get(&(c.md5, c.size)).cloned(),
+                            local: local.get(&(c.md5, c.size)).cloned().map(Box::new),
                             hash_inline: false,
                         });
                     }

@@ -57,8 +57,8 @@ pub struct PlanFile {
     pub path: String,
     /// Final size.
     pub size: u64,
-    /// Whole-file MD5, when the manifest gives one (or a single chunk's).
-    pub md5: Option<String>,
+    /// Whole-file MD5, when the manifest gives one (or a single chunk's); inline.
+    pub md5: Option<Md5Hex>,
     /// Whole-file SHA-256, when given.
     pub sha256: Option<String>,
     /// Set the executable bits.
@@ -83,7 +83,7 @@ impl PlanFile {
     /// The digest that identifies this file's content: md5, else sha256, else the chunk list.
     pub fn content_id(&self) -> String {
         if let Some(m) = &self.md5 {
-            return m.clone();
+            return m.to_string();
         }
         if let Some(s) = &self.sha256 {
             return s.clone();
@@ -310,6 +310,11 @@ fn chunk_refs(chunks: &[crate::manifest::v2::Chunk], what: &str) -> Result<(Vec<
     Ok((out, off))
 }
 
+/// A whole-file MD5 from a manifest (already checked there: 32 hex digits).
+fn file_md5(m: &str, path: &str) -> Result<Md5Hex> {
+    Md5Hex::parse(m).ok_or_else(|| Error::manifest(path, "file md5 is not 32 hex digits"))
+}
+
 /// Builds a [`Plan`] depot by depot.
 #[derive(Debug)]
 pub struct PlanBuilder {
@@ -376,11 +381,12 @@ impl PlanBuilder {
                     let support = df.is_support().then_some(product_id);
                     let path = self.place(&df.path, support)?;
                     let (chunks, off) = chunk_refs(&df.chunks, &df.path)?;
-                    let md5 = df.md5.clone().or_else(|| match chunks.len() {
-                        1 => Some(chunks[0].md5.to_string()),
-                        0 => Some(EMPTY_MD5.to_string()),
-                        _ => None,
-                    });
+                    let md5 = match (&df.md5, chunks.as_slice()) {
+                        (Some(m), _) => Some(file_md5(m, &df.path)?),
+                        (None, [one]) => Some(one.md5),
+                        (None, []) => Some(file_md5(EMPTY_MD5, &df.path)?),
+                        (None, _) => None,
+                    };
                     let i = self.push_file(PlanFile {
                         path,
                         size: off,
@@ -441,7 +447,11 @@ impl PlanBuilder {
                 (None, _) => return Err(Error::manifest(&f.path, "V1 file without offset")),
             };
             offset.checked_add(f.size).ok_or_else(|| Error::manifest(&f.path, "offset + size overflows"))?;
-            let md5 = f.hash.clone().or_else(|| (f.size == 0).then(|| EMPTY_MD5.to_string()));
+            let md5 = match (&f.hash, f.size) {
+                (Some(h), _) => Some(file_md5(h, &f.path)?),
+                (None, 0) => Some(file_md5(EMPTY_MD5, &f.path)?),
+                (None, _) => None,
+            };
             self.push_file(PlanFile {
                 path,
                 size: f.size,
