@@ -390,6 +390,9 @@ impl Downloader {
         // An unfinished update keeps the plan it replaces until it completes.
         // State is input: a saved plan that fails validation is discarded, never obeyed (this
         // run rebuilds everything from the server's manifests).
+        // `resumed`: the saved plan is this very plan (a resumed install). It then stands for the
+        // old plan by reference: a second copy of every file would double the memory per file.
+        let mut resumed = false;
         let old_plan = match state.prev_plan_or_discard()? {
             Some(mut prev) => {
                 // ...and when it is now redirected to yet another build, the files only the
@@ -415,10 +418,17 @@ impl Downloader {
                     }
                     state.save_prev_plan(p)?;
                 }
-                p
+                match p {
+                    Some(p) if p == prep.plan => {
+                        resumed = true;
+                        None
+                    }
+                    p => p,
+                }
             }
         };
-        let update = match (&old_plan, prep.info.generation) {
+        let old_plan = if resumed { Some(&prep.plan) } else { old_plan.as_ref() };
+        let update = match (old_plan, prep.info.generation) {
             (Some(_), 2) => patch::update_from(state.root(), installed).map(|from| patch::Update {
                 product_id: product_id.to_string(),
                 from,
@@ -428,7 +438,7 @@ impl Downloader {
         };
         let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
-        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links, update.as_ref())?;
+        let mut summary = self.run_plan(&state, &prep.plan, old_plan, &prep.info, &links, update.as_ref())?;
         patch::clear_from(&state);
         summary.notices.splice(0..0, prep.notices);
         log::info!("install finished in {:?}", started.elapsed());
@@ -810,8 +820,8 @@ impl Downloader {
         let delta_bytes: u64 = patches.iter().map(|p| p.patch.download_size()).sum();
         let sfcs = worthwhile_sfcs(plan, &todo, &journal_state);
         let mut plans = vec![plan];
-        plans.extend(old_plan);
-        let mut local = local_chunks(dir, &plans, &journal_state);
+        plans.extend(old_plan.filter(|o| !std::ptr::eq(*o, plan)));
+        let mut local = local_chunks(dir, &plans, &journal_state, Some(&wanted_chunks(plan, &todo)));
         // A patched file is replaced in place: its old chunks are not a reliable source.
         local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
@@ -882,7 +892,7 @@ impl Downloader {
                         // Patches that did not work out: those files are updated by chunks.
                         // Their old files are still in place (as are the other unpatched ones):
                         // unchanged chunks are copied from them again.
-                        let fresh = local_chunks(dir, &plans, &journal_state);
+                        let fresh = local_chunks(dir, &plans, &journal_state, Some(&wanted_chunks(plan, &failed)));
                         let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &fresh);
                         let rest = work.bytes().saturating_sub(through_sfc) + extra.bytes() + sfc_bytes;
                         progress.set_totals(progress.done() + rest, progress.done());
@@ -1061,7 +1071,7 @@ fn dry_run_of(plan: &Plan, dir: Option<&Path>, by_patch: &std::collections::Hash
     let old_plan = dir.and_then(state::peek_plan);
     let mut plans = vec![plan];
     plans.extend(old_plan.as_ref());
-    let local = dir.map(|d| local_chunks(d, &plans, &journal)).unwrap_or_default();
+    let local = dir.map(|d| local_chunks(d, &plans, &journal, None)).unwrap_or_default();
     let mut r = DryRun { final_bytes: plan.install_size(), ..DryRun::default() };
     let mut todo = Vec::new();
     for (i, f) in plan.files.iter().enumerate() {
@@ -1168,20 +1178,37 @@ fn chunk_on_disk(tmp: &Path, off: u64, chunk: Option<&plan::ChunkRef>) -> bool {
 type LocalChunks = HashMap<(crate::md5hex::Md5Hex, u64), (std::path::PathBuf, u64)>;
 
 /// Index the chunks of files that are on disk and unchanged since they were verified: the
-/// previous build's files (updates) and this plan's finished files.
-fn local_chunks(dir: &Path, plans: &[&Plan], journal: &state::JournalState) -> LocalChunks {
+/// previous build's files (updates) and this plan's finished files. With `wanted`, only those
+/// chunks (the ones some file to fetch needs): a resumed install does not index every chunk
+/// of every finished file, nor stat files none of whose chunks are needed.
+fn local_chunks(
+    dir: &Path,
+    plans: &[&Plan],
+    journal: &state::JournalState,
+    wanted: Option<&std::collections::HashSet<(crate::md5hex::Md5Hex, u64)>>,
+) -> LocalChunks {
     let mut m = LocalChunks::new();
+    // Only files the journal records as finished can serve (`file_ok`).
+    if journal.files.is_empty() || wanted.is_some_and(|w| w.is_empty()) {
+        return m;
+    }
+    let wants = |c: &plan::ChunkRef| wanted.is_none_or(|w| w.contains(&(c.md5, c.size)));
     for plan in plans {
         for f in &plan.files {
-            if f.chunks().is_empty() || !journal.file_ok(dir, &f.path, &f.content_id()) {
+            if !f.chunks().iter().any(wants) || !journal.file_ok(dir, &f.path, &f.content_id()) {
                 continue;
             }
-            for c in f.chunks() {
+            for c in f.chunks().iter().filter(|c| wants(c)) {
                 m.entry((c.md5, c.size)).or_insert_with(|| (dir.join(&f.path), c.offset));
             }
         }
     }
     m
+}
+
+/// The inflated chunks `files` of `plan` are made of.
+fn wanted_chunks(plan: &Plan, files: &[usize]) -> std::collections::HashSet<(crate::md5hex::Md5Hex, u64)> {
+    files.iter().filter_map(|&i| plan.files.get(i)).flat_map(|f| f.chunks().iter().map(|c| (c.md5, c.size))).collect()
 }
 
 /// The requests one round makes.
