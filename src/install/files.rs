@@ -412,7 +412,7 @@ impl<'a> FileSet<'a> {
         self.progress.emit(Event::File {
             path: f.path.clone(),
             size: f.size,
-            md5: f.md5.map(String::from),
+            md5: f.md5.as_ref().map(String::from),
             status: FileStatus::Done,
         });
         Ok(())

@@ -796,7 +796,7 @@ impl Downloader {
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
-                    md5: f.md5.map(String::from),
+                    md5: f.md5.as_ref().map(String::from),
                     status: FileStatus::Skipped,
                 });
             } else {
@@ -1111,7 +1111,7 @@ fn dry_run_of(plan: &Plan, dir: Option<&Path>, by_patch: &std::collections::Hash
         match &f.source {
             Source::Chunks { chunks } => {
                 for c in chunks {
-                    if have_tmp && journal.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.to_string())) {
+                    if have_tmp && journal.has_chunk(&f.path, c.offset, &c.compressed_md5) {
                         continue;
                     }
                     if local.contains_key(&(c.md5, c.size)) {
@@ -1147,11 +1147,10 @@ fn dry_run_of(plan: &Plan, dir: Option<&Path>, by_patch: &std::collections::Hash
 /// fetching those members' chunks one by one (and nothing of them resumed already).
 fn worthwhile_sfcs(plan: &Plan, todo: &[usize], journal: &state::JournalState) -> Vec<usize> {
     let todo: std::collections::HashSet<usize> = todo.iter().copied().collect();
-    let started: std::collections::HashSet<&str> = journal.chunks.iter().map(|(p, _, _)| p.as_str()).collect();
     let mut out = Vec::new();
     for (si, sfc) in plan.sfcs.iter().enumerate() {
         let pending: Vec<usize> = sfc.members.iter().copied().filter(|m| todo.contains(m)).collect();
-        if pending.iter().any(|&m| started.contains(plan.files[m].path.as_str())) {
+        if pending.iter().any(|&m| journal.chunks.contains_key(plan.files[m].path.as_str())) {
             continue;
         }
         let member_chunks: std::collections::HashSet<&str> =
@@ -1250,7 +1249,7 @@ impl Work {
             for (pi, &(off, len)) in set.parts(i).iter().enumerate() {
                 let chunk = f.chunks().get(pi);
                 if tmp_ok
-                    && journal.is_some_and(|j| j.chunks.contains(&(f.path.clone(), off, set.part_key(i, pi))))
+                    && journal.is_some_and(|j| j.has_chunk(&f.path, off, &set.part_key(i, pi)))
                     && (covers || chunk.is_none() || chunk_on_disk(&tmp, off, chunk))
                 {
                     set.mark_resumed(i, pi);

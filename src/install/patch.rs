@@ -253,7 +253,7 @@ pub fn apply_patches(
                         progress.emit(Event::File {
                             path: f.path.clone(),
                             size: f.size,
-                            md5: f.md5.map(String::from),
+                            md5: f.md5.as_ref().map(String::from),
                             status: FileStatus::Done,
                         });
                     }
@@ -300,7 +300,7 @@ fn apply_one(p: &Planned, f: &super::plan::PlanFile, delta_path: &Path, out: &Pa
     if !super::verify_file(out, f)? {
         return Err(Error::Checksum {
             what: format!("{} after patching", f.path),
-            expected: f.md5.map(String::from).unwrap_or_default(),
+            expected: f.md5.as_ref().map(String::from).unwrap_or_default(),
             actual: md5_of(out).unwrap_or_default(),
         });
     }

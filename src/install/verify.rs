@@ -398,7 +398,7 @@ fn verify_in(
         match r {
             UnitResult::Whole(Ok(got)) => {
                 hashed += f.size;
-                let want = f.md5.map(String::from).unwrap_or_default();
+                let want = f.md5.as_ref().map(String::from).unwrap_or_default();
                 if got != want {
                     c.reason = Some(Reason::Checksum { expected: want, actual: got });
                 }
@@ -450,7 +450,7 @@ fn verify_in(
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
-                    md5: f.md5.map(String::from),
+                    md5: f.md5.as_ref().map(String::from),
                     status: FileStatus::Failed,
                 });
                 report.bad.push(BadFile { path: f.path.clone(), entry: EntryKind::File, reason, good_chunks });
