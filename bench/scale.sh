@@ -14,7 +14,7 @@
 # Then (unless SKIP_SWEEP=1) a sweep of V2 file counts (SWEEP, 8 KiB per file) with a plan and a
 # fresh install each, to show how memory and planning time grow with the number of files.
 # Env: FILES=20000 V2_SIZE=1G V1_SIZE=4G WORKERS=64 CHUNK=10M SWEEP="2500 5000 10000 20000"
-#      SKIP_MAIN=1 (only the sweep) SKIP_SWEEP=1 SKIP_BUILD=1
+#      SKIP_MAIN=1 (only the sweep) SKIP_V1=1 (no V1 product) SKIP_SWEEP=1 SKIP_BUILD=1
 # Output: bench/out/scale/results.jsonl (one JSON object per run) and a Markdown table on
 # stdout; install dirs are deleted at the end. Everything goes to 127.0.0.1 only.
 set -euo pipefail
@@ -88,7 +88,7 @@ product() { # name id
 }
 
 product v2 "$V2_ID"
-product v1 "$V1_ID"
+[[ ${SKIP_V1:-0} == 1 ]] || product v1 "$V1_ID"
 stop_mock
 fi
 

@@ -8,7 +8,7 @@ body_bytes=N main_bin_requests=N chunk_requests=N`). While CMD runs, every 10 ms
 /proc/PID/status (RssAnon, VmHWM) and the stats file, and records:
   - ttfb_s: seconds from start until the mock counted the first data request of this run
     (a V2 chunk or a V1 main.bin range) -- the planning time as a user feels it;
-  - wall_s, rc, peak_rss_anon_kib (heap, stacks, buffers; mapped output files excluded),
+  - wall_s, cpu_s (user + sys of CMD, from getrusage), rc, peak_rss_anon_kib (heap, stacks, buffers; mapped output files excluded),
     vm_hwm_kib (peak resident incl. mapped file pages), served_bytes (mock body bytes of this
     run), data_requests;
   - load: /proc/loadavg at the start.
@@ -18,6 +18,7 @@ and printed. Exit status 0 unless the command could not be started.
 """
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def main():
         load = " ".join(f.read().split()[:3])
     time.sleep(0.1)  # let the stats file settle
     base = stats(stats_file)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     err_path = f"{out_file}.{label}.stderr"
     errf = open(err_path, "w")  # a file, not a pipe: a chatty child must never block on it
@@ -78,6 +80,8 @@ def main():
             killed = True
         time.sleep(0.01)
     wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     errf.close()
     with open(err_path, errors="replace") as f:
         err = f.read()
@@ -88,6 +92,7 @@ def main():
         "rc": p.returncode,
         "killed": killed,
         "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
         "ttfb_s": None if ttfb is None else round(ttfb, 3),
         "peak_rss_anon_kib": peak_anon,
         "vm_hwm_kib": hwm,

@@ -83,6 +83,8 @@ pub mod journal;
 #[doc(hidden)]
 pub mod manifest;
 #[doc(hidden)]
+pub mod md5hex;
+#[doc(hidden)]
 pub mod md5x;
 #[doc(hidden)]
 pub mod patch;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::md5hex::Md5Hex;
 use crate::md5x::Md5State;
 use crate::sink::MappedFile;
 
@@ -22,14 +23,15 @@ pub struct Target {
 /// One chunk to fetch.
 #[derive(Debug, Clone)]
 pub struct ChunkJob {
-    /// Product whose store holds the chunk (selects the secure link).
-    pub product: String,
+    /// Product whose store holds the chunk (selects the secure link); shared by the jobs of
+    /// one product.
+    pub product: Arc<str>,
     /// MD5 of the stored zlib object (also its address).
-    pub compressed_md5: String,
+    pub compressed_md5: Md5Hex,
     /// Size of the stored object (informational; for progress).
     pub compressed_size: u64,
     /// MD5 of the inflated bytes.
-    pub md5: String,
+    pub md5: Md5Hex,
     /// Inflated size.
     pub size: u64,
     /// Where the inflated bytes go (at least one).
@@ -37,8 +39,9 @@ pub struct ChunkJob {
     /// Check `md5` here (false when a whole-file MD5 covers every target).
     pub check_md5: bool,
     /// A local copy of the inflated bytes (a file of the installed build at an offset): used
-    /// instead of the network when its MD5 matches (updates, repairs).
-    pub local: Option<(std::path::PathBuf, u64)>,
+    /// instead of the network when its MD5 matches (updates, repairs). Boxed: most jobs have
+    /// none, and inline it would cost every job of a work list 24 bytes more.
+    pub local: Option<Box<(std::path::PathBuf, u64)>>,
     /// Hash the first target's whole-file digest while inflating, as soon as the digest has
     /// reached this chunk ([`ChunkSink::lend_digest`]). Worth it for the last requests, where
     /// a later hashing pass would add to the wall time; elsewhere the sink's lock-step hasher

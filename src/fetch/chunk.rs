@@ -112,7 +112,7 @@ impl Engine {
     ) -> Result<()> {
         let first = *job.targets.first().ok_or_else(|| Error::manifest(&job.compressed_md5, "chunk without target"))?;
         let file = sink.file(first.file)?;
-        let reused = match &job.local {
+        let reused = match job.local.as_deref() {
             Some((path, off)) => copy_local(job, path, *off, &file, first.offset),
             None => false,
         };
@@ -441,7 +441,7 @@ impl Decoder<'_> {
     fn invalid(&self, why: &str) -> Error {
         Error::Checksum {
             what: format!("chunk {} (inflate: {why})", self.job.compressed_md5),
-            expected: self.job.compressed_md5.clone(),
+            expected: self.job.compressed_md5.to_string(),
             actual: "invalid zlib data".into(),
         }
     }
@@ -453,7 +453,7 @@ impl Decoder<'_> {
         if actual != job.compressed_md5 {
             return Err(Error::Checksum {
                 what: format!("chunk {} from {}", job.compressed_md5, redact_url(self.url)),
-                expected: job.compressed_md5.clone(),
+                expected: job.compressed_md5.to_string(),
                 actual,
             });
         }
@@ -472,7 +472,7 @@ impl Decoder<'_> {
             if actual != job.md5 {
                 return Err(Error::Checksum {
                     what: format!("inflated chunk {}", job.compressed_md5),
-                    expected: job.md5.clone(),
+                    expected: job.md5.to_string(),
                     actual,
                 });
             }

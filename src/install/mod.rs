@@ -387,6 +387,9 @@ impl Downloader {
         // An unfinished update keeps the plan it replaces until it completes.
         // State is input: a saved plan that fails validation is discarded, never obeyed (this
         // run rebuilds everything from the server's manifests).
+        // `resumed`: the saved plan is this very plan (a resumed install). It then stands for the
+        // old plan by reference: a second copy of every file would double the memory per file.
+        let mut resumed = false;
         let old_plan = match state.prev_plan_or_discard()? {
             Some(mut prev) => {
                 // ...and when it is now redirected to yet another build, the files only the
@@ -412,10 +415,17 @@ impl Downloader {
                     }
                     state.save_prev_plan(p)?;
                 }
-                p
+                match p {
+                    Some(p) if p == prep.plan => {
+                        resumed = true;
+                        None
+                    }
+                    p => p,
+                }
             }
         };
-        let update = match (&old_plan, prep.info.generation) {
+        let old_plan = if resumed { Some(&prep.plan) } else { old_plan.as_ref() };
+        let update = match (old_plan, prep.info.generation) {
             (Some(_), 2) => patch::update_from(state.root(), installed).map(|from| patch::Update {
                 product_id: product_id.to_string(),
                 from,
@@ -425,7 +435,7 @@ impl Downloader {
         };
         let (v2, v1) = self.link_caches(&sel.os, prep.info.v1_timestamp.as_deref().unwrap_or_default());
         let links = Links { v2: Some(&v2), v1: (prep.info.generation == 1).then_some(&v1) };
-        let mut summary = self.run_plan(&state, &prep.plan, old_plan.as_ref(), &prep.info, &links, update.as_ref())?;
+        let mut summary = self.run_plan(&state, &prep.plan, old_plan, &prep.info, &links, update.as_ref())?;
         patch::clear_from(&state);
         summary.notices.splice(0..0, prep.notices);
         log::info!("install finished in {:?}", started.elapsed());
@@ -722,10 +732,10 @@ impl Downloader {
                 .chunks
                 .iter()
                 .map(|c| ChunkJob {
-                    product: sfc.product_id.clone(),
-                    compressed_md5: c.compressed_md5.clone(),
+                    product: sfc.product_id.as_str().into(),
+                    compressed_md5: c.compressed_md5,
                     compressed_size: c.compressed_size,
-                    md5: c.md5.clone(),
+                    md5: c.md5,
                     size: c.size,
                     targets: vec![Target { file: 0, offset: c.offset }],
                     check_md5: true,
@@ -864,7 +874,7 @@ impl Downloader {
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
-                    md5: f.md5.clone(),
+                    md5: f.md5.as_ref().map(String::from),
                     status: FileStatus::Skipped,
                 });
             } else {
@@ -888,8 +898,8 @@ impl Downloader {
         let delta_bytes: u64 = patches.iter().map(|p| p.patch.download_size()).sum();
         let sfcs = worthwhile_sfcs(plan, &todo, &journal_state);
         let mut plans = vec![plan];
-        plans.extend(old_plan);
-        let mut local = local_chunks(dir, &plans, &journal_state);
+        plans.extend(old_plan.filter(|o| !std::ptr::eq(*o, plan)));
+        let mut local = local_chunks(dir, &plans, &journal_state, Some(&wanted_chunks(plan, &todo)));
         // A patched file is replaced in place: its old chunks are not a reliable source.
         local.retain(|_, (p, _)| !patch_sources.contains(p.as_path()));
         let mut work = Work::build(state, plan, &set, &todo, Some(&journal_state), &local);
@@ -960,7 +970,7 @@ impl Downloader {
                         // Patches that did not work out: those files are updated by chunks.
                         // Their old files are still in place (as are the other unpatched ones):
                         // unchanged chunks are copied from them again.
-                        let fresh = local_chunks(dir, &plans, &journal_state);
+                        let fresh = local_chunks(dir, &plans, &journal_state, Some(&wanted_chunks(plan, &failed)));
                         let extra = Work::build(state, plan, set, &failed, Some(&journal_state), &fresh);
                         let rest = work.bytes().saturating_sub(through_sfc) + extra.bytes() + sfc_bytes;
                         progress.set_totals(progress.done() + rest, progress.done());
@@ -1162,12 +1172,12 @@ fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result
     plans.extend(old_plan.as_ref());
     let mut local = match base {
         Base::Empty => LocalChunks::new(),
-        Base::Dir(d) => local_chunks(d, &plans, &journal),
+        Base::Dir(d) => local_chunks(d, &plans, &journal, None),
         Base::Installed(old) => {
             let mut m = LocalChunks::new();
             for f in &old.files {
                 for c in f.chunks() {
-                    m.entry((c.md5.clone(), c.size)).or_insert_with(|| (std::path::PathBuf::from(&f.path), c.offset));
+                    m.entry((c.md5, c.size)).or_insert_with(|| (std::path::PathBuf::from(&f.path), c.offset));
                 }
             }
             m
@@ -1220,12 +1230,12 @@ fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result
         match &f.source {
             Source::Chunks { chunks } => {
                 for c in chunks {
-                    if have_tmp && journal.chunks.contains(&(f.path.clone(), c.offset, c.compressed_md5.clone())) {
+                    if have_tmp && journal.has_chunk(&f.path, c.offset, &c.compressed_md5) {
                         continue;
                     }
-                    if local.contains_key(&(c.md5.clone(), c.size)) {
+                    if local.contains_key(&(c.md5, c.size)) {
                         r.reused_bytes += c.size;
-                    } else if seen.insert((f.product_id.clone(), c.compressed_md5.clone())) {
+                    } else if seen.insert((f.product_id.clone(), c.compressed_md5)) {
                         r.download_bytes += c.compressed_size;
                     }
                 }
@@ -1256,11 +1266,10 @@ fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result
 /// fetching those members' chunks one by one (and nothing of them resumed already).
 fn worthwhile_sfcs(plan: &Plan, todo: &[usize], journal: &state::JournalState) -> Vec<usize> {
     let todo: std::collections::HashSet<usize> = todo.iter().copied().collect();
-    let started: std::collections::HashSet<&str> = journal.chunks.iter().map(|(p, _, _)| p.as_str()).collect();
     let mut out = Vec::new();
     for (si, sfc) in plan.sfcs.iter().enumerate() {
         let pending: Vec<usize> = sfc.members.iter().copied().filter(|m| todo.contains(m)).collect();
-        if pending.iter().any(|&m| started.contains(plan.files[m].path.as_str())) {
+        if pending.iter().any(|&m| journal.chunks.contains_key(plan.files[m].path.as_str())) {
             continue;
         }
         let member_chunks: std::collections::HashSet<&str> =
@@ -1284,23 +1293,40 @@ fn chunk_on_disk(tmp: &Path, off: u64, chunk: Option<&plan::ChunkRef>) -> bool {
 }
 
 /// Inflated chunks available on disk, by (md5, size): a verified file and the offset.
-type LocalChunks = HashMap<(String, u64), (std::path::PathBuf, u64)>;
+type LocalChunks = HashMap<(crate::md5hex::Md5Hex, u64), (std::path::PathBuf, u64)>;
 
 /// Index the chunks of files that are on disk and unchanged since they were verified: the
-/// previous build's files (updates) and this plan's finished files.
-fn local_chunks(dir: &Path, plans: &[&Plan], journal: &state::JournalState) -> LocalChunks {
+/// previous build's files (updates) and this plan's finished files. With `wanted`, only those
+/// chunks (the ones some file to fetch needs): a resumed install does not index every chunk
+/// of every finished file, nor stat files none of whose chunks are needed.
+fn local_chunks(
+    dir: &Path,
+    plans: &[&Plan],
+    journal: &state::JournalState,
+    wanted: Option<&std::collections::HashSet<(crate::md5hex::Md5Hex, u64)>>,
+) -> LocalChunks {
     let mut m = LocalChunks::new();
+    // Only files the journal records as finished can serve (`file_ok`).
+    if journal.files.is_empty() || wanted.is_some_and(|w| w.is_empty()) {
+        return m;
+    }
+    let wants = |c: &plan::ChunkRef| wanted.is_none_or(|w| w.contains(&(c.md5, c.size)));
     for plan in plans {
         for f in &plan.files {
-            if f.chunks().is_empty() || !journal.file_ok(dir, &f.path, &f.content_id()) {
+            if !f.chunks().iter().any(wants) || !journal.file_ok(dir, &f.path, &f.content_id()) {
                 continue;
             }
-            for c in f.chunks() {
-                m.entry((c.md5.clone(), c.size)).or_insert_with(|| (dir.join(&f.path), c.offset));
+            for c in f.chunks().iter().filter(|c| wants(c)) {
+                m.entry((c.md5, c.size)).or_insert_with(|| (dir.join(&f.path), c.offset));
             }
         }
     }
     m
+}
+
+/// The inflated chunks `files` of `plan` are made of.
+fn wanted_chunks(plan: &Plan, files: &[usize]) -> std::collections::HashSet<(crate::md5hex::Md5Hex, u64)> {
+    files.iter().filter_map(|&i| plan.files.get(i)).flat_map(|f| f.chunks().iter().map(|c| (c.md5, c.size))).collect()
 }
 
 /// The requests one round makes.
@@ -1323,7 +1349,8 @@ impl Work {
         local: &LocalChunks,
     ) -> Work {
         let mut w = Work { chunks: Vec::new(), blobs: Vec::new(), settle: Vec::new(), resumed_bytes: 0, need_space: 0 };
-        let mut by_chunk: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut by_chunk: HashMap<(&str, crate::md5hex::Md5Hex), usize> = HashMap::new();
+        let mut products: HashMap<&str, Arc<str>> = HashMap::new();
         let mut blob_files: HashMap<&str, Vec<crate::fetch::blob::BlobFile>> = HashMap::new();
         for &i in files {
             if set.is_finished(i) {
@@ -1341,7 +1368,7 @@ impl Work {
             for (pi, &(off, len)) in set.parts(i).iter().enumerate() {
                 let chunk = f.chunks().get(pi);
                 if tmp_ok
-                    && journal.is_some_and(|j| j.chunks.contains(&(f.path.clone(), off, set.part_key(i, pi))))
+                    && journal.is_some_and(|j| j.has_chunk(&f.path, off, &set.part_key(i, pi)))
                     && (covers || chunk.is_none() || chunk_on_disk(&tmp, off, chunk))
                 {
                     set.mark_resumed(i, pi);
@@ -1353,7 +1380,7 @@ impl Work {
                     missing_parts.push((off, len));
                     continue;
                 };
-                let key = (f.product_id.as_str(), c.compressed_md5.as_str());
+                let key = (f.product_id.as_str(), c.compressed_md5);
                 let target = Target { file: i, offset: c.offset };
                 match by_chunk.get(&key) {
                     Some(&j) => {
@@ -1362,15 +1389,24 @@ impl Work {
                     }
                     None => {
                         by_chunk.insert(key, w.chunks.len());
+                        // One shared name per product, not a String per job.
+                        let product = match products.get(f.product_id.as_str()) {
+                            Some(p) => Arc::clone(p),
+                            None => {
+                                let p: Arc<str> = f.product_id.as_str().into();
+                                products.insert(f.product_id.as_str(), Arc::clone(&p));
+                                p
+                            }
+                        };
                         w.chunks.push(ChunkJob {
-                            product: f.product_id.clone(),
-                            compressed_md5: c.compressed_md5.clone(),
+                            product,
+                            compressed_md5: c.compressed_md5,
                             compressed_size: c.compressed_size,
-                            md5: c.md5.clone(),
+                            md5: c.md5,
                             size: c.size,
                             targets: vec![target],
                             check_md5: !covers,
-                            local: local.get(&(c.md5.clone(), c.size)).cloned(),
+                            local: local.get(&(c.md5, c.size)).cloned().map(Box::new),
                             hash_inline: false,
                         });
                     }
@@ -1389,10 +1425,18 @@ impl Work {
         }
         // Local copies first: they finish fast and are read before any rename could replace
         // the file they come from (a stale copy fails its MD5 and is fetched instead).
-        w.chunks.sort_by_key(|j| j.local.is_none());
+        // (Without local copies, as in a fresh install, the list is striped as it is: no sort
+        // buffer and no second list of every job at once.)
+        if w.chunks.iter().any(|j| j.local.is_some()) {
+            w.chunks.sort_by_key(|j| j.local.is_none());
+        }
         let first_net = w.chunks.iter().position(|j| j.local.is_none()).unwrap_or(w.chunks.len());
-        let net = w.chunks.split_off(first_net);
-        w.chunks.extend(stripe(net, |j| j.targets[0].file, md5x::LANES / 2));
+        if first_net == 0 {
+            w.chunks = stripe(std::mem::take(&mut w.chunks), |j| j.targets[0].file, md5x::LANES / 2);
+        } else {
+            let net = w.chunks.split_off(first_net);
+            w.chunks.extend(stripe(net, |j| j.targets[0].file, md5x::LANES / 2));
+        }
         w.blobs = stripe(std::mem::take(&mut w.blobs), |j| j.segments.first().map_or(0, |g| g.file), md5x::LANES / 2);
         w
     }
@@ -1425,29 +1469,36 @@ impl Work {
 /// Their whole-file digests then advance together in lock step (`crate::md5x`), while the
 /// number of files open at once stays bounded. `file` names the file a job feeds; the jobs of
 /// one file keep their order.
+///
+/// Runs of one file are kept as index ranges into one list (a queue per file cost a small heap
+/// block per file of the install: ~3 MiB at 20,000 files, left behind in the allocator).
 fn stripe<T>(jobs: Vec<T>, file: impl Fn(&T) -> usize, width: usize) -> Vec<T> {
-    let mut groups: std::collections::VecDeque<std::collections::VecDeque<T>> = Default::default();
-    for job in jobs {
-        match groups.back_mut() {
-            Some(g) if g.front().map(&file) == Some(file(&job)) => g.push_back(job),
-            _ => groups.push_back(std::collections::VecDeque::from([job])),
+    // Start of each run of consecutive jobs of one file, and the end.
+    let mut starts: Vec<usize> = Vec::new();
+    for (k, job) in jobs.iter().enumerate() {
+        if k == 0 || jobs.get(k - 1).map(&file) != Some(file(job)) {
+            starts.push(k);
         }
     }
-    let mut out = Vec::new();
-    let mut active: std::collections::VecDeque<std::collections::VecDeque<T>> = Default::default();
+    starts.push(jobs.len());
+    let mut slots: Vec<Option<T>> = jobs.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(slots.len());
+    let mut groups = starts.windows(2).map(|w| (w[0], w[1]));
+    // Runs being interleaved: (next job, end).
+    let mut active: std::collections::VecDeque<(usize, usize)> = Default::default();
     loop {
         while active.len() < width.max(1) {
-            match groups.pop_front() {
+            match groups.next() {
                 Some(g) => active.push_back(g),
                 None => break,
             }
         }
-        let Some(mut g) = active.pop_front() else { break };
-        if let Some(job) = g.pop_front() {
+        let Some((next, end)) = active.pop_front() else { break };
+        if let Some(job) = slots.get_mut(next).and_then(Option::take) {
             out.push(job);
         }
-        if !g.is_empty() {
-            active.push_back(g);
+        if next + 1 < end {
+            active.push_back((next + 1, end));
         }
     }
     out

@@ -220,11 +220,15 @@ pub fn apply_patches(
         maps.push(Arc::new(m));
         let mut off = 0;
         for c in &p.patch.chunks {
+            let digest = |s: &str| {
+                crate::md5hex::Md5Hex::parse(s)
+                    .ok_or_else(|| Error::manifest(s, "patch chunk digest is not 32 hex digits"))
+            };
             jobs.push(ChunkJob {
-                product: p.patch.product_id.clone(),
-                compressed_md5: c.compressed_md5.clone(),
+                product: p.patch.product_id.as_str().into(),
+                compressed_md5: digest(&c.compressed_md5)?,
                 compressed_size: c.compressed_size,
-                md5: c.md5.clone(),
+                md5: digest(&c.md5)?,
                 size: c.size,
                 targets: vec![Target { file: k, offset: off }],
                 check_md5: true,
@@ -274,7 +278,7 @@ pub fn apply_patches(
                         progress.emit(Event::File {
                             path: f.path.clone(),
                             size: f.size,
-                            md5: f.md5.clone(),
+                            md5: f.md5.as_ref().map(String::from),
                             status: FileStatus::Done,
                         });
                     }
@@ -321,7 +325,7 @@ fn apply_one(p: &Planned, f: &PlanFile, delta_path: &Path, out: &Path, dir: &Pat
     if !super::verify_file(out, f)? {
         return Err(Error::Checksum {
             what: format!("{} after patching", f.path),
-            expected: f.md5.clone().unwrap_or_default(),
+            expected: f.md5.as_ref().map(String::from).unwrap_or_default(),
             actual: md5_of(out).unwrap_or_default(),
         });
     }

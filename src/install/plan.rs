@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::manifest::path::{resolve_link_target, safe_relative, CaseFolder};
 use crate::manifest::v1::V1File;
 use crate::manifest::v2::{DepotManifest, Item, EMPTY_MD5};
+use crate::md5hex::Md5Hex;
 
 /// One chunk of a V2 file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,10 +25,11 @@ pub struct ChunkRef {
     pub offset: u64,
     /// Inflated size.
     pub size: u64,
-    /// MD5 of the inflated bytes.
-    pub md5: String,
+    /// MD5 of the inflated bytes (inline, see [`Md5Hex`]: two digests per chunk as `String`s
+    /// were a fifth of an install's memory per file).
+    pub md5: Md5Hex,
     /// MD5 (and address) of the stored zlib object.
-    pub compressed_md5: String,
+    pub compressed_md5: Md5Hex,
     /// Size of the stored object.
     pub compressed_size: u64,
 }
@@ -55,8 +57,8 @@ pub struct PlanFile {
     pub path: String,
     /// Final size.
     pub size: u64,
-    /// Whole-file MD5, when the manifest gives one (or a single chunk's).
-    pub md5: Option<String>,
+    /// Whole-file MD5, when the manifest gives one (or a single chunk's); inline.
+    pub md5: Option<Md5Hex>,
     /// Whole-file SHA-256, when given.
     pub sha256: Option<String>,
     /// Set the executable bits.
@@ -81,7 +83,7 @@ impl PlanFile {
     /// The digest that identifies this file's content: md5, else sha256, else the chunk list.
     pub fn content_id(&self) -> String {
         if let Some(m) = &self.md5 {
-            return m.clone();
+            return m.to_string();
         }
         if let Some(s) = &self.sha256 {
             return s.clone();
@@ -199,9 +201,6 @@ fn check_chunks(chunks: &[ChunkRef], size: u64, what: &str) -> std::result::Resu
         if c.size > crate::manifest::v2::MAX_CHUNK_SIZE {
             return Err(format!("{what}: chunk {i} of absurd size {}", c.size));
         }
-        if !is_hex(&c.md5, 32) || !is_hex(&c.compressed_md5, 32) {
-            return Err(format!("{what}: chunk {i} digest is not 32 hex digits"));
-        }
         off = off.checked_add(c.size).ok_or_else(|| format!("{what}: chunk sizes overflow"))?;
     }
     if off != size {
@@ -297,16 +296,23 @@ fn chunk_refs(chunks: &[crate::manifest::v2::Chunk], what: &str) -> Result<(Vec<
     let mut out = Vec::with_capacity(chunks.len());
     let mut off = 0u64;
     for c in chunks {
+        let digest =
+            |s: &str| Md5Hex::parse(s).ok_or_else(|| Error::manifest(what, "chunk digest is not 32 hex digits"));
         out.push(ChunkRef {
             offset: off,
             size: c.size,
-            md5: c.md5.clone(),
-            compressed_md5: c.compressed_md5.clone(),
+            md5: digest(&c.md5)?,
+            compressed_md5: digest(&c.compressed_md5)?,
             compressed_size: c.compressed_size,
         });
         off = off.checked_add(c.size).ok_or_else(|| Error::manifest(what, "size overflows"))?;
     }
     Ok((out, off))
+}
+
+/// A whole-file MD5 from a manifest (already checked there: 32 hex digits).
+fn file_md5(m: &str, path: &str) -> Result<Md5Hex> {
+    Md5Hex::parse(m).ok_or_else(|| Error::manifest(path, "file md5 is not 32 hex digits"))
 }
 
 /// Builds a [`Plan`] depot by depot.
@@ -375,11 +381,12 @@ impl PlanBuilder {
                     let support = df.is_support().then_some(product_id);
                     let path = self.place(&df.path, support)?;
                     let (chunks, off) = chunk_refs(&df.chunks, &df.path)?;
-                    let md5 = df.md5.clone().or_else(|| match chunks.len() {
-                        1 => Some(chunks[0].md5.clone()),
-                        0 => Some(EMPTY_MD5.to_string()),
-                        _ => None,
-                    });
+                    let md5 = match (&df.md5, chunks.as_slice()) {
+                        (Some(m), _) => Some(file_md5(m, &df.path)?),
+                        (None, [one]) => Some(one.md5),
+                        (None, []) => Some(file_md5(EMPTY_MD5, &df.path)?),
+                        (None, _) => None,
+                    };
                     let i = self.push_file(PlanFile {
                         path,
                         size: off,
@@ -440,7 +447,11 @@ impl PlanBuilder {
                 (None, _) => return Err(Error::manifest(&f.path, "V1 file without offset")),
             };
             offset.checked_add(f.size).ok_or_else(|| Error::manifest(&f.path, "offset + size overflows"))?;
-            let md5 = f.hash.clone().or_else(|| (f.size == 0).then(|| EMPTY_MD5.to_string()));
+            let md5 = match (&f.hash, f.size) {
+                (Some(h), _) => Some(file_md5(h, &f.path)?),
+                (None, 0) => Some(file_md5(EMPTY_MD5, &f.path)?),
+                (None, _) => None,
+            };
             self.push_file(PlanFile {
                 path,
                 size: f.size,

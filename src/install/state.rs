@@ -201,8 +201,10 @@ pub const MAX_JOURNAL_LINES: usize = 64 << 20;
 /// What the journal says.
 #[derive(Debug, Default)]
 pub struct JournalState {
-    /// Chunks written into a file under construction: (path, offset, compressedMd5).
-    pub chunks: HashSet<(String, u64, String)>,
+    /// Chunks written into files under construction, by path: (offset, compressedMd5). A
+    /// file's entries go once it is journaled finished (its temporary file is gone then), so a
+    /// resumed install holds those of the files it was building, not of every file it built.
+    pub chunks: HashMap<String, HashSet<(u64, String)>>,
     /// Finished files and their identity at that time.
     pub files: HashMap<String, Stamp>,
 }
@@ -249,23 +251,36 @@ impl JournalState {
                     if !safe(path) || !key_ok {
                         break;
                     }
-                    st.chunks.insert((path.to_string(), off, md5.to_string()));
+                    match st.chunks.get_mut(*path) {
+                        Some(s) => {
+                            s.insert((off, md5.to_string()));
+                        }
+                        None => {
+                            st.chunks.insert(path.to_string(), HashSet::from([(off, md5.to_string())]));
+                        }
+                    }
                 }
                 ["f", size, mtime, ino, content, path] => {
                     let (Ok(size), Ok(mtime_ns), Ok(ino)) = (size.parse(), mtime.parse(), ino.parse()) else { break };
                     if !safe(path) || content.len() > 128 {
                         break;
                     }
+                    st.chunks.remove(*path);
                     st.files.insert(path.to_string(), Stamp { size, mtime_ns, ino, content: content.to_string() });
                 }
                 ["x", path] => {
                     st.files.remove(*path);
-                    st.chunks.retain(|(p, _, _)| p != path);
+                    st.chunks.remove(*path);
                 }
                 _ => break,
             }
         }
         st
+    }
+
+    /// Whether the chunk `key` at `offset` of the file under construction at `path` is written.
+    pub fn has_chunk(&self, path: &str, offset: u64, key: &str) -> bool {
+        self.chunks.get(path).is_some_and(|s| s.contains(&(offset, key.to_string())))
     }
 
     /// Whether `path` is recorded as finished with `content` and still has that identity.
@@ -589,8 +604,9 @@ mod tests {
             JournalState::chunk_line("d", 0, M2),
         );
         let st = JournalState::parse(text.as_bytes());
-        assert!(st.chunks.contains(&("a b/c".to_string(), 10, M1.to_string())));
-        assert!(st.chunks.contains(&("d".to_string(), 0, M2.to_string())));
+        // "a b/c" was finished after its chunk: its chunk entries are dropped.
+        assert!(!st.has_chunk("a b/c", 10, M1));
+        assert!(st.has_chunk("d", 0, M2));
         assert_eq!(st.files.get("a b/c"), Some(&s));
         assert!(!st.files.contains_key("gone"));
         // Hostile lines end the parse: an unsafe path, a non-hex digest, an over-long line.

@@ -398,7 +398,7 @@ fn verify_in(
         match r {
             UnitResult::Whole(Ok(got)) => {
                 hashed += f.size;
-                let want = f.md5.clone().unwrap_or_default();
+                let want = f.md5.as_ref().map(String::from).unwrap_or_default();
                 if got != want {
                     c.reason = Some(Reason::Checksum { expected: want, actual: got });
                 }
@@ -450,7 +450,7 @@ fn verify_in(
                 progress.emit(Event::File {
                     path: f.path.clone(),
                     size: f.size,
-                    md5: f.md5.clone(),
+                    md5: f.md5.as_ref().map(String::from),
                     status: FileStatus::Failed,
                 });
                 report.bad.push(BadFile { path: f.path.clone(), entry: EntryKind::File, reason, good_chunks });
@@ -970,8 +970,8 @@ mod tests {
             chunks.push(super::super::plan::ChunkRef {
                 offset: off as u64,
                 size: n as u64,
-                md5: md5_of(&data[off..off + n]),
-                compressed_md5: md5_of(&[seed as u8, chunks.len() as u8]),
+                md5: crate::md5hex::Md5Hex::parse(&md5_of(&data[off..off + n])).unwrap(),
+                compressed_md5: crate::md5hex::Md5Hex::parse(&md5_of(&[seed as u8, chunks.len() as u8])).unwrap(),
                 compressed_size: n as u64,
             });
             off += n;
@@ -980,7 +980,7 @@ mod tests {
         PlanFile {
             path: path.into(),
             size: data.len() as u64,
-            md5: Some(md5_of(&data)),
+            md5: crate::md5hex::Md5Hex::parse(&md5_of(&data)),
             sha256: None,
             executable: false,
             product_id: "1".into(),
@@ -996,7 +996,7 @@ mod tests {
         PlanFile {
             path: path.into(),
             size: len as u64,
-            md5: Some(md5_of(&data)),
+            md5: crate::md5hex::Md5Hex::parse(&md5_of(&data)),
             sha256: None,
             executable: false,
             product_id: "1".into(),
