@@ -50,7 +50,7 @@ pub fn agent(opts: &HttpOptions) -> Result<ureq::Agent> {
     let pool = opts.pool.max(1) * 2;
     let proxy = proxy_from_env()?;
     set_active_proxy(proxy.as_ref());
-    let mut tls = ureq::tls::TlsConfig::builder();
+    let mut tls = ureq::tls::TlsConfig::builder().unversioned_rustls_crypto_provider(crypto_provider());
     if let Some(roots) = roots_from_env()? {
         tls = tls.root_certs(roots);
     }
@@ -68,6 +68,48 @@ pub fn agent(opts: &HttpOptions) -> Result<ureq::Agent> {
         .tls_config(tls.build())
         .build()
         .into())
+}
+
+/// The TLS crypto: rustls on *ring*, built here instead of by ureq (whose `rustls` feature would
+/// link ring's whole default provider) so that only what a download client uses is in the
+/// binary: TLS 1.3 and 1.2 with AES-GCM (every TLS 1.3 server must offer AES-128-GCM, RFC 8446
+/// §9.1; every CDN offers ECDHE-AES-GCM on 1.2), X25519/P-256/P-384 key exchange, and every
+/// certificate signature algorithm *ring* verifies (RSA PKCS#1 and PSS, ECDSA P-256/P-384,
+/// Ed25519), so no server certificate is refused that the default provider accepts. Left out:
+/// the ChaCha20-Poly1305 suites (a server picks them only when the client prefers them) and
+/// the loading of private keys for client certificates, which galaxy-dl never sends.
+fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    use rustls::crypto::ring::{cipher_suite as cs, default_provider, kx_group};
+    // Only its two `&'static` fields are taken; the rest of the value is never used.
+    let ring = default_provider();
+    std::sync::Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ],
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        signature_verification_algorithms: ring.signature_verification_algorithms,
+        secure_random: ring.secure_random,
+        key_provider: &NoClientKeys,
+    })
+}
+
+/// The key provider of [`crypto_provider`]: galaxy-dl authenticates with OAuth tokens, never
+/// with a TLS client certificate, so loading a private key is refused.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> std::result::Result<std::sync::Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General("client certificates are not supported".into()))
+    }
 }
 
 /// The proxy variables, in the order ureq reads them (the first one set wins).
