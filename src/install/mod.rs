@@ -340,7 +340,7 @@ impl Downloader {
         }
         let link_url = format!("{}/dependencies/repository?generation=2", self.client.endpoints().content_system);
         let link: crate::manifest::deps::RepositoryLink =
-            serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
+            crate::manifest::json_from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
                 .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
         let raw = self.client.meta_bytes(&link.repository_manifest)?;
         let repo = crate::manifest::deps::DependencyRepository::parse(&raw, &link.repository_manifest)?;
@@ -449,10 +449,10 @@ impl Downloader {
         let old_plan = state::peek_plan(dir);
         let root = dir.join(state::STATE_DIR);
         let installed: Option<InstallInfo> =
-            std::fs::read(root.join("install.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            std::fs::read(root.join("install.json")).ok().and_then(|b| crate::manifest::json_from_slice(&b).ok());
         let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
         let prev: Option<Plan> =
-            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| crate::manifest::json_from_slice(&b).ok());
         let before = prev.as_ref().or(old_plan.as_ref()).filter(|p| *p != plan);
         let patches = match (before, prep.info.generation, patch::update_from(&root, installed)) {
             (Some(old), 2, Some(from)) => {

@@ -61,6 +61,7 @@ impl std::error::Error for Cancelled {}
 struct Guard<'a, R> {
     inner: R,
     left: u64,
+    limit: u64,
     cancel: Option<&'a AtomicBool>,
 }
 
@@ -72,18 +73,37 @@ impl<R: Read> Read for Guard<'_, R> {
         }
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
-            return Err(std::io::Error::other(format!("metadata larger than {META_JSON_LIMIT} bytes")));
+            return Err(std::io::Error::other(format!("metadata larger than {} bytes", self.limit)));
         }
         self.left -= n as u64;
         Ok(n)
     }
 }
 
+/// Parse one JSON document from `r` (at most `limit` bytes, `cancel` checked between reads).
+///
+/// Every JSON document the crate reads whole goes through here, so each `Deserialize` type is
+/// compiled for this one deserializer type only (`serde_json::from_slice` and `from_reader`
+/// would each add a copy of every type they parse; the copies cost ~100 KB of binary).
+/// Parsing speed is the same: the `BufReader` is concrete, only its refill is a virtual call.
+pub(crate) fn json_from_reader<T: DeserializeOwned>(
+    r: &mut dyn Read,
+    limit: u64,
+    cancel: Option<&AtomicBool>,
+    buf: usize,
+) -> serde_json::Result<T> {
+    let g = Guard { inner: r, left: limit, limit, cancel };
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(buf, g));
+    T::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
+}
+
+/// `serde_json::from_slice` through [`json_from_reader`]'s deserializer type.
+pub(crate) fn json_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    json_from_reader(&mut { bytes }, u64::MAX, None, bytes.len().clamp(1, 64 << 10))
+}
+
 fn parse_stream<T: DeserializeOwned>(r: &mut dyn Read, what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
-    let g = Guard { inner: r, left: META_JSON_LIMIT, cancel };
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 << 10, g));
-    let parsed = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    parsed.map_err(|e| {
+    json_from_reader(r, META_JSON_LIMIT, cancel, 64 << 10).map_err(|e| {
         if !e.is_io() {
             return Error::manifest(what, format!("invalid JSON: {e}"));
         }
