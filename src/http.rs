@@ -245,7 +245,7 @@ pub fn roots_from_env() -> Result<Option<ureq::tls::RootCerts>> {
     if certs.is_empty() {
         return Err(Error::Usage(format!("SSL_CERT_FILE {shown}: no certificate in the file")));
     }
-    log::debug!("trusting {} root certificate(s) from SSL_CERT_FILE {shown}", certs.len());
+    debug!("trusting {} root certificate(s) from SSL_CERT_FILE {shown}", certs.len());
     Ok(Some(ureq::tls::RootCerts::new_with_certs(&certs)))
 }
 

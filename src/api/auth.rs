@@ -261,7 +261,7 @@ impl Client {
         let t = tokens_from_answer(&body, now_secs(), Some(old))?;
         save_tokens(&self.config_dir, &t)?;
         *g = Some(t.clone());
-        log::debug!("access token refreshed");
+        debug!("access token refreshed");
         Ok(t)
     }
 

@@ -208,7 +208,7 @@ impl Client {
             // A page with nothing new (empty, or a server that ignores `page`) ends the walk
             // instead of asking up to MAX_PAGES pages.
             if fresh == 0 && page > 1 {
-                log::debug!("library page {page} adds nothing; stopping before page {total}");
+                debug!("library page {page} adds nothing; stopping before page {total}");
                 break;
             }
             page += 1;

@@ -109,7 +109,7 @@ impl Engine {
                 }
             }
         }
-        log::trace!(
+        trace!(
             "main.bin {}-{} ({} segments) done after {:?} ({:?})",
             job.start,
             job.end - 1,

@@ -347,7 +347,7 @@ impl Piece {
             Class::Transient => {
                 let ra = retry_after(e);
                 if health.failure(ep, false, ra, now) {
-                    log::debug!("endpoint {ep} demoted after repeated failures");
+                    debug!("endpoint {ep} demoted after repeated failures");
                 }
                 self.transient += 1;
                 // Did the run deliver other pieces since this one first failed here? Then this
@@ -421,7 +421,7 @@ pub fn fetch_bytes(agent: &ureq::Agent, url: &str, bearer: Option<&str>, p: Meta
         match piece.on_error(&health, p.retry, 0, 1, &e) {
             // A metadata URL carries no signed link to renew, and has no mirror.
             Step::Retry { wait, .. } if classify(&e) == Class::Transient => {
-                log::debug!("retry {} of {}: {e}", piece.attempts(), crate::error::redact_url(url));
+                debug!("retry {} of {}: {e}", piece.attempts(), crate::error::redact_url(url));
                 if !sleep_unless(p.cancel, wait) {
                     return Err(Error::Interrupted);
                 }

@@ -912,10 +912,10 @@ impl Downloader {
                 }
                 Ok(())
             })();
-            log::debug!("downloads ended after {:?}", started.elapsed());
+            debug!("downloads ended after {:?}", started.elapsed());
             // The hasher may still finish files (and journal them) until its queue is empty.
             let _ = set.sync_hasher();
-            log::debug!("files finished after {:?}", started.elapsed());
+            debug!("files finished after {:?}", started.elapsed());
             set.close();
             drop(jtx);
             let jr = j.join().unwrap_or(Err(Error::Interrupted));
@@ -991,7 +991,7 @@ impl Downloader {
         // wall, no extra CPU of ours per 256 MiB).
         let t = Instant::now();
         sync_filesystem(dir)?;
-        log::debug!("final sync took {:?}", t.elapsed());
+        debug!("final sync took {:?}", t.elapsed());
         state.compact_journal(&stamps)?;
         state.clear_prev_plan();
         let _ = std::fs::remove_dir_all(state.root().join("tmp"));
