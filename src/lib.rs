@@ -71,9 +71,9 @@
 
 /// `log::debug!` for this crate's own lines. The `log` crate is built with
 /// `release_max_level_info` (Cargo.toml), which compiles the debug and trace lines of rustls
-/// and ureq out of release builds (the CLI's logger never shows them, and their formatting code
-/// was ~N KB of the binary); this crate's lines stay, checked against the run-time level
-/// (`RUST_LOG`) first, so their arguments are evaluated only when the line is wanted.
+/// and ureq out of release builds (the CLI's logger never shows them; their formatting code
+/// was 69,664 bytes of the musl binary). This crate's lines stay: checked against the run-time
+/// level (`RUST_LOG`) first, so their arguments are evaluated only when the line is wanted.
 macro_rules! debug {
     ($($arg:tt)+) => {
         if ::log::Level::Debug <= ::log::max_level() {
