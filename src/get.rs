@@ -283,8 +283,8 @@ fn get_locked(
     let progress = Arc::new(Progress::with_grace(opts.events.clone(), opts.event_grace));
     let engine = Engine::new(&opts.engine, progress.clone(), opts.cancel.clone())?;
     let probe = probe(&engine, url)?;
-    log::debug!("probe answered after {:?}", start.elapsed());
-    log::debug!("probe: {probe:?}");
+    debug!("probe answered after {:?}", start.elapsed());
+    debug!("probe: {probe:?}");
     if let (Some(want), Some(have)) = (opts.size, probe.size) {
         if want != have {
             return Err(Error::Size { what: redact_url(url), expected: want, actual: have });
@@ -340,15 +340,15 @@ fn get_locked(
                 journal: if ranged { Some(&jtx) } else { None },
             };
             let outcome = engine.download_ranges(&job);
-            log::debug!("last byte written after {:?}", start.elapsed());
+            debug!("last byte written after {:?}", start.elapsed());
             drop(jtx);
             if outcome.is_err() || matches!(outcome, Ok(RangeOutcome::NoRangeSupport)) {
                 stop.store(true, Ordering::Release);
             }
             let digest = h.join().unwrap_or(None);
-            log::debug!("digest ready after {:?}", start.elapsed());
+            debug!("digest ready after {:?}", start.elapsed());
             let jres = j.join().unwrap_or(Err(Error::Interrupted));
-            log::debug!("journal closed after {:?}", start.elapsed());
+            debug!("journal closed after {:?}", start.elapsed());
             (outcome, digest, jres)
         });
         match outcome? {
@@ -383,7 +383,7 @@ fn get_locked(
         }
         let t = Instant::now();
         file.flush()?;
-        log::debug!("download {:?}, final flush {:?}", start.elapsed() - t.elapsed(), t.elapsed());
+        debug!("download {:?}, final flush {:?}", start.elapsed() - t.elapsed(), t.elapsed());
         drop(file);
         check_target(out)?;
         std::fs::rename(&part, out).map_err(|e| Error::io("rename", out, e))?;
@@ -664,7 +664,7 @@ fn get_to_stream(url: &str, out: &Path, opts: &GetOptions, start: Instant) -> Re
     for (want, what) in [(opts.size, "size"), (announced, "Content-Length")] {
         if let Some(want) = want {
             if want != size {
-                log::debug!("{what} says {want}");
+                debug!("{what} says {want}");
                 return Err(Error::Size { what: redact_url(url), expected: want, actual: size });
             }
         }

@@ -50,7 +50,7 @@ pub fn agent(opts: &HttpOptions) -> Result<ureq::Agent> {
     let pool = opts.pool.max(1) * 2;
     let proxy = proxy_from_env()?;
     set_active_proxy(proxy.as_ref());
-    let mut tls = ureq::tls::TlsConfig::builder();
+    let mut tls = ureq::tls::TlsConfig::builder().unversioned_rustls_crypto_provider(crypto_provider());
     if let Some(roots) = roots_from_env()? {
         tls = tls.root_certs(roots);
     }
@@ -68,6 +68,95 @@ pub fn agent(opts: &HttpOptions) -> Result<ureq::Agent> {
         .tls_config(tls.build())
         .build()
         .into())
+}
+
+/// The TLS crypto: rustls on *ring*, built here instead of by ureq (whose `rustls` feature links
+/// ring's whole default provider) so that only what a download client uses is in the binary:
+/// TLS 1.3 and 1.2 with AES-GCM (every TLS 1.3 server must offer AES-128-GCM, RFC 8446 §9.1;
+/// every CDN offers ECDHE-AES-GCM on 1.2), X25519/P-256/P-384 key exchange, and the same
+/// certificate signature algorithms as rustls' ring provider ([`SIG_ALGS`]), so no server
+/// certificate is refused that the default provider accepts. Left out: the ChaCha20-Poly1305
+/// suites (a server picks them only when no AES-GCM suite is offered) and the loading of
+/// private keys for client certificates, which galaxy-dl never sends.
+fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    use rustls::crypto::ring::{cipher_suite as cs, kx_group};
+    std::sync::Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        signature_verification_algorithms: SIG_ALGS,
+        secure_random: &SystemRandom,
+        key_provider: &NoClientKeys,
+    })
+}
+
+/// The certificate signature algorithms of rustls' ring provider (its table is private: a copy
+/// of rustls 0.23's `SUPPORTED_SIG_ALGS`). Calling `rustls::crypto::ring::default_provider()`
+/// for it would link every cipher suite that provider lists.
+static SIG_ALGS: rustls::crypto::WebPkiSupportedAlgorithms = {
+    use rustls::SignatureScheme as S;
+    use webpki::ring as a;
+    rustls::crypto::WebPkiSupportedAlgorithms {
+        all: &[
+            a::ECDSA_P256_SHA256,
+            a::ECDSA_P256_SHA384,
+            a::ECDSA_P384_SHA256,
+            a::ECDSA_P384_SHA384,
+            a::ED25519,
+            a::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            a::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            a::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            a::RSA_PKCS1_2048_8192_SHA256,
+            a::RSA_PKCS1_2048_8192_SHA384,
+            a::RSA_PKCS1_2048_8192_SHA512,
+            a::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            a::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            a::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // For TLS 1.2 the curve is not fixed by the scheme; for TLS 1.3 it is.
+            (S::ECDSA_NISTP384_SHA384, &[a::ECDSA_P384_SHA384, a::ECDSA_P256_SHA384]),
+            (S::ECDSA_NISTP256_SHA256, &[a::ECDSA_P256_SHA256, a::ECDSA_P384_SHA256]),
+            (S::ED25519, &[a::ED25519]),
+            (S::RSA_PSS_SHA512, &[a::RSA_PSS_2048_8192_SHA512_LEGACY_KEY]),
+            (S::RSA_PSS_SHA384, &[a::RSA_PSS_2048_8192_SHA384_LEGACY_KEY]),
+            (S::RSA_PSS_SHA256, &[a::RSA_PSS_2048_8192_SHA256_LEGACY_KEY]),
+            (S::RSA_PKCS1_SHA512, &[a::RSA_PKCS1_2048_8192_SHA512]),
+            (S::RSA_PKCS1_SHA384, &[a::RSA_PKCS1_2048_8192_SHA384]),
+            (S::RSA_PKCS1_SHA256, &[a::RSA_PKCS1_2048_8192_SHA256]),
+        ],
+    }
+};
+
+/// Randomness for TLS (client random, key shares): the kernel's `getrandom`, as ring's own
+/// `SystemRandom` does.
+#[derive(Debug)]
+struct SystemRandom;
+
+impl rustls::crypto::SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> std::result::Result<(), rustls::crypto::GetRandomFailed> {
+        getrandom::getrandom(buf).map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// The key provider of [`crypto_provider`]: galaxy-dl authenticates with OAuth tokens, never
+/// with a TLS client certificate, so loading a private key is refused.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> std::result::Result<std::sync::Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General("client certificates are not supported".into()))
+    }
 }
 
 /// The proxy variables, in the order ureq reads them (the first one set wins).
@@ -156,7 +245,7 @@ pub fn roots_from_env() -> Result<Option<ureq::tls::RootCerts>> {
     if certs.is_empty() {
         return Err(Error::Usage(format!("SSL_CERT_FILE {shown}: no certificate in the file")));
     }
-    log::debug!("trusting {} root certificate(s) from SSL_CERT_FILE {shown}", certs.len());
+    debug!("trusting {} root certificate(s) from SSL_CERT_FILE {shown}", certs.len());
     Ok(Some(ureq::tls::RootCerts::new_with_certs(&certs)))
 }
 

@@ -44,7 +44,7 @@ pub fn list_builds(
     let mut all = client.builds(product_id, os, 2, password)?;
     match client.builds(product_id, os, 1, password) {
         Ok(v1) => merge_builds(&mut all, v1),
-        Err(e) => log::debug!("generation 1 build list of {product_id} failed, using generation 2 only: {e}"),
+        Err(e) => debug!("generation 1 build list of {product_id} failed, using generation 2 only: {e}"),
     }
     Ok(all)
 }

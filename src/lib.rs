@@ -69,6 +69,44 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+/// `log::debug!` for this crate's own lines. The `log` crate is built with
+/// `release_max_level_info` (Cargo.toml), which compiles the debug and trace lines of rustls
+/// and ureq out of release builds (the CLI's logger never shows them; their formatting code
+/// was 69,664 bytes of the musl binary). This crate's lines stay: checked against the run-time
+/// level (`RUST_LOG`) first, so their arguments are evaluated only when the line is wanted.
+macro_rules! debug {
+    ($($arg:tt)+) => {
+        if ::log::Level::Debug <= ::log::max_level() {
+            $crate::log_line(::log::Level::Debug, module_path!(), file!(), line!(), format_args!($($arg)+))
+        }
+    };
+}
+
+/// `log::trace!` for this crate's own lines; see `debug!`.
+macro_rules! trace {
+    ($($arg:tt)+) => {
+        if ::log::Level::Trace <= ::log::max_level() {
+            $crate::log_line(::log::Level::Trace, module_path!(), file!(), line!(), format_args!($($arg)+))
+        }
+    };
+}
+
+/// Hand one line to the installed `log` logger, bypassing `log`'s compile-time level (see
+/// `debug!`). One non-generic function for every call site.
+#[doc(hidden)]
+pub fn log_line(level: log::Level, target: &'static str, file: &'static str, line: u32, args: std::fmt::Arguments<'_>) {
+    log::logger().log(
+        &log::Record::builder()
+            .level(level)
+            .target(target)
+            .module_path_static(Some(target))
+            .file_static(Some(file))
+            .line(Some(line))
+            .args(args)
+            .build(),
+    );
+}
+
 pub mod api;
 pub mod error;
 #[doc(hidden)]

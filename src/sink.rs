@@ -379,7 +379,7 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
             return Err(Error::DiskFull { path: path.to_path_buf(), needed: need });
         }
     }
-    log::debug!("{}: filesystem cannot preallocate; writing {need} bytes of zeros instead", path.display());
+    debug!("{}: filesystem cannot preallocate; writing {need} bytes of zeros instead", path.display());
     if let Err(e) = write_zeros(file, previous_len, len) {
         let _ = file.set_len(previous_len);
         return Err(match e.raw_os_error() {

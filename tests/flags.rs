@@ -25,7 +25,17 @@ fn chunk_size_sets_the_v1_piece_size() {
     for (i, size) in ["4M", "256K", "64K"].iter().enumerate() {
         let dir = d.path(&format!("legacy-{i}"));
         let before = main_bin_gets(&e);
-        let o = e.run(&["download", LEGACY, "--dir", dir.to_str().unwrap(), "--chunk-size", size, "--quiet", "--workers", "1"]);
+        let o = e.run(&[
+            "download",
+            LEGACY,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--chunk-size",
+            size,
+            "--quiet",
+            "--workers",
+            "1",
+        ]);
         assert_code(&o, 0);
         let want: std::collections::BTreeMap<String, String> = tree(&dir);
         assert!(want.len() > 50, "installed");

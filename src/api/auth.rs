@@ -119,7 +119,7 @@ struct TokenAnswer {
 #[doc(hidden)]
 pub fn tokens_from_answer(body: &[u8], now: u64, old: Option<&Tokens>) -> Result<Tokens> {
     let a: TokenAnswer =
-        serde_json::from_slice(body).map_err(|_| Error::manifest("token answer", "not a JSON object"))?;
+        crate::manifest::json_from_slice(body).map_err(|_| Error::manifest("token answer", "not a JSON object"))?;
     let access_token =
         a.access_token.filter(|t| !t.is_empty()).ok_or_else(|| Error::manifest("token answer", "no access_token"))?;
     let refresh_token = a
@@ -150,7 +150,7 @@ pub fn load_tokens(config_dir: &Path) -> Result<Option<Tokens>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", &p, e)),
     };
-    serde_json::from_slice(&bytes)
+    crate::manifest::json_from_slice(&bytes)
         .map(Some)
         .map_err(|_| Error::Auth(format!("{} is unreadable; run galaxy-dl login", p.display())))
 }
@@ -261,7 +261,7 @@ impl Client {
         let t = tokens_from_answer(&body, now_secs(), Some(old))?;
         save_tokens(&self.config_dir, &t)?;
         *g = Some(t.clone());
-        log::debug!("access token refreshed");
+        debug!("access token refreshed");
         Ok(t)
     }
 

@@ -70,7 +70,8 @@ struct BuildsAnswer {
 /// Parse a builds answer.
 #[doc(hidden)]
 pub fn parse_builds(body: &[u8], what: &str) -> Result<Vec<Build>> {
-    let a: BuildsAnswer = serde_json::from_slice(body).map_err(|e| Error::manifest(what, format!("builds: {e}")))?;
+    let a: BuildsAnswer =
+        crate::manifest::json_from_slice(body).map_err(|e| Error::manifest(what, format!("builds: {e}")))?;
     Ok(a.items)
 }
 

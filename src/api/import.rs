@@ -96,7 +96,7 @@ fn secs(f: f64) -> u64 {
 /// client recorded it (0 when it did not say).
 #[doc(hidden)]
 pub fn parse_foreign_tokens(bytes: &[u8], path: &Path) -> Result<(Tokens, TokenFormat)> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = crate::manifest::json_from_slice(bytes).map_err(|e| {
         bad(
             path,
             format!(

@@ -151,7 +151,7 @@ impl Product {
 #[doc(hidden)]
 pub fn parse_page(body: &[u8], page: u64) -> Result<(Vec<LibraryEntry>, u64)> {
     let what = format!("library page {page} (account/getFilteredProducts)");
-    let p: Page = serde_json::from_slice(body).map_err(|e| Error::manifest(what.clone(), e.to_string()))?;
+    let p: Page = crate::manifest::json_from_slice(body).map_err(|e| Error::manifest(what.clone(), e.to_string()))?;
     let entries = p
         .products
         .into_iter()
@@ -208,7 +208,7 @@ impl Client {
             // A page with nothing new (empty, or a server that ignores `page`) ends the walk
             // instead of asking up to MAX_PAGES pages.
             if fresh == 0 && page > 1 {
-                log::debug!("library page {page} adds nothing; stopping before page {total}");
+                debug!("library page {page} adds nothing; stopping before page {total}");
                 break;
             }
             page += 1;

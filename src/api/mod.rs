@@ -274,7 +274,7 @@ impl Client {
         };
         match self.get(url, token.as_deref()) {
             Err(Error::HttpStatus { status: 401, .. }) if token.is_some() => {
-                log::debug!("HTTP 401 with a bearer token: refreshing the login once");
+                debug!("HTTP 401 with a bearer token: refreshing the login once");
                 let fresh = self.refresh_after_401(token.as_deref().unwrap_or_default())?;
                 match self.get(url, Some(&fresh)) {
                     Err(Error::HttpStatus { status: 401, .. }) => {

@@ -19,7 +19,7 @@ struct OwnedAnswer {
 #[doc(hidden)]
 pub fn parse_owned(body: &[u8]) -> Result<HashSet<String>> {
     let a: OwnedAnswer =
-        serde_json::from_slice(body).map_err(|e| Error::manifest("owned games answer", e.to_string()))?;
+        crate::manifest::json_from_slice(body).map_err(|e| Error::manifest("owned games answer", e.to_string()))?;
     Ok(a.owned.into_iter().collect())
 }
 

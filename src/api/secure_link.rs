@@ -142,7 +142,8 @@ struct RawEndpoint {
 /// Parse a `secure_link` / `open_link` answer. `product_id` is used when the answer has none.
 #[doc(hidden)]
 pub fn parse_secure_link(body: &[u8], product_id: &str, what: &str) -> Result<SecureLink> {
-    let raw: RawLink = serde_json::from_slice(body).map_err(|e| Error::manifest(what, format!("secure link: {e}")))?;
+    let raw: RawLink =
+        crate::manifest::json_from_slice(body).map_err(|e| Error::manifest(what, format!("secure link: {e}")))?;
     let mut endpoints = Vec::with_capacity(raw.urls.len());
     let mut expires_at: Option<u64> = None;
     for (i, u) in raw.urls.into_iter().enumerate() {

@@ -180,7 +180,7 @@ impl Engine {
                 }
             }
         }
-        log::trace!(
+        trace!(
             "main.bin {}-{} slot done after {:?} ({:?})",
             job.start,
             job.end - 1,

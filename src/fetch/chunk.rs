@@ -266,7 +266,7 @@ impl Engine {
         }
         drop(flight);
         let digest = d.finish()?;
-        log::trace!(
+        trace!(
             "chunk {} (file {} at {}{}{}) ok: {} bytes on the wire, headers after {headers_after:?}, done after {:?} ({:?})",
             job.compressed_md5,
             job.targets[0].file,
@@ -298,8 +298,8 @@ impl Engine {
         let t0 = std::time::Instant::now();
         let r = self.fetch_rest(&flight, at, end);
         match &r {
-            Ok(_) => log::trace!("helped: bytes {at}-{} of {} in {:?}", end - 1, redact_url(&flight.url), t0.elapsed()),
-            Err(e) => log::debug!("helping with bytes {at}-{} failed: {e}", end - 1),
+            Ok(_) => trace!("helped: bytes {at}-{} of {} in {:?}", end - 1, redact_url(&flight.url), t0.elapsed()),
+            Err(e) => debug!("helping with bytes {at}-{} failed: {e}", end - 1),
         }
         flight.deliver(r.ok());
         true
@@ -494,7 +494,7 @@ fn copy_local(job: &ChunkJob, path: &std::path::Path, off: u64, file: &MappedFil
     }
     let ok = hex(&Md5::digest(&*out)) == job.md5;
     if ok {
-        log::debug!("chunk {} reused from {}", job.compressed_md5, path.display());
+        debug!("chunk {} reused from {}", job.compressed_md5, path.display());
     }
     ok
 }

@@ -195,7 +195,7 @@ impl Engine {
     /// debug level only, so each retry is one line) and sleep `wait`, waking early on cancel.
     /// Returns false when cancelled.
     pub fn retry_wait(&self, what: &str, attempt: u32, err: &Error, wait: Duration) -> bool {
-        log::debug!("retry {attempt} of {what} in {wait:?}: {err}");
+        debug!("retry {attempt} of {what} in {wait:?}: {err}");
         self.progress.emit(Event::Retry { what: what.to_string(), attempt, error: err.to_string() });
         policy::sleep_unless(Some(&self.cancel), wait) && !self.cancelled()
     }

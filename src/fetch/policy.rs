@@ -360,7 +360,7 @@ impl Piece {
             Class::Transient => {
                 let ra = retry_after(e);
                 if health.failure(ep, false, ra, now) {
-                    log::debug!("endpoint {ep} demoted after repeated failures");
+                    debug!("endpoint {ep} demoted after repeated failures");
                 }
                 self.transient += 1;
                 // Did the run deliver other pieces since this one first failed here? Then this
@@ -462,7 +462,7 @@ pub fn fetch_parsed<T>(
         match piece.on_error_as(&health, p.retry, 0, 1, &e, class) {
             // A metadata URL carries no signed link to renew, and has no mirror.
             Step::Retry { wait, .. } if class == Class::Transient => {
-                log::debug!("retry {} of {}: {e}", piece.attempts(), crate::error::redact_url(url));
+                debug!("retry {} of {}: {e}", piece.attempts(), crate::error::redact_url(url));
                 if !sleep_unless(p.cancel, wait) {
                     return Err(Error::Interrupted);
                 }

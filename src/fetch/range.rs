@@ -292,7 +292,7 @@ impl Engine {
                 if last > h.load(Ordering::Acquire) + job.lag_max {
                     let a = st.active.load(Ordering::Acquire);
                     if a > HASH_BOUND_WORKERS {
-                        log::debug!("hashing is the bottleneck: keeping {HASH_BOUND_WORKERS} of {a} connections");
+                        debug!("hashing is the bottleneck: keeping {HASH_BOUND_WORKERS} of {a} connections");
                         st.active.store(HASH_BOUND_WORKERS, Ordering::Release);
                     }
                 }
@@ -330,7 +330,7 @@ impl Engine {
             let mut probe = [0u8; 1];
             if let Ok(n) = body.read(&mut probe) {
                 if n != 0 {
-                    log::debug!("extra bytes after the requested range of {}", crate::error::redact_url(url));
+                    debug!("extra bytes after the requested range of {}", crate::error::redact_url(url));
                 }
             }
         }

@@ -182,7 +182,7 @@ impl Scheduler {
             return Next::Wait;
         }
         let new = Arc::new(Slot::new(split, st.end));
-        log::debug!("steal {}..{} (owner at {})", split, st.end, st.pos);
+        debug!("steal {}..{} (owner at {})", split, st.end, st.pos);
         st.end = split;
         drop(st);
         inner.active.push(new.clone());

@@ -327,7 +327,7 @@ impl<'a> FileSet<'a> {
             let mut states: Vec<&mut Md5State> = digests.iter_mut().collect();
             let bytes: u64 = jobs.iter().map(|j| j.len).sum();
             update_many(&mut states, &data);
-            log::trace!("hashed {} MiB of {} files in lock step", bytes >> 20, jobs.len());
+            trace!("hashed {} MiB of {} files in lock step", bytes >> 20, jobs.len());
             drop(data);
             for (job, state) in jobs.into_iter().zip(digests) {
                 // Hashed bytes are final: let the disk have them now rather than all at the
@@ -404,7 +404,7 @@ impl<'a> FileSet<'a> {
         install_file(self.state, f, &tmp)?;
         s.finished = true;
         self.finished.fetch_add(1, Ordering::Relaxed);
-        log::trace!("{} finished", f.path);
+        trace!("{} finished", f.path);
         let dest = self.state.install_dir().join(&f.path);
         if let Some(stamp) = Stamp::of(&dest, &f.content_id()) {
             self.record(Record { data: None, line: JournalState::file_line(&f.path, &stamp) });

@@ -335,7 +335,7 @@ impl Downloader {
         }
         let link_url = format!("{}/dependencies/repository?generation=2", self.client.endpoints().content_system);
         let link: crate::manifest::deps::RepositoryLink =
-            serde_json::from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
+            crate::manifest::json_from_slice(&self.client.api_get(&link_url, crate::api::Bearer::IfLoggedIn)?)
                 .map_err(|e| Error::manifest(&link_url, e.to_string()))?;
         let (_, repo) = self.client.meta_parsed(&link.repository_manifest, |raw| {
             crate::manifest::deps::DependencyRepository::parse(raw, &link.repository_manifest)
@@ -456,10 +456,10 @@ impl Downloader {
         let old_plan = state::peek_plan(dir);
         let root = dir.join(state::STATE_DIR);
         let installed: Option<InstallInfo> =
-            std::fs::read(root.join("install.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            std::fs::read(root.join("install.json")).ok().and_then(|b| crate::manifest::json_from_slice(&b).ok());
         let installed = installed.as_ref().map(|i| (i.build_id.as_str(), i.generation));
         let prev: Option<Plan> =
-            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            std::fs::read(root.join("plan.prev.json")).ok().and_then(|b| crate::manifest::json_from_slice(&b).ok());
         let before = prev.as_ref().or(old_plan.as_ref()).filter(|p| *p != plan);
         let patches = match (before, prep.info.generation, patch::update_from(&root, installed)) {
             (Some(old), 2, Some(from)) => {
@@ -1000,10 +1000,10 @@ impl Downloader {
                 }
                 Ok(())
             })();
-            log::debug!("downloads ended after {:?}", started.elapsed());
+            debug!("downloads ended after {:?}", started.elapsed());
             // The hasher may still finish files (and journal them) until its queue is empty.
             let _ = set.sync_hasher();
-            log::debug!("files finished after {:?}", started.elapsed());
+            debug!("files finished after {:?}", started.elapsed());
             set.close();
             drop(jtx);
             let jr = j.join().unwrap_or(Err(Error::Interrupted));
@@ -1079,7 +1079,7 @@ impl Downloader {
         // wall, no extra CPU of ours per 256 MiB).
         let t = Instant::now();
         sync_filesystem(dir)?;
-        log::debug!("final sync took {:?}", t.elapsed());
+        debug!("final sync took {:?}", t.elapsed());
         state.compact_journal(&stamps)?;
         state.clear_prev_plan();
         let _ = std::fs::remove_dir_all(state.root().join("tmp"));

@@ -317,7 +317,7 @@ fn apply_one(p: &Planned, f: &PlanFile, delta_path: &Path, out: &Path, dir: &Pat
     if let Some(want) = &p.patch.md5 {
         let got = crate::verify::md5_hex(&delta);
         if &got != want {
-            log::debug!("delta for {}: md5 {got} differs from the DepotDiff's md5 {want}", f.path);
+            debug!("delta for {}: md5 {got} differs from the DepotDiff's md5 {want}", f.path);
         }
     }
     let file = crate::patch::apply_file(&f.path, &delta, &p.source, out, f.size)?;

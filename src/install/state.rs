@@ -580,8 +580,8 @@ fn read_state_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>> 
     if !meta.is_file() || meta.len() > MAX_STATE_FILE {
         return Err(Error::BadState { path: p.to_path_buf(), reason: "not a regular file of sane size".into() });
     }
-    let r = BufReader::new(std::io::Read::take(f, MAX_STATE_FILE));
-    serde_json::from_reader(r)
+    let mut f = f;
+    crate::manifest::json_from_reader(&mut f, MAX_STATE_FILE, None, 8 << 10)
         .map(Some)
         .map_err(|e| Error::BadState { path: p.to_path_buf(), reason: format!("unreadable: {e}") })
 }

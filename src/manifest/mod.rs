@@ -34,8 +34,13 @@ pub fn decode_meta<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
 pub fn decode_meta_cancel<T: DeserializeOwned>(bytes: &[u8], what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
     match bytes.first() {
         None => Err(Error::manifest(what, "empty body")),
-        Some(b'{' | b'[' | b' ' | b'\t' | b'\r' | b'\n') => parse_stream(bytes, what, cancel),
-        Some(_) if zlib::is_zlib_header(bytes) => parse_stream(flate2::read::ZlibDecoder::new(bytes), what, cancel),
+        // One reader type (`&mut dyn Read`) for both: every `T` is then instantiated once, not
+        // once per reader (this halved the serde code of the binary); one virtual call per
+        // 64 KiB refill costs nothing.
+        Some(b'{' | b'[' | b' ' | b'\t' | b'\r' | b'\n') => parse_stream(&mut { bytes }, what, cancel),
+        Some(_) if zlib::is_zlib_header(bytes) => {
+            parse_stream(&mut flate2::read::ZlibDecoder::new(bytes), what, cancel)
+        }
         Some(b) => Err(Error::manifest(what, format!("neither JSON nor zlib (first byte 0x{b:02x})"))),
     }
 }
@@ -56,6 +61,7 @@ impl std::error::Error for Cancelled {}
 struct Guard<'a, R> {
     inner: R,
     left: u64,
+    limit: u64,
     cancel: Option<&'a AtomicBool>,
 }
 
@@ -67,18 +73,37 @@ impl<R: Read> Read for Guard<'_, R> {
         }
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
-            return Err(std::io::Error::other(format!("metadata larger than {META_JSON_LIMIT} bytes")));
+            return Err(std::io::Error::other(format!("metadata larger than {} bytes", self.limit)));
         }
         self.left -= n as u64;
         Ok(n)
     }
 }
 
-fn parse_stream<R: Read, T: DeserializeOwned>(r: R, what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
-    let g = Guard { inner: r, left: META_JSON_LIMIT, cancel };
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 << 10, g));
-    let parsed = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    parsed.map_err(|e| {
+/// Parse one JSON document from `r` (at most `limit` bytes, `cancel` checked between reads).
+///
+/// Every JSON document the crate reads whole goes through here, so each `Deserialize` type is
+/// compiled for this one deserializer type only (`serde_json::from_slice` and `from_reader`
+/// would each add a copy of every type they parse; the copies cost ~100 KB of binary).
+/// Parsing speed is the same: the `BufReader` is concrete, only its refill is a virtual call.
+pub(crate) fn json_from_reader<T: DeserializeOwned>(
+    r: &mut dyn Read,
+    limit: u64,
+    cancel: Option<&AtomicBool>,
+    buf: usize,
+) -> serde_json::Result<T> {
+    let g = Guard { inner: r, left: limit, limit, cancel };
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(buf, g));
+    T::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
+}
+
+/// `serde_json::from_slice` through [`json_from_reader`]'s deserializer type.
+pub(crate) fn json_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    json_from_reader(&mut { bytes }, u64::MAX, None, bytes.len().clamp(1, 64 << 10))
+}
+
+fn parse_stream<T: DeserializeOwned>(r: &mut dyn Read, what: &str, cancel: Option<&AtomicBool>) -> Result<T> {
+    json_from_reader(r, META_JSON_LIMIT, cancel, 64 << 10).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             // Broken or cut-off text: what a corrupt transfer looks like ([`is_garbled`]).
             return Error::manifest(what, format!("{GARBLED_JSON}: {e}"));
