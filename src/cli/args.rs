@@ -128,7 +128,8 @@ Environment:
   GALAXY_DL_AUTH_URL, GALAXY_DL_CONTENT_SYSTEM_URL, GALAXY_DL_CDN_URL, GALAXY_DL_EMBED_URL
                     Override the GOG hosts (mirrors, tests)
 
-Exit codes: 0 success, 1 failure (network, verification, disk, server), 2 bad usage.
+Exit codes: 0 success, 1 failure (network, verification, disk, server), 2 bad usage,
+130 interrupted (state kept: the same command resumes).
 ";
 
 pub const GET_HELP: &str = "\
