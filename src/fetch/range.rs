@@ -67,7 +67,11 @@ pub struct RangeJob<'a> {
 
 impl RangeJob<'_> {
     fn journal_span(&self, a: u64, b: u64) {
-        self.file.start_writeback(a, b - a);
+        // Drop the span's page-table entries before its writeback starts: cleaning pages that
+        // are still mapped write-protects each one with a cross-CPU TLB flush (perf of `get`
+        // on loopback: 15 % of all CPU in `sync_file_range` → `flush_tlb_mm_range`). The
+        // prefix hasher maps what it has not read yet again, read-only (no flush to clean).
+        self.file.retire(a, b - a);
         if let Some(j) = self.journal {
             let _ = j.send(Record { data: Some((self.file.clone(), a, b - a)), line: format!("{a} {b}") });
         }
