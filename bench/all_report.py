@@ -294,6 +294,13 @@ def main():
     for r in rows:
         w("| " + " | ".join(x.replace("|", "/") for x in r) + " |")
     w("")
+    # Hand-written reading of the figures (dated, names its commit): kept beside the generator
+    # so a re-run keeps it; edit it when the figures move.
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(notes):
+        with open(notes, encoding="utf-8") as f:
+            w(f.read().rstrip("\n"))
+        w("")
     if v1_runs:
         w(f"### Paced V1 installs, every run ({rate} MiB/s per connection, {workers} workers)")
         w("")
