@@ -509,17 +509,26 @@ fn idle_workers_fetch_the_rest_of_slow_chunks_with_range_requests() {
     assert_code(&o, 0);
 }
 
-#[test]
-fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
+/// Install the split fixture with 8 workers under the chunk fault `fault`; the install must be
+/// exact. Returns the mock's request log of the run.
+fn split_install_under(
+    fault: impl FnOnce(&mut galaxy_dl_mock::gog::GogFaults),
+    name: &str,
+) -> Vec<galaxy_dl_mock::server::LogEntry> {
     let e = split_env();
-    e.mock.faults(|f| f.ignore_range_on_chunks = true);
-    let d = Scratch::new("split-norange");
+    e.mock.faults(fault);
+    let d = Scratch::new(name);
     let dir = d.path("bench");
     e.mock.stats().reset();
     let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
     assert_code(&o, 0);
     assert_eq!(tree(&dir), bench_expected(&e));
-    let log = e.mock.stats().log();
+    e.mock.stats().log()
+}
+
+#[test]
+fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
+    let log = split_install_under(|f| f.ignore_range_on_chunks = true, "split-norange");
     let tried = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some()).count();
     assert!(tried >= 1, "helpers should have tried: {log:?}");
 }
@@ -529,15 +538,7 @@ fn a_cdn_ignoring_range_on_chunks_only_costs_the_helpers_their_time() {
 /// owners read their own responses on, and the install is exact.
 #[test]
 fn a_wrong_content_range_on_chunks_is_never_written() {
-    let e = split_env();
-    e.mock.faults(|f| f.wrong_content_range_on_chunks = true);
-    let d = Scratch::new("split-wrongcr");
-    let dir = d.path("bench");
-    e.mock.stats().reset();
-    let o = e.run(&["download", "1000000004", "--dir", dir.to_str().unwrap(), "--quiet", "--workers", "8"]);
-    assert_code(&o, 0);
-    assert_eq!(tree(&dir), bench_expected(&e));
-    let log = e.mock.stats().log();
+    let log = split_install_under(|f| f.wrong_content_range_on_chunks = true, "split-wrongcr");
     let wrong = log.iter().filter(|l| l.path.contains("/store/") && l.range.is_some() && l.status == 206).count();
     assert!(wrong >= 1, "no helper asked for a range, so no wrong Content-Range was served: {log:?}");
 }
