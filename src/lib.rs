@@ -69,10 +69,10 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-/// `log::debug!` for this crate's own lines. The `log` crate is built with
-/// `release_max_level_info` (Cargo.toml), which compiles the debug and trace lines of rustls
-/// and ureq out of release builds (the CLI's logger never shows them; their formatting code
-/// was 69,664 bytes of the musl binary). This crate's lines stay: checked against the run-time
+/// `log::debug!` for this crate's own lines. With the default feature `small-binary` the `log`
+/// crate is built with `release_max_level_info` (Cargo.toml), which compiles the debug and
+/// trace lines of rustls and ureq out of release builds (the CLI's logger never shows them;
+/// their formatting code was 69,664 bytes of the musl binary). This crate's lines stay: checked against the run-time
 /// level (`RUST_LOG`) first, so their arguments are evaluated only when the line is wanted.
 macro_rules! debug {
     ($($arg:tt)+) => {

@@ -507,7 +507,7 @@ fn corrupt_metadata_is_fetched_again_not_fatal() {
 
 /// Issue 13 item 4 / issue 10 item 4: with the default 15 s read timeout and 20 s low-speed
 /// window, a manifest, a secure link and a chunk that each fall silent half-way are cut after
-/// `fetch::blob::STALL_CUT` (3 s) and asked for again: no request sits until the read timeout.
+/// `fetch::policy::STALL_CUT` (3 s) and asked for again: no request sits until the read timeout.
 #[test]
 fn silent_metadata_links_and_chunks_do_not_sit_until_the_read_timeout() {
     let e = Env::new();
@@ -587,7 +587,7 @@ fn a_slow_v1_range_is_taken_over_by_idle_workers() {
 
 /// A CDN that takes a chunk or `main.bin` request and never answers (no status line): with the
 /// default timeouts (15 s per read, 30 s for the answer's headers) the request is given up after
-/// twice `fetch::blob::STALL_CUT` and asked again, for V2 and V1 alike.
+/// twice `fetch::policy::STALL_CUT` and asked again, for V2 and V1 alike.
 #[test]
 fn a_data_request_never_answered_is_given_up_after_seconds() {
     let e = Env::new();

@@ -29,10 +29,7 @@ use crate::http;
 
 pub use crate::sinks::{BlobSink, Segment};
 
-/// A `main.bin` range that receives nothing for this long is cut and resumed (on the healthiest
-/// endpoint) at its first unwritten byte: a stalled connection must not hold the run for the
-/// whole read timeout (issue 13 item 4). A resumed range loses nothing already written.
-pub const STALL_CUT: Duration = Duration::from_secs(3);
+use super::policy::STALL_CUT;
 
 /// One Range request of a product's blob.
 #[derive(Debug, Clone)]

@@ -193,7 +193,7 @@ impl Engine {
         // A chunk body silent for `STALL_CUT` is cut and fetched again (not held for the 15 s
         // read timeout), unless a low rate limit makes long waits normal.
         let mut resp = if self.stall_watch().enabled {
-            http::get_data_cut(&self.agent, url, None, super::blob::STALL_CUT)?
+            http::get_data_cut(&self.agent, url, None, super::policy::STALL_CUT)?
         } else {
             http::get(&self.agent, url, None, None)?
         };
@@ -310,7 +310,7 @@ impl Engine {
         let url = &flight.url;
         let bad = |got: String| Error::BadRange { url: redact_url(url), start: at, end, got };
         let mut resp = if self.stall_watch().enabled {
-            http::get_data_cut(&self.agent, url, Some((at, end - 1)), super::blob::STALL_CUT)?
+            http::get_data_cut(&self.agent, url, Some((at, end - 1)), super::policy::STALL_CUT)?
         } else {
             http::get(&self.agent, url, None, Some((at, end - 1)))?
         };

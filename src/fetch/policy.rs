@@ -201,6 +201,12 @@ impl Health {
 /// Ranged answers in a row that ignored Range (200) before a download gives up on ranges.
 pub const RANGE_REFUSALS: u32 = 8;
 
+/// A request whose answer falls silent this long is cut and asked for again (on the healthiest
+/// endpoint; ranges and chunks resume at their first unwritten byte): metadata, API answers,
+/// secure links, tokens, V2 chunks and helper ranges, `get` and V1 `main.bin` ranges. No request
+/// sits until the 15 s read timeout (issue 13 item 4); a resumed range loses nothing written.
+pub const STALL_CUT: Duration = Duration::from_secs(3);
+
 /// Whether a server honours Range, judged over a whole download: one `200` to a ranged request
 /// is a fault of that response (retried), only [`RANGE_REFUSALS`] in a row (no good `206` in
 /// between, whatever the worker or endpoint) mean it does not do ranges at all.
@@ -482,7 +488,7 @@ fn fetch_bytes_once(agent: &ureq::Agent, url: &str, bearer: Option<&str>, p: &Me
     // A metadata answer that falls silent is cut after `STALL_CUT` and asked for again: it is
     // small, so a new request costs little, and nothing waits for the 15 s read timeout.
     let mut resp = if p.low_speed.limit > 0 {
-        http::get_cut(agent, url, bearer, None, super::blob::STALL_CUT)?
+        http::get_cut(agent, url, bearer, None, STALL_CUT)?
     } else {
         http::get(agent, url, bearer, None)?
     };

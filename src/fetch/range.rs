@@ -207,7 +207,7 @@ impl Engine {
         // unclaimed rest may be taken over sooner, see `STALL_TAKEOVER`); one whole stream keeps
         // the agent's read timeout, since a new attempt reads its prefix again.
         let mut resp = if job.ranged && self.stall_watch().enabled {
-            http::get_data_cut(&self.agent, url, Some((pos, end - 1)), super::blob::STALL_CUT)?
+            http::get_data_cut(&self.agent, url, Some((pos, end - 1)), super::policy::STALL_CUT)?
         } else {
             http::get(&self.agent, url, None, job.ranged.then(|| (pos, end - 1)))?
         };
