@@ -555,7 +555,7 @@ impl Downloader {
             Ok(p) => p,
             Err(e) => {
                 if let Some(e) = e {
-                    log::debug!("patch {} -> {} not evaluated: {e}", up.from, up.to);
+                    debug!("patch {} -> {} not evaluated: {e}", up.from, up.to);
                 }
                 return None;
             }
@@ -563,10 +563,8 @@ impl Downloader {
         let estimate = || -> Result<Option<crate::info::UpdatePatch>> {
             let old = self.prepare_build(product_id, from, sel)?.plan;
             let have = file_ids(&old);
-            let todo: Vec<usize> = (plan.files.iter().enumerate())
-                .filter(|(_, f)| !have.contains(&(f.path.to_lowercase(), f.content_id())))
-                .map(|(i, _)| i)
-                .collect();
+            let todo: Vec<usize> =
+                (plan.files.iter().enumerate()).filter(|(_, f)| !have.contains(&file_id(f))).map(|(i, _)| i).collect();
             let planned: Vec<patch::Planned> = patch::match_patches((plan, &old), &patches, &todo)
                 .into_iter()
                 .filter(|(_, o, p)| o.md5.as_deref() == Some(p.md5_source.as_str()))
@@ -592,7 +590,7 @@ impl Downloader {
             }))
         };
         estimate().unwrap_or_else(|e| {
-            log::debug!("update {} -> {} not evaluated: {e}", up.from, up.to);
+            debug!("update {} -> {} not evaluated: {e}", up.from, up.to);
             None
         })
     }
@@ -1139,9 +1137,14 @@ impl crate::fetch::chunk::ChunkSink for SfcSink {
     }
 }
 
-/// (lower-case path, content id) of every file of `plan`: what a complete install of it holds.
+/// A file as a complete install holds it: (lower-case path, content id).
+fn file_id(f: &PlanFile) -> (String, String) {
+    (f.path.to_lowercase(), f.content_id())
+}
+
+/// [`file_id`] of every file of `plan`: what a complete install of it holds.
 fn file_ids(plan: &Plan) -> std::collections::HashSet<(String, String)> {
-    plan.files.iter().map(|f| (f.path.to_lowercase(), f.content_id())).collect()
+    plan.files.iter().map(file_id).collect()
 }
 
 /// What [`dry_run_of`] compares a plan with.
@@ -1195,7 +1198,7 @@ fn dry_run_of(plan: &Plan, base: Base<'_>, patched: &[patch::Planned]) -> Result
     for (i, f) in plan.files.iter().enumerate() {
         let present = match base {
             Base::Dir(d) => journal.file_ok(d, &f.path, &f.content_id()) || check_existing(d, f)?.is_some(),
-            Base::Installed(_) => installed.contains(&(f.path.to_lowercase(), f.content_id())),
+            Base::Installed(_) => installed.contains(&file_id(f)),
             Base::Empty => false,
         };
         if present {
