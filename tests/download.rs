@@ -118,6 +118,51 @@ fn faults_are_survived_and_corrupt_chunks_refetched() {
 }
 
 #[test]
+fn forged_chunks_are_caught_by_md5_and_only_they_are_fetched_again() {
+    // A forged object has the right sizes and a valid zlib stream with a matching Adler-32:
+    // only an MD5 of the content catches it — the chunk's own (single-chunk files) or its
+    // file's whole-file MD5, after which the file's chunks are checked one by one.
+    let e = Env::new();
+    let base: u64 = GAME.parse().unwrap();
+    // One forged object: the second chunk of a file with several.
+    let b = e.build(base, "windows", 2);
+    let victim = b
+        .select("en-US", "64", &[base, OWNED_DLC])
+        .into_iter()
+        .find(|x| x.chunk_compressed_md5s.len() >= 2 && !x.sfc_member)
+        .expect("a file of several chunks")
+        .chunk_compressed_md5s[1]
+        .clone();
+    e.mock.faults(|f| {
+        f.forge_chunk_next = 1;
+        f.forge_chunk = Some(victim.clone());
+    });
+    let d = Scratch::new("forged");
+    let dir = d.path("game");
+    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--workers", "4"]);
+    assert_code(&o, 0);
+    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
+    let mut left = u32::MAX;
+    e.mock.faults(|f| left = f.forge_chunk_next);
+    assert_eq!(left, 0, "the fixture must have chunks the mock can forge");
+    // Whole-object GETs of store chunks (by hash: the two endpoints' paths differ): the forged
+    // one once more, nothing else.
+    let gets: Vec<String> = e
+        .mock
+        .stats()
+        .log()
+        .into_iter()
+        .filter(|l| l.path.contains("/store/") && l.method == "GET" && l.range.is_none())
+        .filter_map(|l| l.path.rsplit('/').next().map(str::to_string))
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = gets.iter().collect();
+    assert_eq!(gets.len(), unique.len() + 1, "{gets:?}");
+    let err = stderr(&o);
+    assert!(err.contains("chunks that differ"), "a multi-chunk file was refetched whole or not checked: {err}");
+    assert_code(&e.run(&["verify", dir.to_str().unwrap(), "--quiet"]), 0);
+}
+
+#[test]
 fn expired_links_are_renewed_and_failover_works() {
     let e = Env::new();
     e.mock.faults(|f| f.fail_endpoint(0));

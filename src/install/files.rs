@@ -190,6 +190,11 @@ impl<'a> FileSet<'a> {
         }
     }
 
+    /// Whether part number `part` of file `i` is written (and checked) in this run.
+    pub fn is_part_index_done(&self, i: usize, part: usize) -> bool {
+        self.slot(i).done.get(part) == Some(&true)
+    }
+
     /// Mark part `part` of file `i` as already present (resumed from the journal).
     pub fn mark_resumed(&self, i: usize, part: usize) {
         self.slot(i).done[part] = true;
@@ -418,15 +423,45 @@ impl<'a> FileSet<'a> {
         Ok(())
     }
 
-    /// A finished file failed its whole-file check: forget everything about it (nothing of it
-    /// may be trusted, now or on the next run) and record it for another fetch.
+    /// A finished file failed its whole-file check. A V2 file's chunks are checked one by one
+    /// against their own inflated MD5s: the ones that match stay (journaled again, in place),
+    /// only the others are fetched again. Otherwise (V1 pieces carry no MD5 of their own; or no
+    /// chunk, or every chunk, differs) nothing of the file may be trusted, now or on the next
+    /// run: it is forgotten and fetched whole. Either way it is recorded for another fetch.
     fn bad_file(&self, i: usize, s: &mut Slot, want: &str, got: String) {
         let f = &self.plan.files[i];
-        log::warn!("{} failed its checksum (expected {want}, got {got}); fetching it again", f.path);
-        s.map = None;
-        let _ = std::fs::remove_file(self.state.tmp_path(&f.path));
+        let chunks = f.chunks();
+        let keep: Vec<bool> = match &s.map {
+            // SAFETY: every part of the file is written; no writer touches them any more.
+            Some(m) if !chunks.is_empty() && chunks.len() == self.parts[i].len() => chunks
+                .iter()
+                .map(|c| hex(&Md5::digest(unsafe { m.slice(c.offset, c.size as usize) })) == c.md5)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let good = keep.iter().filter(|&&k| k).count();
         self.record(Record { data: None, line: format!("x\t{}", f.path) });
-        let fresh = Slot::fresh(f, self.parts[i].len());
+        let mut fresh = Slot::fresh(f, self.parts[i].len());
+        if good > 0 && good < keep.len() {
+            log::warn!(
+                "{} failed its checksum (expected {want}, got {got}); fetching again the {} of its {} chunks that differ",
+                f.path,
+                keep.len() - good,
+                keep.len()
+            );
+            for (pi, &k) in keep.iter().enumerate() {
+                if k {
+                    let line = JournalState::chunk_line(&f.path, self.parts[i][pi].0, &self.part_key(i, pi));
+                    self.record(Record { data: None, line });
+                }
+            }
+            fresh.map = s.map.take();
+            fresh.done = keep;
+        } else {
+            log::warn!("{} failed its checksum (expected {want}, got {got}); fetching it again", f.path);
+            s.map = None;
+            let _ = std::fs::remove_file(self.state.tmp_path(&f.path));
+        }
         *s = fresh;
         let err = Error::Checksum { what: f.path.clone(), expected: want.to_string(), actual: got };
         self.bad.lock().unwrap_or_else(|p| p.into_inner()).push((i, err));

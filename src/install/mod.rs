@@ -1361,7 +1361,11 @@ impl Work {
             }
             let f = &plan.files[i];
             let tmp = state.tmp_path(&f.path);
-            let tmp_ok = journal.is_some() && std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
+            // Chunks of a file that failed its whole-file check but matched their own MD5 stay
+            // (`FileSet::bad_file`): only the others are fetched again, into the same file.
+            let kept = journal.is_none() && (0..set.parts(i).len()).any(|pi| set.is_part_index_done(i, pi));
+            let tmp_ok =
+                (journal.is_some() || kept) && std::fs::metadata(&tmp).map(|m| m.len() == f.size).unwrap_or(false);
             if !tmp_ok {
                 w.need_space += f.size;
             }
@@ -1370,6 +1374,9 @@ impl Work {
             let mut pending = false;
             for (pi, &(off, len)) in set.parts(i).iter().enumerate() {
                 let chunk = f.chunks().get(pi);
+                if kept && set.is_part_index_done(i, pi) {
+                    continue;
+                }
                 if tmp_ok
                     && journal.is_some_and(|j| j.has_chunk(&f.path, off, &set.part_key(i, pi)))
                     && (covers || chunk.is_none() || chunk_on_disk(&tmp, off, chunk))

@@ -188,6 +188,13 @@ pub struct GogFaults {
     pub wrong_content_range_on_main_bin: bool,
     /// Every ranged V2 chunk GET is answered 206 with a `Content-Range` shifted by +1.
     pub wrong_content_range_on_chunks: bool,
+    /// The next N whole-object GETs of product chunks are answered with a forged object: the
+    /// inflated bytes with one byte changed, stored (zlib level 0) — a valid zlib stream with a
+    /// matching Adler-32 and the right inflated size; only an MD5 of the content tells it from
+    /// the real one.
+    pub forge_chunk_next: u32,
+    /// Only this chunk (`compressedMd5`) is forged by `forge_chunk_next`; `None`: any chunk.
+    pub forge_chunk: Option<String>,
     /// Set to true to expire every secure-link token issued so far (consumed immediately by
     /// [`GogMock::faults`]; tokens issued later are valid).
     pub expire_links_now: bool,

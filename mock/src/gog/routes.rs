@@ -533,6 +533,18 @@ fn cdn_resource(st: &State, req: &Request, resource: &str, endpoint: usize) -> R
                 }
             }
             let honor = !f.ignore_range_on_chunks && !range_ignored(req, &f.chunk);
+            let z = match (f.forge_chunk_next > 0
+                && req.header("range").is_none()
+                && f.forge_chunk.as_deref().is_none_or(|c| c == *h))
+            .then(|| forge(&z[..]))
+            .flatten()
+            {
+                Some(forged) => {
+                    f.forge_chunk_next -= 1;
+                    forged
+                }
+                None => z.clone(),
+            };
             let mut r = range_response(req, z.clone(), 0..z.len(), honor)
                 .header("Content-Type", "application/octet-stream")
                 .header("ETag", format!("\"{h}\""));
@@ -685,4 +697,17 @@ fn library(st: &State, req: &Request) -> Response {
     body["totalProducts"] = json!(total);
     body["products"] = json!(items);
     Response::json(200, &body)
+}
+
+/// A forged zlib object: `z` inflated, one byte changed, stored again (level 0) with its own
+/// valid Adler-32. `None` if `z` does not inflate.
+fn forge(z: &[u8]) -> Option<Arc<[u8]>> {
+    use std::io::{Read, Write};
+    let mut data = Vec::new();
+    flate2::read::ZlibDecoder::new(z).read_to_end(&mut data).ok()?;
+    let mid = data.len().checked_sub(1)? / 2;
+    data[mid] ^= 0x5a;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(0));
+    e.write_all(&data).ok()?;
+    Some(e.finish().ok()?.into())
 }
