@@ -327,6 +327,11 @@ impl MappedFile {
         }
     }
 
+    /// A second descriptor of the file (e.g. to sync it after the mapping is gone).
+    pub fn dup_file(&self) -> Option<File> {
+        self.file.try_clone().ok()
+    }
+
     /// Write back everything and sync the file's data.
     pub fn flush(&self) -> Result<()> {
         if let Some(m) = &self.map {

@@ -64,7 +64,16 @@ pub struct FileSet<'a> {
     bad: Mutex<Vec<(usize, Error)>>,
     hasher: Mutex<Option<Sender<HashMsg>>>,
     hash_error: Mutex<Option<Error>>,
+    /// Finished large files go to the syncer thread ([`FileSet::run_syncer`]).
+    syncer: Mutex<Option<Sender<(std::fs::File, String)>>>,
 }
+
+/// Files at least this large are synced as they finish ([`FileSet::run_syncer`]); smaller ones
+/// are left to the install's final sync (one journal commit for all of them).
+const SYNC_EARLY_MIN: u64 = 256 << 10;
+
+/// Files waiting for the syncer at most (each holds an open descriptor).
+const SYNC_QUEUE: usize = 64;
 
 /// Work for the file hasher thread.
 pub enum HashMsg {
@@ -96,8 +105,11 @@ impl<'a> FileSet<'a> {
         journal: Sender<Record>,
         progress: &'a Progress,
         v1_part: u64,
-    ) -> (FileSet<'a>, Receiver<HashMsg>) {
+    ) -> (FileSet<'a>, Receiver<HashMsg>, Receiver<(std::fs::File, String)>) {
         let (htx, hrx) = crossbeam_channel::unbounded();
+        // Bounded: each queued file holds a descriptor; a full queue leaves the file to the
+        // final sync rather than wait.
+        let (stx, srx) = crossbeam_channel::bounded(SYNC_QUEUE);
         let parts: Vec<Vec<(u64, u64)>> = plan.files.iter().map(|f| parts_of(f, v1_part)).collect();
         let slots = plan.files.iter().zip(&parts).map(|(f, p)| Mutex::new(Slot::fresh(f, p.len()))).collect();
         let set = FileSet {
@@ -112,8 +124,9 @@ impl<'a> FileSet<'a> {
             bad: Mutex::new(Vec::new()),
             hasher: Mutex::new(Some(htx)),
             hash_error: Mutex::new(None),
+            syncer: Mutex::new(Some(stx)),
         };
-        (set, hrx)
+        (set, hrx, srx)
     }
 
     fn slot(&self, i: usize) -> std::sync::MutexGuard<'_, Slot> {
@@ -363,9 +376,22 @@ impl<'a> FileSet<'a> {
         }
     }
 
-    /// Let the hasher thread end once it has drained its queue, and release the journal
-    /// (its thread ends when every sender is gone).
+    /// The syncer thread: write finished large files to disk while the download goes on, so
+    /// the install's final sync (which must wait for every byte) finds little left to do.
+    /// Ends when [`FileSet::close`] has been called and its queue is empty. A failed sync is
+    /// only logged: the final sync reports a disk that cannot write.
+    pub fn run_syncer(rx: Receiver<(std::fs::File, String)>) {
+        for (file, path) in rx {
+            if let Err(e) = file.sync_data() {
+                log::warn!("syncing {path}: {e}");
+            }
+        }
+    }
+
+    /// Let the hasher and syncer threads end once they have drained their queues, and release
+    /// the journal (its thread ends when every sender is gone).
     pub fn close(&self) {
+        self.syncer.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.hasher.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.journal.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
@@ -403,8 +429,18 @@ impl<'a> FileSet<'a> {
         }
         // No msync here: the install ends with one sync of the filesystem before it records
         // files as finished for good, and a file without a trusted record is re-checked by
-        // content on the next run.
-        drop(s.map.take());
+        // content on the next run. Files of 256 KiB or more are synced now, beside the
+        // download, so that final sync has little left (measured, 512 MiB game-like install,
+        // uncapped: 0.12–0.15 s → 7–8 ms; with 4 MiB or more only: 40 ms).
+        if let Some(m) = s.map.take() {
+            if f.size >= SYNC_EARLY_MIN {
+                if let (Some(file), Some(tx)) =
+                    (m.dup_file(), self.syncer.lock().unwrap_or_else(|p| p.into_inner()).as_ref())
+                {
+                    let _ = tx.try_send((file, f.path.clone()));
+                }
+            }
+        }
         let tmp = self.state.tmp_path(&f.path);
         install_file(self.state, f, &tmp)?;
         s.finished = true;
