@@ -456,9 +456,14 @@ fn a_mirror_refusing_connections_or_not_resolving_is_failed_over() {
             assert_code(&o, 0);
             let want = if v1 { v1_expected(&e) } else { expected(&e) };
             assert_eq!(tree(&dir), want);
-            let retries = stdout(&o).lines().filter(|l| l.contains("\"event\":\"retry\"")).count();
-            // Before the demotion at most one failed attempt per worker reaches the mirror.
-            assert!(retries <= 12, "{base} {product}: {retries} retries");
+            let out = stdout(&o);
+            let lines: Vec<&str> = out.lines().filter(|l| l.contains("\"event\":\"retry\"")).collect();
+            let retries = lines.len();
+            // Before the demotion at most one failed attempt per worker reaches the mirror, per
+            // URL source (the game and its DLC have a link each: 2 × 4 workers). (When health
+            // was shared by endpoint index across sources, the dependency store's endpoint 0
+            // succeeding undid the demotion: up to 14 were seen.)
+            assert!(retries <= 8, "{base} {product}: {retries} retries:\n{}", lines.join("\n"));
             eprintln!("{base} {product}: {retries} retries, {:?}", t.elapsed());
         }
     }

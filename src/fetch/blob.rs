@@ -136,7 +136,8 @@ impl Engine {
         let Some(job) = layout.jobs.get(ji) else { return Ok(()) };
         let n = urls.endpoints(&job.product, Object::MainBin).max(1);
         let mut piece = Piece::default();
-        let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
+        let health = self.health(&job.product);
+        let mut endpoint = piece.endpoint(&health, n, self.retry.max_retries).unwrap_or(0);
         let t0 = std::time::Instant::now();
         loop {
             let (pos, end) = slot.bounds();
@@ -146,7 +147,7 @@ impl Engine {
             let (url, link) = urls.url(&job.product, endpoint, Object::MainBin)?;
             let e = match self.fetch_blob_once(layout, ji, slot, &url, sink, ranges, crew) {
                 Ok(()) => {
-                    piece.on_success(&self.health, endpoint);
+                    piece.on_success(&health, endpoint);
                     continue;
                 }
                 Err(e) => e,
@@ -159,7 +160,7 @@ impl Engine {
                 piece.progressed(endpoint);
             }
             slot.touch();
-            match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+            match piece.on_error(&health, &self.retry, endpoint, n, &e) {
                 Step::GiveUp => return Err(e),
                 Step::Renew => urls.refused(&job.product, Object::MainBin, &link)?,
                 Step::Retry { endpoint: next, wait } => {
@@ -413,14 +414,15 @@ impl Engine {
         }
         let n = urls.endpoints(product, Object::MainBin).max(1);
         let mut piece = Piece::default();
-        let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
+        let health = self.health(product);
+        let mut endpoint = piece.endpoint(&health, n, self.retry.max_retries).unwrap_or(0);
         let (mut idx, mut pos) = (0usize, 0u64);
         while idx < ordered.len() {
             let (url, link) = urls.url(product, endpoint, Object::MainBin)?;
             let before = pos;
             let e = match self.stream_blob_once(&url, &ordered, &mut idx, &mut pos, sink) {
                 Ok(()) => {
-                    piece.on_success(&self.health, endpoint);
+                    piece.on_success(&health, endpoint);
                     continue;
                 }
                 Err(e) => e,
@@ -431,7 +433,7 @@ impl Engine {
             if pos > before {
                 piece.progressed(endpoint);
             }
-            match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+            match piece.on_error(&health, &self.retry, endpoint, n, &e) {
                 Step::GiveUp => return Err(e),
                 Step::Renew => urls.refused(product, Object::MainBin, &link)?,
                 Step::Retry { endpoint: next, wait } => {

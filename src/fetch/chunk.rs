@@ -129,14 +129,15 @@ impl Engine {
             let obj = Object::Chunk(&job.compressed_md5);
             let n = urls.endpoints(&job.product, obj).max(1);
             let mut piece = Piece::default();
-            let mut endpoint = piece.endpoint(&self.health, n, self.retry.max_retries).unwrap_or(0);
+            let health = self.health(&job.product);
+            let mut endpoint = piece.endpoint(&health, n, self.retry.max_retries).unwrap_or(0);
             loop {
                 let (url, link) = urls.url(&job.product, endpoint, obj)?;
                 let mut counted = 0u64;
                 let r = self.fetch_chunk_once(w, job, &url, &file, first.offset, &mut loan, tail, &mut counted);
                 let e = match r {
                     Ok(d) => {
-                        piece.on_success(&self.health, endpoint);
+                        piece.on_success(&health, endpoint);
                         digest = d;
                         break;
                     }
@@ -147,7 +148,7 @@ impl Engine {
                 if matches!(e, Error::Interrupted) {
                     return Err(e);
                 }
-                match piece.on_error(&self.health, &self.retry, endpoint, n, &e) {
+                match piece.on_error(&health, &self.retry, endpoint, n, &e) {
                     Step::GiveUp => return Err(e),
                     // Expired or revoked link: renew (bounded, one renewal per product in
                     // flight) and try again at once.

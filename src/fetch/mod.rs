@@ -148,8 +148,12 @@ pub struct Engine {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Retry policy.
     pub retry: RetryPolicy,
-    /// Endpoint health shared by every request of the run.
-    pub health: policy::Health,
+    /// Endpoint health, one per URL source key (a product's secure link, the dependency
+    /// store), shared by every request of the run: endpoint `i` of one source is not endpoint
+    /// `i` of another (a dependency chunk served by the store's only endpoint must not undo the
+    /// demotion of a product's dead mirror 0). See [`Engine::health`].
+    health: std::sync::Mutex<std::collections::HashMap<Box<str>, Arc<policy::Health>>>,
+    cooldown: Duration,
     /// Stall detection.
     pub low_speed: LowSpeed,
     /// Progress sink.
@@ -179,11 +183,25 @@ impl Engine {
             workers: opts.workers,
             limiter: opts.limit_rate.map(|r| Arc::new(RateLimiter::new(r))),
             retry: opts.retry.clone(),
-            health: policy::Health::new(opts.endpoint_cooldown),
+            health: Default::default(),
+            cooldown: opts.endpoint_cooldown,
             low_speed: opts.low_speed,
             progress,
             cancel,
         })
+    }
+
+    /// The endpoint health of URL source `key` (see the field's doc).
+    pub fn health(&self, key: &str) -> Arc<policy::Health> {
+        let mut m = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get(key) {
+            Some(h) => Arc::clone(h),
+            None => {
+                let h = Arc::new(policy::Health::new(self.cooldown));
+                m.insert(key.into(), Arc::clone(&h));
+                h
+            }
+        }
     }
 
     /// Whether the run was cancelled.
