@@ -6,9 +6,9 @@
 //! GOG's tail chunks are larger). So an idle worker picks the in-flight chunk with the most
 //! time left, claims the second half of what its owner has not read yet, and fetches it with a
 //! Range request into a buffer. The owner reads its own response up to the split point, then
-//! continues from the helper's buffer (wire MD5 and inflate see the same bytes in the same
-//! order) and drops its connection. If the helper fails (no Range support, an error), the
-//! owner simply reads on from its own response.
+//! continues from the helper's buffer (inflate sees the same bytes in the same order) and
+//! drops its connection. If the helper fails (no Range support, an error), the owner simply
+//! reads on from its own response.
 //!
 //! The split point is always at or past the end of the owner's current read, which the owner
 //! announces before reading, so no byte is received twice. Helper buffers are bounded by

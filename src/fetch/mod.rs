@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_health_is_kept_per_url_source() {
+        let opts = EngineOptions { workers: 1, ..Default::default() };
+        let e = Engine::new(&opts, Arc::new(Progress::new(None)), Arc::new(AtomicBool::new(false))).unwrap();
+        let now = Instant::now();
+        // A product's mirror 0 fails until it is demoted...
+        let product = e.health("1000000001");
+        while !product.failure(0, false, None, now) {}
+        // ...and the dependency store's only endpoint (also number 0) delivering changes nothing.
+        e.health("dependencies").success(0);
+        assert!(e.health("1000000001").is_demoted(0, now));
+        assert!(!e.health("dependencies").is_demoted(0, now));
+        assert!(Arc::ptr_eq(&product, &e.health("1000000001")));
+    }
+
+    #[test]
     fn zero_workers_is_usage_error() {
         let opts = EngineOptions { workers: 0, ..Default::default() };
         let e = Engine::new(&opts, Arc::new(Progress::new(None)), Arc::new(AtomicBool::new(false))).err().unwrap();
