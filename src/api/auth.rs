@@ -359,7 +359,8 @@ mod tests {
     #[test]
     fn save_is_0600_and_round_trips() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir("auth-save").join("nested");
+        let tmp = temp_dir("auth-save");
+        let dir = tmp.join("nested");
         let t = Tokens { access_token: "A".into(), refresh_token: "R".into(), expires_at: 5, user_id: "u".into() };
         assert_eq!(load_tokens(&dir).unwrap(), None);
         save_tokens(&dir, &t).unwrap();

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{Client, Endpoints};
@@ -26,6 +26,8 @@ pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     log: Arc<Mutex<Vec<Request>>>,
+    /// Config dirs of the clients made for this server ([`client_for`]), removed with it.
+    dirs: Mutex<Vec<TempDir>>,
 }
 
 impl TestServer {
@@ -65,7 +67,7 @@ impl TestServer {
                 let _ = s.flush();
             }
         });
-        TestServer { base, log }
+        TestServer { base, log, dirs: Mutex::new(Vec::new()) }
     }
 
     /// The requests received so far.
@@ -74,8 +76,24 @@ impl TestServer {
     }
 }
 
-/// A fresh, empty directory under the system temp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A directory removed (with everything in it) when dropped.
+pub struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, removed when the guard is dropped.
+pub fn temp_dir(name: &str) -> TempDir {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -85,17 +103,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 /// A client whose every endpoint is `srv`, with no retries and its own empty config dir.
 pub fn client_for(srv: &TestServer, name: &str) -> Client {
     let agent = crate::http::agent(&crate::http::HttpOptions::default()).expect("agent");
+    let dir = temp_dir(name);
+    let path = dir.to_path_buf();
+    srv.dirs.lock().unwrap().push(dir);
     Client::new(
         agent,
         Endpoints::single(&srv.base),
         RetryPolicy { max_retries: 0, fixed_sleep: Some(std::time::Duration::ZERO) },
-        temp_dir(name),
+        path,
     )
 }
 
