@@ -74,3 +74,23 @@ fn the_v1_twin_holds_the_same_files_plus_four_in_one_main_bin() {
     let main_bin = e.mock.stats().log().iter().filter(|l| l.path.ends_with("/main.bin")).count();
     assert!(main_bin >= 1, "no main.bin request");
 }
+
+#[test]
+fn small_files_containers_are_removed_when_the_install_fails_midway() {
+    // Several containers (one per depot); the second cannot be created (its scratch path is a
+    // directory), so the install fails after the first one was created: that one must not be
+    // left behind in the state dir.
+    let e = env();
+    let d = Scratch::new("sfc-fail");
+    let dir = d.path("game");
+    let tmp = dir.join(".galaxy-dl").join("tmp");
+    std::fs::create_dir_all(tmp.join("sfc-1").join("x")).unwrap();
+    let o = e.run(&["download", "1000000021", "--dir", dir.to_str().unwrap(), "--quiet"]);
+    assert_ne!(o.status.code(), Some(0), "the blocked container did not fail the install");
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sfc-") && n != "sfc-1")
+        .collect();
+    assert!(left.is_empty(), "scratch containers left behind: {left:?}; {}", stderr(&o));
+}

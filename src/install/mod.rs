@@ -725,15 +725,17 @@ impl Downloader {
         links: &Links<'_>,
         set: &FileSet<'_>,
     ) -> Result<()> {
+        // The containers are scratch: removed however this ends (an error creating a later
+        // one, an interrupt, a member that cannot be written), not only on success.
+        let mut scratch = RemoveOnDrop(Vec::with_capacity(sfcs.len()));
         let mut maps = Vec::with_capacity(sfcs.len());
-        let mut paths = Vec::with_capacity(sfcs.len());
         let mut jobs: Vec<ChunkJob> = Vec::new();
         for (k, &si) in sfcs.iter().enumerate() {
             let sfc = &plan.sfcs[si];
             let path = state.root().join("tmp").join(format!("sfc-{si}"));
+            scratch.0.push(path.clone());
             let (m, _) = crate::sink::MappedFile::create(&path, sfc.size)?;
             maps.push(Arc::new(m));
-            paths.push(path);
             let product: Arc<str> = sfc.product_id.as_str().into();
             jobs.extend(sfc.chunks.iter().map(|c| ChunkJob {
                 product: Arc::clone(&product),
@@ -782,9 +784,7 @@ impl Downloader {
             }
         }
         drop(sink);
-        for path in paths {
-            let _ = std::fs::remove_file(&path);
-        }
+        drop(scratch);
         Ok(())
     }
 
@@ -1494,6 +1494,17 @@ impl Work {
     fn bytes(&self) -> u64 {
         self.chunks.iter().map(|j| j.compressed_size).sum::<u64>()
             + self.blobs.iter().map(|j| j.end - j.start).sum::<u64>()
+    }
+}
+
+/// Files removed when this is dropped.
+struct RemoveOnDrop(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
