@@ -21,7 +21,7 @@ def classify(stack):
     """The class of one sample, from its frames (leaf first)."""
     joined = " ".join(stack)
     leaf = stack[0] if stack else ""
-    if "md5::compress" in joined:
+    if "md5::compress" in joined or "md5x::" in joined:
         return "hash (MD5)"
     if any(c in leaf for c in COPY_LEAVES):
         return "copy (socket -> ureq buffer -> mapping)"
