@@ -577,7 +577,13 @@ mod tests {
             jobs.iter().map(|j| (j.start, j.end, j.segments.iter().map(|s| s.file).collect())).collect();
         assert_eq!(
             spans,
-            vec![(0, 100, vec![0]), (100, 400, vec![1]), (400, 700, vec![1]), (700, 750, vec![1]), (750, 850, vec![2, 3])]
+            vec![
+                (0, 100, vec![0]),
+                (100, 400, vec![1]),
+                (400, 700, vec![1]),
+                (700, 750, vec![1]),
+                (750, 850, vec![2, 3])
+            ]
         );
     }
 

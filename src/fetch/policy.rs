@@ -139,6 +139,13 @@ impl Health {
         self.with(i, |s| s.delivered)
     }
 
+    /// Whether endpoint `i` delivered pieces in this run and has not failed [`BROKEN_AFTER`]
+    /// times in a row since: a mirror that works, if not every time. A piece that keeps failing
+    /// there is unlucky, even when nothing else is in flight to show it (the last piece of a run).
+    pub fn is_delivering(&self, i: usize) -> bool {
+        self.with(i, |s| s.delivered > 0 && s.fails < BROKEN_AFTER)
+    }
+
     /// Pieces delivered so far by any endpoint.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
@@ -254,8 +261,17 @@ pub enum Step {
 }
 
 /// How many times the budget a piece may fail on an endpoint while the run keeps delivering
-/// other pieces (bad luck on a flaky mirror, not a dead one) before it gives up anyway.
+/// other pieces, or the endpoint has delivered and is not failing everything (bad luck on a
+/// flaky mirror, not a dead one), before it gives up anyway.
 pub const LUCK_FACTOR: u32 = 4;
+
+/// Failures in a row, over all pieces, after which an endpoint that delivered earlier in the
+/// run counts as broken now rather than flaky (a mirror that went down mid-run: the pieces
+/// then fail on the plain budget). Measured against a mirror that fails ~45 % of requests at
+/// random (`tests/reliability.rs`, dead mirror + flaky mirror): the last chunk of the run,
+/// retried alone, used up the plain budget of 6 attempts in 1 run of 40; 16 in a row at that
+/// rate is ~3 in a million.
+pub const BROKEN_AFTER: u32 = 16;
 
 /// The retry budget of one piece of work (a chunk, a range, a document).
 #[derive(Debug, Clone, Default)]
@@ -374,7 +390,7 @@ impl Piece {
                 // it counts against the (larger) luck bound only.
                 let delivered = health.delivered();
                 let mark = self.marks.get_mut(ep).map(|m| *m.get_or_insert(delivered));
-                let lucky_others = mark.is_some_and(|m| delivered > m);
+                let lucky_others = mark.is_some_and(|m| delivered > m) || health.is_delivering(ep);
                 let slot = if lucky_others { self.unlucky.get_mut(ep) } else { self.fails.get_mut(ep) };
                 if let Some(f) = slot {
                     *f = f.saturating_add(1);
@@ -602,6 +618,39 @@ mod tests {
             m += 1;
         }
         assert_eq!(m, 2);
+    }
+
+    #[test]
+    fn the_last_piece_on_a_mirror_that_delivers_gets_the_luck_bound_until_the_mirror_fails_everything() {
+        let r = policy(2);
+        // The mirror delivered earlier pieces; this one now fails alone (nothing else in
+        // flight): bad luck, up to the luck bound.
+        let h = Health::new(Duration::from_secs(30));
+        h.success(0);
+        let mut a = Piece::default();
+        let mut n = 0;
+        while matches!(a.on_error(&h, &r, 0, 1, &e503()), Step::Retry { .. }) {
+            n += 1;
+            assert!(n < 100);
+        }
+        assert_eq!(n, 3 * LUCK_FACTOR as usize, "the luck bound, then one more failure gives up");
+        // A mirror that delivered once and then failed BROKEN_AFTER times in a row (over all
+        // pieces) is broken now: a piece failing there gets the plain budget.
+        let h = Health::new(Duration::from_secs(30));
+        h.success(0);
+        let t = Instant::now();
+        for _ in 0..BROKEN_AFTER {
+            h.failure(0, false, None, t);
+        }
+        assert!(!h.is_delivering(0));
+        let mut b = Piece::default();
+        let mut m = 0;
+        while matches!(b.on_error(&h, &r, 0, 1, &e503()), Step::Retry { .. }) {
+            m += 1;
+        }
+        assert_eq!(m, 2);
+        // Never delivered: the plain budget.
+        assert!(!Health::new(Duration::from_secs(30)).is_delivering(0));
     }
 
     #[test]
