@@ -70,9 +70,10 @@ trap 'exit 143' TERM
 
 # fresh_dl: an empty $DL, the previous one moved into $TRASH (see TRASH above), everything
 # written back, and (as root) the page cache dropped: this VM reports freed memory to the host
-# (virtio-balloon free page reporting), so pages not reused within ~2 s come back cold and the
-# first write to each costs a host fault; moving old installs aside instead of deleting them
-# would otherwise leave every run only such pages. Dropped pages are reused by the next run.
+# (virtio-balloon free page reporting: /sys/module/page_reporting/parameters, every free 2 MiB
+# block at once), so freed pages can come back cold and the first write to each costs a host
+# fault (bench/notes.md, bench/mapped_write.c); moving old installs aside instead of deleting
+# them would otherwise leave every run only such pages. Dropped pages are reused by the next run.
 fresh_dl() {
     mkdir -p "$TRASH"
     [[ -d $DL ]] && mv "$DL" "$TRASH/$(date +%s%N)"
