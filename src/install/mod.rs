@@ -1473,10 +1473,9 @@ impl Work {
     /// their files inline, and idle workers split the slowest of them (`fetch::help`);
     /// `main.bin` pieces, which nobody splits, go largest first (longest-processing-time order),
     /// so no connection is left alone with a big piece while the others sit idle.
-    /// The inline hashing covers the last 8 requests per worker: the last 2 per worker are
-    /// mostly small single-chunk files, which have no whole-file digest to lend, and the hasher
-    /// thread, sharing the CPU with the workers, was still hashing ~120 MiB of the larger files
-    /// when the last chunk landed (measured before the size order, 512 MiB game-like install
+    /// The inline hashing covers the last 8 requests per worker: the hasher thread, sharing the
+    /// CPU with the workers, was still hashing ~120 MiB of the larger files when the last chunk
+    /// landed (measured before the size order, 512 MiB game-like install
     /// uncapped, 5 alternating runs each: 1.12–1.21 s with 2 per worker, 1.04–1.14 s with 4, 8
     /// or 16 per worker; with the size order, lending for every chunk measured the same).
     fn balance_tail(&mut self, workers: usize) {
