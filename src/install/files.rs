@@ -356,6 +356,10 @@ impl<'a> FileSet<'a> {
                 }
             }
         });
+        // The files this round took stay first in `ready` (all before any file past the cap):
+        // move them behind those it left for the next round, so every ready file gets its turn.
+        let taken = jobs.len().min(ready.len());
+        ready.rotate_left(taken);
         if !jobs.is_empty() {
             let mut digests: Vec<Md5State> = jobs.iter_mut().map(|j| std::mem::take(&mut j.state)).collect();
             // SAFETY: parts `next..k` of each file are finished; no writer touches them again.
