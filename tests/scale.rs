@@ -18,8 +18,8 @@ use support::*;
 const BOUND_KIB: u64 = 48 * 1024;
 
 /// README (architecture, memory): a V2 install with 64 workers peaks at most at 27 MiB plus
-/// 1 KiB per file of the selection (release build, 2026-12-06: 42.6 MiB for 20,000 files fresh,
-/// 45.1 MiB resuming them; see RELIABILITY.md, Scale). The plan, the file set and the work list
+/// 1 KiB per file of the selection (release build, 2026-12-06: 44.1 MiB for 20,000 files fresh,
+/// 45.1 MiB with half of them left to fetch; see RELIABILITY.md, Scale). The plan, the file set and the work list
 /// each keep one compact record per file (digests inline, `md5hex`; no string copied per job),
 /// a resumed run keeps one plan, and its journal only the chunks of unfinished files.
 fn v2_bound_kib(files: u64) -> u64 {
