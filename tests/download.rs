@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use galaxy_dl_mock::gog::fixtures::EntryKind;
+use galaxy_dl_mock::gog::fixtures::{EntryKind, ExpectedEntry};
 use galaxy_dl_mock::gog::MockConfig;
 use support::gog::{tree, Env};
 use support::*;
@@ -117,70 +117,20 @@ fn faults_are_survived_and_corrupt_chunks_refetched() {
     assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
 }
 
-#[test]
-fn forged_chunks_are_caught_by_md5_and_only_they_are_fetched_again() {
-    // A forged object has the right sizes and a valid zlib stream with a matching Adler-32:
-    // only an MD5 of the content catches it — its file's whole-file MD5, after which the
-    // file's chunks are checked one by one.
+/// Install the fixture game with the first served copy of chunk `victim` forged (right sizes,
+/// valid zlib with a matching Adler-32, wrong content): it must install exactly, with the forged
+/// object fetched twice and every other object once (whole-object GETs of store chunks, by hash:
+/// the two endpoints' paths differ), and verify clean. Returns the run's stderr.
+fn install_with_a_forged_chunk(name: &str, pick: impl Fn(&ExpectedEntry) -> Option<String>) -> String {
     let e = Env::new();
     let base: u64 = GAME.parse().unwrap();
-    // One forged object: the second chunk of a file with several.
     let b = e.build(base, "windows", 2);
-    let victim = b
-        .select("en-US", "64", &[base, OWNED_DLC])
-        .into_iter()
-        .find(|x| x.chunk_compressed_md5s.len() >= 2 && !x.sfc_member)
-        .expect("a file of several chunks")
-        .chunk_compressed_md5s[1]
-        .clone();
+    let victim = b.select("en-US", "64", &[base, OWNED_DLC]).into_iter().find_map(pick).expect("a chunk to forge");
     e.mock.faults(|f| {
         f.forge_chunk_next = 1;
         f.forge_chunk = Some(victim.clone());
     });
-    let d = Scratch::new("forged");
-    let dir = d.path("game");
-    let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--workers", "4"]);
-    assert_code(&o, 0);
-    assert_eq!(tree(&dir), expected(&e, "en-US", "64", &[base, OWNED_DLC]));
-    let mut left = u32::MAX;
-    e.mock.faults(|f| left = f.forge_chunk_next);
-    assert_eq!(left, 0, "the fixture must have chunks the mock can forge");
-    // Whole-object GETs of store chunks (by hash: the two endpoints' paths differ): the forged
-    // one once more, nothing else.
-    let gets: Vec<String> = e
-        .mock
-        .stats()
-        .log()
-        .into_iter()
-        .filter(|l| l.path.contains("/store/") && l.method == "GET" && l.range.is_none())
-        .filter_map(|l| l.path.rsplit('/').next().map(str::to_string))
-        .collect();
-    let unique: std::collections::BTreeSet<&String> = gets.iter().collect();
-    assert_eq!(gets.len(), unique.len() + 1, "{gets:?}");
-    let err = stderr(&o);
-    assert!(err.contains("chunks that differ"), "a multi-chunk file was refetched whole or not checked: {err}");
-    assert_code(&e.run(&["verify", dir.to_str().unwrap(), "--quiet"]), 0);
-}
-
-#[test]
-fn a_forged_chunk_of_a_single_chunk_file_is_caught_and_fetched_again() {
-    // A single-chunk file's MD5 is its chunk's, taken by the whole-file hasher: the forged
-    // object fails it, the file is fetched again (its one chunk), nothing else is.
-    let e = Env::new();
-    let base: u64 = GAME.parse().unwrap();
-    let b = e.build(base, "windows", 2);
-    let victim = b
-        .select("en-US", "64", &[base, OWNED_DLC])
-        .into_iter()
-        .find(|x| x.chunk_compressed_md5s.len() == 1 && !x.sfc_member && x.size > 0)
-        .expect("a file of one chunk")
-        .chunk_compressed_md5s[0]
-        .clone();
-    e.mock.faults(|f| {
-        f.forge_chunk_next = 1;
-        f.forge_chunk = Some(victim.clone());
-    });
-    let d = Scratch::new("forged-one");
+    let d = Scratch::new(name);
     let dir = d.path("game");
     let o = e.run(&["download", GAME, "--dir", dir.to_str().unwrap(), "--workers", "4"]);
     assert_code(&o, 0);
@@ -199,8 +149,28 @@ fn a_forged_chunk_of_a_single_chunk_file_is_caught_and_fetched_again() {
     assert_eq!(gets.iter().filter(|g| **g == victim).count(), 2, "{gets:?}");
     let unique: std::collections::BTreeSet<&String> = gets.iter().collect();
     assert_eq!(gets.len(), unique.len() + 1, "only the forged object is fetched twice: {gets:?}");
-    assert!(stderr(&o).contains("failed its checksum"), "{}", stderr(&o));
     assert_code(&e.run(&["verify", dir.to_str().unwrap(), "--quiet"]), 0);
+    stderr(&o)
+}
+
+#[test]
+fn forged_chunks_are_caught_by_md5_and_only_they_are_fetched_again() {
+    // Only an MD5 of the content catches a forged object: its file's whole-file MD5, after which
+    // the file's chunks are checked one by one. Here: the second chunk of a file with several.
+    let err = install_with_a_forged_chunk("forged", |x| {
+        (x.chunk_compressed_md5s.len() >= 2 && !x.sfc_member).then(|| x.chunk_compressed_md5s[1].clone())
+    });
+    assert!(err.contains("chunks that differ"), "a multi-chunk file was refetched whole or not checked: {err}");
+}
+
+#[test]
+fn a_forged_chunk_of_a_single_chunk_file_is_caught_and_fetched_again() {
+    // A single-chunk file's MD5 is its chunk's, taken by the whole-file hasher: the forged
+    // object fails it, and the file (its one chunk) is fetched again.
+    let err = install_with_a_forged_chunk("forged-one", |x| {
+        (x.chunk_compressed_md5s.len() == 1 && !x.sfc_member && x.size > 0).then(|| x.chunk_compressed_md5s[0].clone())
+    });
+    assert!(err.contains("failed its checksum"), "{err}");
 }
 
 #[test]
