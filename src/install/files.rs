@@ -92,11 +92,10 @@ pub enum HashMsg {
 
 impl Slot {
     fn fresh(f: &PlanFile, parts: usize) -> Slot {
-        let fh = needs_file_hash(f);
         Slot {
             done: vec![false; parts],
-            wants_md5: f.md5.is_some() && fh,
-            sha: if f.md5.is_none() && fh { f.sha256.as_ref().map(|_| Box::new(Sha256::new())) } else { None },
+            wants_md5: f.md5.is_some(),
+            sha: if f.md5.is_none() { f.sha256.as_ref().map(|_| Box::new(Sha256::new())) } else { None },
             ..Slot::default()
         }
     }
@@ -141,10 +140,14 @@ impl<'a> FileSet<'a> {
     }
 
     /// Whether the whole-file digest of file `i` covers its chunks (so the chunk engine need
-    /// not hash the inflated bytes again).
+    /// not hash the inflated bytes again): whenever the manifest gives one. It is computed by the
+    /// hasher thread in lock step with other files, also for a file of one chunk, whose digest
+    /// is that chunk's MD5: checked by a worker, it was a scalar MD5 of ~10 % of an install's
+    /// bytes (measured, 512 MiB game-like install uncapped, 12 alternating runs: user CPU
+    /// 1.15–1.66 s → 0.98–1.32 s, wall 3–5 % lower).
     pub fn file_hash_covers(&self, i: usize) -> bool {
         let f = &self.plan.files[i];
-        needs_file_hash(f)
+        f.md5.is_some() || f.sha256.is_some()
     }
 
     /// The V1 request size this set cuts `main.bin` files in (`download --chunk-size`).
@@ -644,15 +647,6 @@ pub fn parts_of(f: &PlanFile, v1_part: u64) -> Vec<(u64, u64)> {
             v
         }
     }
-}
-
-/// Whether a file's whole-file digest is computed (by the hasher thread, in lock step with
-/// other files): whenever the manifest gives one. Also for a file of one chunk, whose digest is
-/// that chunk's MD5: checked by a worker, it was a scalar MD5 of ~10 % of an install's bytes
-/// (measured, 512 MiB game-like install uncapped, 12 alternating runs: user CPU 1.15–1.66 s →
-/// 0.98–1.32 s, wall 3–5 % lower).
-fn needs_file_hash(f: &PlanFile) -> bool {
-    f.md5.is_some() || f.sha256.is_some()
 }
 
 /// Give a finished file its bits and its final name.
