@@ -253,29 +253,69 @@ impl MappedFile {
         Ok(())
     }
 
-    /// Fault in the pages of `off..off+len` for writing in one call (`MADV_POPULATE_WRITE`,
-    /// Linux ≥ 5.14) instead of one page fault per 4 KiB while a chunk is inflated into them.
-    /// Best effort: older kernels just take the faults.
-    pub fn prefault(&self, off: u64, len: u64) {
-        #[cfg(not(target_os = "linux"))]
-        let _ = (off, len);
-        #[cfg(target_os = "linux")]
-        self.prefault_linux(off, len);
+    /// A writable view of `len` bytes at `off` for a writer that overwrites all of it: what the
+    /// range held before is given up. Its page-cache pages are created here by writing zeros
+    /// over it through the descriptor (`pwrite`), then mapped in one call
+    /// (`MADV_POPULATE_WRITE`, Linux ≥ 5.14) instead of one fault per 4 KiB page.
+    ///
+    /// Why not let the stores fault the pages in: a fault on a page the cache does not hold
+    /// reads it first, and for preallocated space that read is the read-around's zero-fill,
+    /// which allocates large folios. On a VM that reports its free memory to the host (free page
+    /// reporting), those are the blocks the host has discarded, and the zero-fill then pays a host
+    /// fault per page: 0.3–1.1 s of system time per 512 MiB in some runs instead of 0.1
+    /// (bench/notes.md). The pages a `write` allocates did not hit that. The bytes still land
+    /// through the mapping; on a machine where those faults are cheap, the zeros cost ~0.05 s of
+    /// system time per GiB more than the faults would.
+    ///
+    /// Best effort: if the zeros cannot be written, the stores fault the pages in as before.
+    /// The zeros may reach the disk before the data only if writeback catches the range while
+    /// it is being written; the data then follows in a second writeback. Nothing is ever
+    /// recorded as done on the strength of this range until the writer has filled it.
+    ///
+    /// # Safety
+    /// As for [`MappedFile::slice_mut`]: no other live slice may overlap `off..off+len`, and
+    /// nothing else (another writer, the hasher) may rely on the range's old contents.
+    ///
+    /// # Panics
+    /// If the range is outside the file.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn fresh_mut(&self, off: u64, len: usize) -> &mut [u8] {
+        let p = self.check(off, len);
+        if self.map.is_some() && len > 0 {
+            self.instantiate(off, len as u64);
+        }
+        // SAFETY: the pointer is inside the mapping (see `check`) and the caller guarantees
+        // exclusive access to this range.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
     }
 
-    #[cfg(target_os = "linux")]
-    fn prefault_linux(&self, off: u64, len: u64) {
-        const MADV_POPULATE_WRITE: libc::c_int = 23;
-        let Some(m) = &self.map else { return };
-        if len == 0 || off.saturating_add(len) > self.len {
-            return;
+    /// Create and map the page-cache pages of `off..off+len` (see [`MappedFile::fresh_mut`]).
+    fn instantiate(&self, off: u64, len: u64) {
+        /// Zeros to write from: in `.bss`, so no size in the binary.
+        static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
+        let end = off + len;
+        let mut pos = off;
+        while pos < end {
+            let n = ((end - pos) as usize).min(ZEROS.len());
+            // SAFETY: plain syscall on a valid descriptor, reading from a static buffer. The
+            // caller owns `off..off+len` (see `fresh_mut`), so no live slice sees these bytes.
+            let w = unsafe { libc::pwrite(self.file.as_raw_fd(), ZEROS.as_ptr().cast(), n, pos as libc::off_t) };
+            if w <= 0 {
+                // The stores will fault the remaining pages in instead.
+                break;
+            }
+            pos += w as u64;
         }
-        let page = 4096u64;
-        let start = off / page * page;
-        let end = (off + len).min(self.len);
-        // SAFETY: the range lies inside the mapping; populating pages does not change contents.
-        unsafe {
-            libc::madvise(m.as_mut_ptr().add(start as usize).cast(), (end - start) as usize, MADV_POPULATE_WRITE);
+        #[cfg(target_os = "linux")]
+        if let Some(m) = &self.map {
+            const MADV_POPULATE_WRITE: libc::c_int = 23;
+            let page = 4096u64;
+            let start = off / page * page;
+            // SAFETY: the range lies inside the mapping (checked by the caller); populating
+            // pages does not change their contents. Older kernels refuse the advice: harmless.
+            unsafe {
+                libc::madvise(m.as_mut_ptr().add(start as usize).cast(), (end - start) as usize, MADV_POPULATE_WRITE);
+            }
         }
     }
 
@@ -452,6 +492,30 @@ mod tests {
         let (f, _) = MappedFile::create(&p, 1 << 20).unwrap();
         assert_eq!(unsafe { f.slice(4096, 4) }, b"abcd");
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 1 << 20);
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_range_gives_up_its_bytes_and_only_its_own() {
+        let p = tmp("fresh");
+        let len = 3 * 4096 + 100;
+        let (f, _) = MappedFile::create(&p, len).unwrap();
+        let all: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+        unsafe { f.slice_mut(0, len as usize) }.copy_from_slice(&all);
+        // Unaligned at both ends, across page boundaries.
+        let (off, n) = (4000u64, 5000usize);
+        let fresh = unsafe { f.fresh_mut(off, n) };
+        assert!(fresh.iter().all(|&b| b == 0), "the old bytes are given up");
+        fresh.fill(0xAB);
+        let mut want = all.clone();
+        want[off as usize..off as usize + n].fill(0xAB);
+        let now = unsafe { f.slice(0, len as usize) };
+        assert_eq!(&now[..off as usize], &all[..off as usize], "bytes before the range are kept");
+        assert_eq!(&now[off as usize + n..], &all[off as usize + n..], "bytes after the range are kept");
+        assert_eq!(now, &want[..]);
+        f.flush().unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(&p).unwrap(), want, "and so is the file on disk");
         std::fs::remove_file(&p).unwrap();
     }
 

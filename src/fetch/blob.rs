@@ -253,7 +253,6 @@ impl Engine {
         // The first segment that ends past `start`.
         let mut si = job.segments.partition_point(|s| s.blob_offset + s.len <= start);
         let mut file: Option<(usize, Arc<crate::sink::MappedFile>)> = None;
-        let mut prefaulted = usize::MAX;
         // Segment bytes written in the current block: counted once the block is whole.
         let mut wrote: Vec<(usize, u64)> = Vec::new();
         let mut last = vpos;
@@ -293,14 +292,10 @@ impl Engine {
                         }
                     };
                     let off = seg.file_offset + (p - seg.blob_offset);
-                    if prefaulted != si {
-                        f.prefault(off, seg_end - p);
-                        prefaulted = si;
-                    }
                     // SAFETY: `va..vb` was claimed from this slot; the scheduler never hands a
                     // claimed byte to another writer, and each virtual byte is one blob byte of one
                     // job, which lands in one segment's file range: no other writer touches it.
-                    let buf = unsafe { f.slice_mut(off, (q - p) as usize) };
+                    let buf = unsafe { f.fresh_mut(off, (q - p) as usize) };
                     self.read_exact_into(url, &mut body, buf, &mut stall)?;
                     counted += q - p;
                     wrote.push((si, q - p));
@@ -372,14 +367,13 @@ impl Engine {
             }
             let file = sink.file(seg.file)?;
             let within = *pos - seg.blob_offset;
-            file.prefault(seg.file_offset + within, seg.len - within);
             const STEP: u64 = 1 << 20;
             while *pos < seg_end {
                 let n = (seg_end - *pos).min(STEP);
                 let off = seg.file_offset + (*pos - seg.blob_offset);
                 // SAFETY: each segment's file range belongs to one job, and within the job to
                 // one segment: no other writer touches it.
-                let buf = unsafe { file.slice_mut(off, n as usize) };
+                let buf = unsafe { file.fresh_mut(off, n as usize) };
                 self.read_exact_into(url, body, buf, &mut stall)?;
                 *pos += n;
             }

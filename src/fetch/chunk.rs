@@ -166,13 +166,15 @@ impl Engine {
         // Copy to the chunk's other places.
         for t in &job.targets[1..] {
             let dst = sink.file(t.file)?;
-            // SAFETY: the first target's bytes are finished and owned by this worker; every
-            // target range belongs to this job alone (the planner gives each file range one chunk).
-            let src = unsafe { file.slice(first.offset, job.size as usize) };
-            let out = unsafe { dst.slice_mut(t.offset, job.size as usize) };
+            // Refused before the target is claimed: `fresh_mut` gives up a range's old bytes,
+            // which here would be the source's.
             if Arc::ptr_eq(&file, &dst) && ranges_overlap(first.offset, t.offset, job.size) {
                 return Err(Error::manifest(&job.compressed_md5, "chunk placed over itself"));
             }
+            // SAFETY: the first target's bytes are finished and owned by this worker; every
+            // target range belongs to this job alone (the planner gives each file range one chunk).
+            let src = unsafe { file.slice(first.offset, job.size as usize) };
+            let out = unsafe { dst.fresh_mut(t.offset, job.size as usize) };
             out.copy_from_slice(src);
             self.progress.add_local(0);
         }
@@ -213,9 +215,8 @@ impl Engine {
             }
         }
         let size = usize::try_from(job.size).map_err(|_| Error::manifest(&job.compressed_md5, "chunk too large"))?;
-        file.prefault(offset, job.size);
         // SAFETY: this chunk's range of its first target file is written by this worker only.
-        let out = unsafe { file.slice_mut(offset, size) };
+        let out = unsafe { file.fresh_mut(offset, size) };
         let mut body = resp.body_mut().as_reader();
         let mut stall = self.stall_watch();
         // The whole-file digest, once lent: each attempt hashes into a fresh copy.
@@ -463,7 +464,7 @@ fn copy_local(job: &ChunkJob, path: &std::path::Path, off: u64, file: &MappedFil
     let Ok(src) = std::fs::File::open(path) else { return false };
     let Ok(size) = usize::try_from(job.size) else { return false };
     // SAFETY: this chunk's range of its first target is written by this worker only.
-    let out = unsafe { file.slice_mut(at, size) };
+    let out = unsafe { file.fresh_mut(at, size) };
     if src.read_exact_at(out, off).is_err() {
         return false;
     }

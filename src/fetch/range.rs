@@ -287,7 +287,6 @@ impl Engine {
                 return Err(Error::network(url, "connection closed before the body was complete"));
             }
         }
-        job.file.prefault(pos, end - pos);
         let mut stall = self.stall_watch();
         let mut last = pos;
         let mut since = std::time::Instant::now();
@@ -313,7 +312,7 @@ impl Engine {
             let Some((a, b)) = slot.claim() else { break };
             // SAFETY: `a..b` was claimed from this slot; the scheduler never hands any byte of a
             // claimed block to another writer, and the hasher reads only done blocks.
-            let buf = unsafe { job.file.slice_mut(a, (b - a) as usize) };
+            let buf = unsafe { job.file.fresh_mut(a, (b - a) as usize) };
             self.read_exact_into(url, &mut body, buf, &mut stall)?;
             slot.advance(b);
             job.done.mark(a / BLOCK);

@@ -202,7 +202,7 @@ impl<'a> FileSet<'a> {
         }
         let m = self.open(i, &mut s)?;
         // SAFETY: the file is not being fetched by any worker (its container is used instead).
-        unsafe { m.slice_mut(0, bytes.len()) }.copy_from_slice(bytes);
+        unsafe { m.fresh_mut(0, bytes.len()) }.copy_from_slice(bytes);
         for (pi, &(off, _)) in self.parts[i].iter().enumerate() {
             self.record(Record { data: None, line: JournalState::chunk_line(&f.path, off, &self.part_key(i, pi)) });
             s.done[pi] = true;
