@@ -280,26 +280,37 @@ impl MappedFile {
     /// If the range is outside the file.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn fresh_mut(&self, off: u64, len: usize) -> &mut [u8] {
-        let p = self.check(off, len);
-        if self.map.is_some() && len > 0 {
-            self.instantiate(off, len as u64);
-        }
-        // SAFETY: the pointer is inside the mapping (see `check`) and the caller guarantees
-        // exclusive access to this range.
-        unsafe { std::slice::from_raw_parts_mut(p, len) }
+        // SAFETY: the caller's guarantees are `give_up`'s.
+        unsafe { self.give_up(off, len as u64) };
+        // SAFETY: as for `slice_mut`: the caller guarantees exclusive access to this range.
+        unsafe { self.slice_mut(off, len) }
     }
 
-    /// Create and map the page-cache pages of `off..off+len` (see [`MappedFile::fresh_mut`]).
-    fn instantiate(&self, off: u64, len: u64) {
-        /// Zeros to write from: in `.bss`, so no size in the binary.
-        static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
+    /// The page-cache work of [`MappedFile::fresh_mut`] alone, for a writer that fills a run of
+    /// bytes one slice at a time: the run is given up once, ahead of its slices (one pair of
+    /// syscalls for the run instead of one per slice), which are then taken with `slice_mut`.
+    ///
+    /// # Safety
+    /// As for [`MappedFile::fresh_mut`], for all of `off..off+len`.
+    ///
+    /// # Panics
+    /// If the range is outside the file.
+    pub unsafe fn give_up(&self, off: u64, len: u64) {
+        let _ = self.check(off, usize::try_from(len).unwrap_or(usize::MAX));
+        if self.map.is_none() || len == 0 {
+            return;
+        }
+        /// Zeros to write from, allocated once on first use (zero-filled by the allocator, so
+        /// no page of it is ever written; in `.rodata` it would add 1 MiB to the binary).
+        static ZEROS: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+        let zeros = ZEROS.get_or_init(|| vec![0u8; 1 << 20].into_boxed_slice());
         let end = off + len;
         let mut pos = off;
         while pos < end {
-            let n = ((end - pos) as usize).min(ZEROS.len());
-            // SAFETY: plain syscall on a valid descriptor, reading from a static buffer. The
-            // caller owns `off..off+len` (see `fresh_mut`), so no live slice sees these bytes.
-            let w = unsafe { libc::pwrite(self.file.as_raw_fd(), ZEROS.as_ptr().cast(), n, pos as libc::off_t) };
+            let n = ((end - pos) as usize).min(zeros.len());
+            // SAFETY: plain syscall on a valid descriptor, reading from a buffer of `n` bytes or
+            // more. The caller owns `off..off+len`, so no live slice sees these bytes change.
+            let w = unsafe { libc::pwrite(self.file.as_raw_fd(), zeros.as_ptr().cast(), n, pos as libc::off_t) };
             if w <= 0 {
                 // The stores will fault the remaining pages in instead.
                 break;
@@ -311,7 +322,7 @@ impl MappedFile {
             const MADV_POPULATE_WRITE: libc::c_int = 23;
             let page = 4096u64;
             let start = off / page * page;
-            // SAFETY: the range lies inside the mapping (checked by the caller); populating
+            // SAFETY: the range lies inside the mapping (checked above); populating
             // pages does not change their contents. Older kernels refuse the advice: harmless.
             unsafe {
                 libc::madvise(m.as_mut_ptr().add(start as usize).cast(), (end - start) as usize, MADV_POPULATE_WRITE);

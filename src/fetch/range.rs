@@ -35,6 +35,10 @@ const JOURNAL_EVERY: u64 = 16 << 20;
 /// more than this much time of data in flight; see `journal::COMMIT_EVERY`).
 const JOURNAL_AFTER: Duration = Duration::from_millis(100);
 
+/// How far ahead of its writes a range owner gives up the file's bytes (`Slot::claim_fresh`,
+/// `MappedFile::give_up`): one `pwrite` and one `madvise` per MiB instead of per 64 KiB block.
+const FRESH_WINDOW: u64 = 1 << 20;
+
 /// Smallest half a slot is split into when a worker runs dry.
 pub const MIN_SPLIT: u64 = 512 << 10;
 
@@ -309,10 +313,13 @@ impl Engine {
             if st.crew.failed() {
                 return Err(Error::Interrupted);
             }
-            let Some((a, b)) = slot.claim() else { break };
-            // SAFETY: `a..b` was claimed from this slot; the scheduler never hands any byte of a
-            // claimed block to another writer, and the hasher reads only done blocks.
-            let buf = unsafe { job.file.fresh_mut(a, (b - a) as usize) };
+            // SAFETY (both): the bytes given up lie ahead of the owner's writes and below `end`
+            // while the slot's lock is held, so they are this owner's to give up; `a..b` was
+            // claimed from this slot, and the scheduler never hands any byte of a claimed block
+            // to another writer; the hasher reads only done blocks.
+            let claim = slot.claim_fresh(FRESH_WINDOW, |x, y| unsafe { job.file.give_up(x, y - x) });
+            let Some((a, b)) = claim else { break };
+            let buf = unsafe { job.file.slice_mut(a, (b - a) as usize) };
             self.read_exact_into(url, &mut body, buf, &mut stall)?;
             slot.advance(b);
             job.done.mark(a / BLOCK);

@@ -27,6 +27,8 @@ pub struct Slot {
 struct SlotState {
     pos: u64,
     claimed: u64,
+    /// Bytes below this were given up by the owner ahead of its writes ([`Slot::claim_fresh`]).
+    fresh: u64,
     end: u64,
     last_progress: Instant,
     /// Where the slot started and when: the owner's rate so far.
@@ -54,6 +56,7 @@ impl Slot {
             state: Mutex::new(SlotState {
                 pos: start,
                 claimed: start,
+                fresh: start,
                 end,
                 last_progress: now,
                 first: start,
@@ -81,6 +84,28 @@ impl Slot {
         }
         let next_boundary = (s.pos / BLOCK + 1) * BLOCK;
         let e = next_boundary.min(s.end);
+        s.claimed = e;
+        Some((s.pos, e))
+    }
+
+    /// As [`Slot::claim`], for an owner that gives up its bytes ahead of its writes a window at
+    /// a time: when the block reaches past what was given up, `give_up(a, b)` is called for
+    /// the next `a..b` of at most `window` bytes from the block's start, clipped to `end`. It
+    /// runs under the slot's lock, so no thief can take any of those bytes meanwhile; a thief
+    /// that takes some later starts its writes after they were given up.
+    pub fn claim_fresh(&self, window: u64, give_up: impl FnOnce(u64, u64)) -> Option<(u64, u64)> {
+        let mut s = self.lock();
+        if s.pos >= s.end {
+            return None;
+        }
+        let next_boundary = (s.pos / BLOCK + 1) * BLOCK;
+        let e = next_boundary.min(s.end);
+        if e > s.fresh {
+            let from = s.fresh.max(s.pos);
+            let to = (from + window.max(BLOCK)).min(s.end);
+            give_up(from, to);
+            s.fresh = to;
+        }
         s.claimed = e;
         Some((s.pos, e))
     }
@@ -263,6 +288,35 @@ mod tests {
             last = e;
         }
         assert_eq!(last, bs);
+    }
+
+    #[test]
+    fn bytes_are_given_up_a_window_ahead_and_never_past_a_thiefs_split() {
+        let s = Scheduler::new(vec![(0, 64 * BLOCK)], 4 * BLOCK, Duration::from_secs(100));
+        let a = slot_of(s.next());
+        let given = std::cell::RefCell::new(Vec::new());
+        let claim = |slot: &Slot| slot.claim_fresh(4 * BLOCK, |x, y| given.borrow_mut().push((x, y)));
+        assert_eq!(claim(&a), Some((0, BLOCK)));
+        a.advance(BLOCK);
+        assert_eq!(claim(&a), Some((BLOCK, 2 * BLOCK)));
+        assert_eq!(*given.borrow(), vec![(0, 4 * BLOCK)], "one window for the first four blocks");
+        // A thief splits the unclaimed rest: its bytes lie above what the owner has given up
+        // or starts after it, and the owner gives up nothing past its new end.
+        let b = slot_of(s.next());
+        let (bs, _) = b.bounds();
+        assert!(bs >= 4 * BLOCK);
+        a.advance(2 * BLOCK);
+        let mut last = 0;
+        while let Some((x, e)) = claim(&a) {
+            assert!(given.borrow().iter().any(|&(g, h)| g <= x && e <= h), "block {x}..{e} was given up first");
+            a.advance(e);
+            last = e;
+        }
+        assert_eq!(last, bs);
+        assert!(given.borrow().iter().all(|&(_, h)| h <= bs), "nothing of the thief's was given up by the owner");
+        given.borrow_mut().clear();
+        assert_eq!(claim(&b), Some((bs, bs + BLOCK)));
+        assert_eq!(given.borrow()[0], (bs, bs + 4 * BLOCK), "the thief gives up its own bytes before writing");
     }
 
     #[test]
