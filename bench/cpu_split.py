@@ -12,7 +12,9 @@ import collections
 import sys
 
 COPY_LEAVES = ("_copy_to_iter", "__memmove", "copy_user")
-FAULT_FRAMES = ("madvise", "handle_mm_fault", "exc_page_fault")
+# The output's page cache: `pwrite` of zeros ahead of the stores (`MappedFile::give_up`), the
+# populate that maps those pages, and any page fault left.
+FAULT_FRAMES = ("madvise", "handle_mm_fault", "exc_page_fault", "ksys_pwrite64", "generic_perform_write")
 WRITEBACK_FRAMES = ("sync_file_range", "writeback")
 RECEIVE_FRAMES = ("tcp_", "sock_", "recv", "softirq", "net_rx", "ip_")
 
@@ -26,7 +28,7 @@ def classify(stack):
     if any(c in leaf for c in COPY_LEAVES):
         return "copy (socket -> ureq buffer -> mapping)"
     if any(f in joined for f in FAULT_FRAMES):
-        return "page faults (zero-fill of the mapped output)"
+        return "page cache of the output (pwrite of zeros, populate, faults)"
     if any(f in joined for f in WRITEBACK_FRAMES):
         return "writeback"
     if any(f in joined for f in RECEIVE_FRAMES):
