@@ -78,21 +78,15 @@ impl Slot {
     /// Claim the next block: returns `(start, end)` of the bytes the caller may now write, or
     /// `None` when the slot is finished (possibly because its end was stolen).
     pub fn claim(&self) -> Option<(u64, u64)> {
-        let mut s = self.lock();
-        if s.pos >= s.end {
-            return None;
-        }
-        let next_boundary = (s.pos / BLOCK + 1) * BLOCK;
-        let e = next_boundary.min(s.end);
-        s.claimed = e;
-        Some((s.pos, e))
+        self.claim_fresh(0, |_, _| {})
     }
 
     /// As [`Slot::claim`], for an owner that gives up its bytes ahead of its writes a window at
     /// a time: when the block reaches past what was given up, `give_up(a, b)` is called for
-    /// the next `a..b` of at most `window` bytes from the block's start, clipped to `end`. It
-    /// runs under the slot's lock, so no thief can take any of those bytes meanwhile; a thief
-    /// that takes some later starts its writes after they were given up.
+    /// the next `a..b` of at most `window` bytes (a block at least) from the block's start,
+    /// clipped to `end`; a `window` of 0 gives up nothing. It runs under the slot's lock, so no
+    /// thief can take any of those bytes meanwhile; a thief that takes some later starts its
+    /// writes after they were given up.
     pub fn claim_fresh(&self, window: u64, give_up: impl FnOnce(u64, u64)) -> Option<(u64, u64)> {
         let mut s = self.lock();
         if s.pos >= s.end {
@@ -100,7 +94,7 @@ impl Slot {
         }
         let next_boundary = (s.pos / BLOCK + 1) * BLOCK;
         let e = next_boundary.min(s.end);
-        if e > s.fresh {
+        if window > 0 && e > s.fresh {
             let from = s.fresh.max(s.pos);
             let to = (from + window.max(BLOCK)).min(s.end);
             give_up(from, to);
