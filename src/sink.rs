@@ -311,7 +311,8 @@ impl MappedFile {
         }
         let end = off + len;
         if self.zero_first {
-            self.write_zeros_over(off, end);
+            // Best effort: the stores fault in whatever a failed write leaves.
+            let _ = write_zeros(&self.file, off, end);
         }
         #[cfg(target_os = "linux")]
         if let Some(m) = &self.map {
@@ -329,26 +330,6 @@ impl MappedFile {
     /// Whether fresh ranges of this file are zeroed with `pwrite` first (see `fresh_mut`).
     pub fn zeroes_fresh_ranges(&self) -> bool {
         self.zero_first
-    }
-
-    /// `pwrite` zeros over `off..end` (best effort: stops at the first failed write).
-    fn write_zeros_over(&self, off: u64, end: u64) {
-        /// Zeros to write from, allocated once on first use (zero-filled by the allocator, so
-        /// no page of it is ever written; in `.rodata` it would add 1 MiB to the binary).
-        static ZEROS: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
-        let zeros = ZEROS.get_or_init(|| vec![0u8; 1 << 20].into_boxed_slice());
-        let mut pos = off;
-        while pos < end {
-            let n = ((end - pos) as usize).min(zeros.len());
-            // SAFETY: plain syscall on a valid descriptor, reading from a buffer of `n` bytes or
-            // more. The caller owns `off..off+len`, so no live slice sees these bytes change.
-            let w = unsafe { libc::pwrite(self.file.as_raw_fd(), zeros.as_ptr().cast(), n, pos as libc::off_t) };
-            if w <= 0 {
-                // The stores will fault the remaining pages in instead.
-                break;
-            }
-            pos += w as u64;
-        }
     }
 
     /// Done with `off..off+len` for good (written and checked): drop its page-table entries and
@@ -503,7 +484,10 @@ fn reserve(file: &File, path: &Path, len: u64, previous_len: u64) -> Result<Rese
 /// Write zeros over `from..to` of `file` with checked writes.
 fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let zeros = vec![0u8; 1 << 20];
+    /// Zeros to write from, allocated once on first use (zero-filled by the allocator, so no
+    /// page of it is ever written; in `.rodata` it would add 1 MiB to the binary).
+    static ZEROS: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+    let zeros = ZEROS.get_or_init(|| vec![0u8; 1 << 20].into_boxed_slice());
     let mut pos = from;
     while pos < to {
         let n = (to - pos).min(zeros.len() as u64) as usize;
